@@ -1,0 +1,164 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# sockhop: BPF objects (kern/) are embedded in sockhopd through bpftool
+# skeletons; everything generated goes under build/. `make help` lists targets.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CONFIG   ?= proxy/sockhop.yaml
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+CC       ?= cc
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VERSION  := 0.1.0
+
+# Packages each step needs on Debian 12; `make deps-*` installs the missing ones.
+PKGS_BUILD := make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev \
+              libev-dev libyaml-dev bpftool iproute2
+PKGS_TEST  := $(PKGS_BUILD) libcmocka-dev procps
+PKGS_BENCH := $(PKGS_BUILD) util-linux
+
+ifeq ($(V),1)
+Q :=
+msg =
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-format-truncation \
+            -DSOCKHOP_VERSION='"$(VERSION)"' -Ikern -Iproxy -Icgroup -I$(BUILD)/kern
+LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+DAEMON_LIBS := $(LIBBPF_LIBS) -lev -lyaml
+CLI_LIBS    := $(LIBBPF_LIBS)
+
+# Debian keeps asm/types.h under the multiarch include dir; clang -target bpf
+# does not look there unless told (the libbpf-bootstrap idiom).
+CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 | \
+	sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
+              -Ikern $(CLANG_BPF_SYS_INCLUDES)
+
+BPF_OBJS   := accel
+SKELS      := $(patsubst %,$(BUILD)/kern/%.skel.h,$(BPF_OBJS))
+
+DAEMON_SRCS := proxy/main.c proxy/config.c proxy/loader.c proxy/rules.c proxy/log.c \
+               proxy/probe.c cgroup/cgroup.c
+CLI_SRCS    := proxy/cli.c proxy/pins.c proxy/log.c
+DAEMON_SRCS += proxy/pins.c
+DAEMON_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRCS))
+CLI_OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
+
+UNIT_TESTS  := test_config test_rules test_key test_cgroup
+UNIT_BINS   := $(patsubst %,$(BUILD)/tests/%,$(UNIT_TESTS))
+TOOLS       := $(BUILD)/tests/shtraffic
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all run test bench install clean help deps-build deps-test deps-bench \
+        unit integration
+
+all: $(BUILD)/sockhopd $(BUILD)/sockhop
+
+help:
+	@echo 'sockhop make targets:'
+	@echo '  all (default)  build build/sockhopd and build/sockhop'
+	@echo '  run            install missing packages, build, run sockhopd on $(CONFIG)'
+	@echo '  test           install missing packages, build, run every test'
+	@echo '  bench          install missing packages, build, run the benchmarks'
+	@echo '  install        install binaries and the default config (PREFIX=$(PREFIX), DESTDIR=)'
+	@echo '  clean          remove $(BUILD)/'
+	@echo 'Variables: V=1 shows commands; CONFIG=FILE for run; TESTS="name ..." for test.'
+
+# Installs exactly the missing Debian packages; a no-op when all are present.
+define install_missing
+	@missing=""; for p in $(1); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' \
+			|| missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "  DEPS    installing:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "need root to install:$$missing" >&2; exit 1; fi; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+
+deps-build:
+	$(call install_missing,$(PKGS_BUILD))
+deps-test:
+	$(call install_missing,$(PKGS_TEST))
+deps-bench:
+	$(call install_missing,$(PKGS_BENCH))
+
+run: deps-build
+	$(MAKE) --no-print-directory all
+	$(BUILD)/sockhopd -c $(CONFIG)
+
+test: deps-test
+	$(MAKE) --no-print-directory all $(UNIT_BINS) $(TOOLS)
+	@BUILD=$(BUILD) tests/run.sh $(TESTS)
+
+bench: deps-bench
+	$(MAKE) --no-print-directory all $(TOOLS)
+	@BUILD=$(BUILD) tests/bench/bench.sh
+
+install: $(BUILD)/sockhopd $(BUILD)/sockhop
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/sockhop
+	install -m 0755 $(BUILD)/sockhopd $(DESTDIR)$(PREFIX)/sbin/sockhopd
+	install -m 0755 $(BUILD)/sockhop $(DESTDIR)$(PREFIX)/bin/sockhop
+	install -m 0644 proxy/sockhop.yaml $(DESTDIR)/etc/sockhop/sockhop.yaml.example
+
+clean:
+	$(call msg,CLEAN,$(BUILD))
+	$(Q)rm -rf $(BUILD)
+
+# --- BPF objects and skeletons ---------------------------------------------
+$(BUILD)/kern/%.bpf.o: kern/%.bpf.c kern/sockhop.h | $(BUILD)/kern
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/kern/%.skel.h: $(BUILD)/kern/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+# --- user space ----------------------------------------------------------------
+$(BUILD)/%.o: %.c $(SKELS) kern/sockhop.h | $(BUILD)/kern
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/sockhopd: $(DAEMON_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(DAEMON_LIBS) -o $@
+
+$(BUILD)/sockhop: $(CLI_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(CLI_LIBS) -o $@
+
+# --- tests -----------------------------------------------------------------------
+$(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(BUILD)/proxy/config.o $(BUILD)/proxy/log.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -lyaml -o $@
+
+$(BUILD)/tests/test_rules: $(BUILD)/tests/unit/test_rules.o $(BUILD)/proxy/rules.o $(BUILD)/proxy/config.o $(BUILD)/proxy/log.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -lyaml -o $@
+
+$(BUILD)/tests/test_key: $(BUILD)/tests/unit/test_key.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -o $@
+
+$(BUILD)/tests/test_cgroup: $(BUILD)/tests/unit/test_cgroup.o $(BUILD)/cgroup/cgroup.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -o $@
+
+$(BUILD)/tests/shtraffic: $(BUILD)/tests/tools/shtraffic.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -lpthread -lm -o $@
+
+$(BUILD)/kern:
+	$(Q)mkdir -p $@
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * accel.bpf.c - local service-mesh acceleration.
+ *
+ * A socket learns its scope where it is created (cgroup/sock_create, in the
+ * creating task's context), because the passive side's ESTABLISHED callback
+ * runs in softirq where "the current cgroup" is whatever task was
+ * interrupted. sockops then puts established sockets whose scope has an
+ * accelerate rule for the flow into sock_hash, and sk_msg hands every send
+ * of such a socket straight to its peer's receive queue.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "sockhop.h"
+
+#define AF_INET		2
+#define AF_INET6	10
+#define SOCK_STREAM	1
+#define IPPROTO_TCP	6
+
+/* Established sockets of accelerated flows, keyed by netns cookie + tuple. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, SH_MAX_SOCKETS);
+	__type(key, struct sh_sock_key);
+	__type(value, __u64);
+} sock_hash SEC(".maps");
+
+/* The configured scopes: cgroup id -> slot and name. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SH_MAX_SCOPES);
+	__type(key, __u64);
+	__type(value, struct sh_scope);
+} scopes SEC(".maps");
+
+/* Per-socket scope tag, set at creation and cloned to accepted children. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct sh_sk_scope);
+} sk_scope SEC(".maps");
+
+/*
+ * One scope's rules: destination prefix -> the rules that may apply.
+ * Sizes rather than BTF types: clang 14 emits the structs of an inner map
+ * template only as forward declarations, which libbpf cannot size.
+ */
+struct rule_trie {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, SH_MAX_PREFIXES);
+	__uint(key_size, sizeof(struct sh_lpm_key));
+	__uint(value_size, sizeof(struct sh_rule_set));
+};
+
+/* Scope slot -> that scope's rule trie; one update swaps a whole rule set. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, SH_MAX_SCOPES);
+	__type(key, __u32);
+	__array(values, struct rule_trie);
+} scope_rules SEC(".maps");
+
+/* Per-CPU counters, one struct per scope slot plus the global slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SH_STATS_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sh_stats);
+} stats SEC(".maps");
+
+/* Layout version and daemon state of this pin directory (user space only). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sh_meta);
+} meta SEC(".maps");
+
+static __always_inline struct sh_stats *stats_of(__u32 slot)
+{
+	return bpf_map_lookup_elem(&stats, &slot);
+}
+
+/* Adds <n> to <field> of the counters <st> (which may be NULL). */
+#define COUNT(st, field, n)						\
+	do {								\
+		struct sh_stats *__st = (st);				\
+		if (__st)						\
+			__sync_fetch_and_add(&__st->field, (n));	\
+	} while (0)
+
+static __always_inline int insert_err_index(long err)
+{
+	switch (err) {
+	case -17: return SH_ERR_EEXIST;
+	case -12: return SH_ERR_ENOMEM;
+	case -7: return SH_ERR_E2BIG;
+	case -95: return SH_ERR_EOPNOTSUPP;
+	case -22: return SH_ERR_EINVAL;
+	case -16: return SH_ERR_EBUSY;
+	default: return SH_ERR_OTHER;
+	}
+}
+
+/* Tags TCP sockets created inside a scope with that scope, deepest first. */
+SEC("cgroup/sock_create")
+int sock_create_tag(struct bpf_sock *sk)
+{
+	struct sh_sk_scope *tag;
+	struct sh_scope *scope = 0;
+	__u64 cgid = 0;
+	int level;
+
+	if (sk->family != AF_INET && sk->family != AF_INET6)
+		return 1;
+	if (sk->type != SOCK_STREAM || (sk->protocol && sk->protocol != IPPROTO_TCP))
+		return 1;
+
+	for (level = SH_MAX_CGROUP_DEPTH - 1; level >= 0; level--) {
+		cgid = bpf_get_current_ancestor_cgroup_id(level);
+		if (!cgid)
+			continue;
+		scope = bpf_map_lookup_elem(&scopes, &cgid);
+		if (scope)
+			break;
+	}
+	if (!scope)
+		return 1;
+
+	tag = bpf_sk_storage_get(&sk_scope, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!tag)
+		return 1;	/* no memory: the socket simply is not accelerated */
+	tag->cgroup_id = cgid;
+	tag->slot = scope->slot;
+	COUNT(stats_of(scope->slot), scoped_sockets, 1);
+	return 1;
+}
+
+/* A load the compiler may neither drop, merge nor move into a branch. */
+#define CTX_LOAD(field) (*(volatile __u32 *)&(field))
+
+/*
+ * Fills <key> from the context's address fields. Every field is read
+ * unconditionally, one load each: when a load sits in both arms of a
+ * family branch, clang merges them into one load through a computed
+ * pointer, which the verifier refuses for context pointers.
+ */
+#define KEY_FROM_CTX(ctx, key)							\
+	do {									\
+		__u32 l4 = CTX_LOAD((ctx)->local_ip4), r4 = CTX_LOAD((ctx)->remote_ip4);		\
+		__u32 l6[4], r6[4];						\
+										\
+		l6[0] = CTX_LOAD((ctx)->local_ip6[0]);	r6[0] = CTX_LOAD((ctx)->remote_ip6[0]);	\
+		l6[1] = CTX_LOAD((ctx)->local_ip6[1]);	r6[1] = CTX_LOAD((ctx)->remote_ip6[1]);	\
+		l6[2] = CTX_LOAD((ctx)->local_ip6[2]);	r6[2] = CTX_LOAD((ctx)->remote_ip6[2]);	\
+		l6[3] = CTX_LOAD((ctx)->local_ip6[3]);	r6[3] = CTX_LOAD((ctx)->remote_ip6[3]);	\
+		if ((ctx)->family == AF_INET) {					\
+			sh_addr_from_ip4((key)->local_ip, l4);			\
+			sh_addr_from_ip4((key)->remote_ip, r4);			\
+		} else {							\
+			sh_addr_from_ip6((key)->local_ip, l6);			\
+			sh_addr_from_ip6((key)->remote_ip, r6);			\
+		}								\
+		(key)->local_port = (__u16)(ctx)->local_port;			\
+		(key)->remote_port = (__u16)bpf_ntohl((ctx)->remote_port);	\
+		(key)->pad = 0;							\
+		(key)->netns_cookie = bpf_get_netns_cookie(ctx);		\
+	} while (0)
+
+/*
+ * The action of <slot>'s rules for a TCP flow to <addr>:<port> (the
+ * service side of the connection). SH_ACT_NONE when no rule matches.
+ */
+static __always_inline int scope_action(__u32 slot, const __u32 addr[4], __u16 port)
+{
+	struct sh_lpm_key lk = { .prefixlen = 128 };
+	const struct sh_rule_set *rs;
+	const struct sh_rule *rule;
+	void *trie;
+
+	trie = bpf_map_lookup_elem(&scope_rules, &slot);
+	if (!trie)
+		return SH_ACT_NONE;
+	__builtin_memcpy(lk.addr, addr, 16);
+	rs = bpf_map_lookup_elem(trie, &lk);
+	if (!rs)
+		return SH_ACT_NONE;
+	rule = sh_rule_match(rs, SH_PROTO_TCP, port);
+	return rule ? rule->action : SH_ACT_NONE;
+}
+
+/* Puts established sockets of accelerated flows into sock_hash. */
+SEC("sockops")
+int sockops_accel(struct bpf_sock_ops *skops)
+{
+	struct sh_sock_key key = {};
+	struct sh_sk_scope *tag;
+	struct sh_scope *scope;
+	struct sh_stats *st;
+	struct bpf_sock *sk;
+	__u32 op = skops->op;
+	int passive, action;
+	long err;
+
+	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return 1;
+	if (skops->family != AF_INET && skops->family != AF_INET6)
+		return 1;
+	sk = skops->sk;
+	if (!sk)
+		return 1;
+	tag = bpf_sk_storage_get(&sk_scope, sk, 0, 0);
+	if (!tag)
+		return 1;	/* created outside every scope, or before we ran */
+	scope = bpf_map_lookup_elem(&scopes, &tag->cgroup_id);
+	if (!scope)
+		return 1;	/* its scope left the config */
+	tag->slot = scope->slot;
+	st = stats_of(scope->slot);
+
+	KEY_FROM_CTX(skops, &key);
+	/* The rule's destination is the service side: remote when we
+	 * connected, local when we accepted. */
+	passive = op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB;
+	action = scope_action(scope->slot, passive ? key.local_ip : key.remote_ip,
+			      passive ? key.local_port : key.remote_port);
+	if (action != SH_ACT_ACCELERATE) {
+		COUNT(st, not_matched, 1);
+		return 1;
+	}
+
+	err = bpf_sock_hash_update(skops, &sock_hash, &key, BPF_NOEXIST);
+	if (err) {
+		int idx = insert_err_index(err);
+
+		COUNT(st, insert_fail, 1);
+		if (st && idx >= 0 && idx < SH_ERR_NR)
+			__sync_fetch_and_add(&st->insert_errno[idx], 1);
+		return 1;
+	}
+	COUNT(st, inserts, 1);
+	return 1;
+}
+
+/* Hands each send of an accelerated socket to its peer's receive queue. */
+SEC("sk_msg")
+int sk_msg_redirect(struct sk_msg_md *msg)
+{
+	struct sh_sock_key key = {}, peer = {};
+	__u32 slot = SH_SLOT_GLOBAL;
+	struct sh_sk_scope *tag;
+	struct sh_stats *st;
+	struct bpf_sock *sk;
+	__u64 size = msg->size;
+
+	KEY_FROM_CTX(msg, &key);
+	sh_sock_key_peer(&key, &peer);
+
+	sk = msg->sk;
+	if (sk) {
+		tag = bpf_sk_storage_get(&sk_scope, sk, 0, 0);
+		if (tag && tag->slot < SH_MAX_SCOPES)
+			slot = tag->slot;
+	}
+	st = stats_of(slot);
+
+	/* No peer in the map: SK_DROP comes back, and we let TCP carry it. */
+	if (bpf_msg_redirect_hash(msg, &sock_hash, &peer, BPF_F_INGRESS) == SK_PASS) {
+		COUNT(st, msg_redirected, 1);
+		COUNT(st, bytes_redirected, size);
+	} else {
+		COUNT(st, msg_no_peer, 1);
+		COUNT(st, bytes_no_peer, size);
+	}
+	return SK_PASS;
+}
+
+/*
+ * Passes every skb to its own socket. It is here because this kernel stops
+ * FIONREAD and epoll read wakeups on sockets that sit in a socket map with
+ * no verdict program (see DESIGN.md); it also keeps bytes that arrive by TCP
+ * in order with redirected ones, both landing in the psock's queue.
+ */
+SEC("sk_skb/stream_verdict")
+int skb_verdict_pass(struct __sk_buff *skb __attribute__((unused)))
+{
+	COUNT(stats_of(SH_SLOT_GLOBAL), skb_verdict, 1);
+	return SK_PASS;
+}
+
+char _license[] SEC("license") = "Dual BSD/GPL";

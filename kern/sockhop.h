@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * sockhop.h - the one header shared by the BPF programs (kern/) and user
+ * space (proxy/, tests/). Fixed-width types only, no pointers, explicit
+ * padding, and a size assertion next to every struct: the layouts below are
+ * the ABI of the pinned maps, so changing one means bumping
+ * SH_LAYOUT_VERSION (a daemon refuses pins of another version).
+ */
+#ifndef SOCKHOP_H
+#define SOCKHOP_H
+
+#include <linux/types.h>
+
+/* Bump whenever a pinned map's key, value, type or size changes. */
+#define SH_LAYOUT_VERSION	1
+
+/* Limits; overridable at build time so tests can shrink them. */
+#ifndef SH_MAX_SCOPES
+#define SH_MAX_SCOPES		64	/* scopes (cgroups) in one config */
+#endif
+#ifndef SH_MAX_RULES
+#define SH_MAX_RULES		16	/* rules that can apply to one prefix */
+#endif
+#ifndef SH_MAX_PREFIXES
+#define SH_MAX_PREFIXES		256	/* distinct prefixes in one scope */
+#endif
+#ifndef SH_MAX_SOCKETS
+#define SH_MAX_SOCKETS		65536	/* accelerated sockets, all scopes */
+#endif
+#define SH_MAX_CGROUP_DEPTH	32	/* ancestor levels searched for a scope */
+#define SH_SCOPE_NAME_LEN	32	/* scope name, NUL included */
+
+/* Counter slot for events that belong to no scope (e.g. sk_skb verdicts). */
+#define SH_SLOT_GLOBAL		SH_MAX_SCOPES
+#define SH_STATS_SLOTS		(SH_MAX_SCOPES + 1)
+
+/*
+ * Key of the accelerated-socket SOCKHASH. Addresses are always held in
+ * IPv6 form, IPv4 as v4-mapped (::ffff:a.b.c.d), so an AF_INET socket and
+ * an AF_INET6 socket speaking v4-mapped build the same key for one flow.
+ * The network-namespace cookie keeps equal tuples of two namespaces apart.
+ * Ports are in host byte order.
+ */
+struct sh_sock_key {
+	__u64 netns_cookie;
+	__u32 local_ip[4];	/* network byte order, per 32-bit word */
+	__u32 remote_ip[4];
+	__u16 local_port;
+	__u16 remote_port;
+	__u32 pad;		/* always 0: the key is hashed bytewise */
+};
+_Static_assert(sizeof(struct sh_sock_key) == 48, "sh_sock_key ABI");
+
+/* Value of the scopes map, keyed by the scope's cgroup id (__u64). */
+struct sh_scope {
+	__u32 slot;		/* index into the stats and scope_rules maps */
+	__u32 flags;		/* reserved, 0 */
+	char name[SH_SCOPE_NAME_LEN];
+};
+_Static_assert(sizeof(struct sh_scope) == 40, "sh_scope ABI");
+
+/* Socket local storage: the scope a socket was created in. */
+struct sh_sk_scope {
+	__u64 cgroup_id;	/* cgroup id of the scope (not of the socket) */
+	__u32 slot;		/* scope slot resolved at the last lookup */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct sh_sk_scope) == 16, "sh_sk_scope ABI");
+
+/* Key of a scope's rule trie: the destination prefix, IPv6 form. */
+struct sh_lpm_key {
+	__u32 prefixlen;	/* IPv4 /n is stored as 96 + n */
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct sh_lpm_key) == 20, "sh_lpm_key ABI");
+
+enum sh_proto {
+	SH_PROTO_ANY = 0,
+	SH_PROTO_TCP = 6,
+	SH_PROTO_UDP = 17,
+};
+
+enum sh_action {
+	SH_ACT_NONE = 0,	/* no rule matched */
+	SH_ACT_ACCELERATE = 1,	/* put the socket in the SOCKHASH */
+};
+
+/* One rule; the trie value lists them in config order, first match wins. */
+struct sh_rule {
+	__u8 proto;		/* enum sh_proto */
+	__u8 action;		/* enum sh_action */
+	__u16 rule_id;		/* index of the rule in its scope (config order) */
+	__u16 port_lo;		/* destination port range, host order, inclusive */
+	__u16 port_hi;
+	__u32 arg;		/* action argument, 0 for accelerate */
+};
+_Static_assert(sizeof(struct sh_rule) == 12, "sh_rule ABI");
+
+/*
+ * Value of a scope's rule trie. User space compiles the config so that the
+ * entry of prefix P holds every rule whose prefix contains P, in config
+ * order: the longest-prefix match then yields all rules that can apply.
+ */
+struct sh_rule_set {
+	__u32 count;
+	__u32 pad;
+	struct sh_rule rules[SH_MAX_RULES];
+};
+_Static_assert(sizeof(struct sh_rule_set) == 8 + 12 * SH_MAX_RULES, "sh_rule_set ABI");
+
+/* Insert failures are counted by errno; these are the ones worth a slot. */
+enum sh_insert_err {
+	SH_ERR_EEXIST,		/* key taken: a tuple collision */
+	SH_ERR_ENOMEM,		/* map full or no memory */
+	SH_ERR_E2BIG,		/* map full */
+	SH_ERR_EOPNOTSUPP,	/* socket not in a state the map accepts */
+	SH_ERR_EINVAL,
+	SH_ERR_EBUSY,		/* socket has another ULP (e.g. kTLS) */
+	SH_ERR_OTHER,
+	SH_ERR_NR,
+};
+
+/* Per-CPU, per-scope counters; user space sums over CPUs. */
+struct sh_stats {
+	__u64 msg_redirected;	/* sk_msg sends handed to the peer socket */
+	__u64 bytes_redirected;
+	__u64 msg_no_peer;	/* sk_msg sends passed to TCP: no peer in map */
+	__u64 bytes_no_peer;
+	__u64 inserts;		/* sockets put in the SOCKHASH */
+	__u64 insert_fail;	/* sum of insert_errno[] */
+	__u64 not_matched;	/* established sockets no rule accelerated */
+	__u64 skb_verdict;	/* skbs seen by the sk_skb verdict program */
+	__u64 scoped_sockets;	/* TCP sockets tagged with a scope at creation */
+	__u64 insert_errno[SH_ERR_NR];
+	__u64 pad;
+};
+_Static_assert(sizeof(struct sh_stats) == 8 * (9 + SH_ERR_NR + 1), "sh_stats ABI");
+
+/* The meta map's single value: who pinned this directory and how. */
+struct sh_meta {
+	__u32 layout_version;	/* SH_LAYOUT_VERSION of the pinning build */
+	__u32 daemon_pid;	/* 0 once the daemon has left */
+	__u64 started_ns;	/* CLOCK_REALTIME of the last start */
+	__u32 kept;		/* 1: the last daemon left the kernel path on */
+	__u32 nr_scopes;
+};
+_Static_assert(sizeof(struct sh_meta) == 24, "sh_meta ABI");
+
+/*
+ * Key building, shared so that user space (tests, the CLI) builds exactly
+ * the keys the programs build. ip4 is in network order; ip6 are four
+ * network-order words as the BPF context exposes them.
+ */
+static inline void sh_addr_from_ip4(__u32 out[4], __u32 ip4)
+{
+	out[0] = 0;
+	out[1] = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	out[2] = 0xffff0000;	/* the bytes 00 00 ff ff */
+#else
+	out[2] = 0x0000ffff;
+#endif
+	out[3] = ip4;
+}
+
+static inline void sh_addr_from_ip6(__u32 out[4], const __u32 in[4])
+{
+	out[0] = in[0];
+	out[1] = in[1];
+	out[2] = in[2];
+	out[3] = in[3];
+}
+
+/* Builds the key of the flow seen from the peer's side: swap the ends. */
+static inline void sh_sock_key_peer(const struct sh_sock_key *k, struct sh_sock_key *peer)
+{
+	peer->netns_cookie = k->netns_cookie;
+	sh_addr_from_ip6(peer->local_ip, k->remote_ip);
+	sh_addr_from_ip6(peer->remote_ip, k->local_ip);
+	peer->local_port = k->remote_port;
+	peer->remote_port = k->local_port;
+	peer->pad = 0;
+}
+
+/*
+ * First rule of <rs> that matches <proto> and destination port <port>;
+ * NULL when none does. The loop is bounded by SH_MAX_RULES for the verifier.
+ */
+static inline const struct sh_rule *sh_rule_match(const struct sh_rule_set *rs, __u8 proto,
+						  __u16 port)
+{
+	__u32 i;
+
+	for (i = 0; i < SH_MAX_RULES; i++) {
+		const struct sh_rule *r = &rs->rules[i];
+
+		if (i >= rs->count)
+			break;
+		if (r->proto != SH_PROTO_ANY && r->proto != proto)
+			continue;
+		if (port < r->port_lo || port > r->port_hi)
+			continue;
+		return r;
+	}
+	return 0;
+}
+
+#endif /* SOCKHOP_H */

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * cli.c - the sockhop command. It reads the pinned maps directly, so it
+ * answers whether the daemon runs or has left its kernel paths behind.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "pins.h"
+
+struct scope_row {
+	__u64 cgid;
+	struct sh_scope s;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"Usage: sockhop [--pin-dir DIR] COMMAND [-j]\n"
+"Shows the state sockhopd pinned, whether or not the daemon is running.\n"
+"\n"
+"Commands:\n"
+"  status    pin directory, daemon, scopes and their attachments, sockets\n"
+"  stats     per-scope acceleration counters, summed over CPUs\n"
+"\n"
+"Options:\n"
+"      --pin-dir DIR  pin directory (default " SH_DEFAULT_PIN_DIR ")\n"
+"  -j, --json         print JSON\n"
+"  -h, --help         show this help\n"
+"  -V, --version      show the version\n");
+}
+
+/* Reads every scope of the scopes map, ordered by slot. */
+static int read_scopes(const char *dir, struct scope_row *rows, size_t *nr)
+{
+	__u64 key, *prev = NULL;
+	int fd, err = 0;
+	size_t n = 0, i, j;
+
+	fd = pins_open_map(dir, "scopes");
+	if (fd < 0)
+		return fd;
+	while (n < SH_MAX_SCOPES && bpf_map_get_next_key(fd, prev, &key) == 0) {
+		rows[n].cgid = key;
+		if (bpf_map_lookup_elem(fd, &key, &rows[n].s) == 0)
+			n++;
+		prev = &rows[n ? n - 1 : 0].cgid;
+	}
+	close(fd);
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && rows[j - 1].s.slot > rows[j].s.slot; j--) {
+			struct scope_row t = rows[j];
+
+			rows[j] = rows[j - 1];
+			rows[j - 1] = t;
+		}
+	*nr = n;
+	return err;
+}
+
+/* Is a link for @cgid pinned (the scope's programs are attached there)? */
+static bool attached_at(const char *dir, __u64 cgid, char *via, size_t len)
+{
+	char links[512], suffix[32];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	pins_path(links, sizeof(links), dir, "links", NULL);
+	d = opendir(links);
+	if (!d)
+		return false;
+	snprintf(suffix, sizeof(suffix), "-%llu", (unsigned long long)cgid);
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name), s = strlen(suffix);
+
+		if (n > s && !strcmp(de->d_name + n - s, suffix)) {
+			found = true;
+			snprintf(via, len, "%s", de->d_name);
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static int cmd_status(const char *dir, bool json)
+{
+	struct scope_row rows[SH_MAX_SCOPES];
+	struct sh_meta meta;
+	size_t nr = 0, i;
+	long sockets = -1;
+	bool running;
+	int fd, err;
+
+	err = pins_read_meta(dir, &meta);
+	if (err) {
+		fprintf(stderr, "sockhop: nothing pinned in %s (%s): is sockhopd running, or was "
+			"it stopped without --keep?\n", dir, strerror(-err));
+		return 1;
+	}
+	running = meta.daemon_pid && kill((pid_t)meta.daemon_pid, 0) == 0;
+	err = read_scopes(dir, rows, &nr);
+	if (err) {
+		fprintf(stderr, "sockhop: cannot read the scopes of %s: %s\n", dir, strerror(-err));
+		return 1;
+	}
+	fd = pins_open_map(dir, "sock_hash");
+	if (fd >= 0) {
+		sockets = pins_count_keys(fd, sizeof(struct sh_sock_key));
+		close(fd);
+	}
+
+	if (json) {
+		printf("{\"pin_dir\":");
+		json_str(dir);
+		printf(",\"layout_version\":%u,\"daemon\":{\"running\":%s,\"pid\":%u},"
+		       "\"kept\":%s,\"accelerated_sockets\":%ld,\"scopes\":[",
+		       meta.layout_version, running ? "true" : "false", running ? meta.daemon_pid : 0,
+		       meta.kept ? "true" : "false", sockets);
+		for (i = 0; i < nr; i++) {
+			char via[64] = "";
+			bool att = attached_at(dir, rows[i].cgid, via, sizeof(via));
+
+			printf("%s{\"name\":", i ? "," : "");
+			json_str(rows[i].s.name);
+			printf(",\"slot\":%u,\"cgroup_id\":%llu,\"attached_here\":%s}", rows[i].s.slot,
+			       (unsigned long long)rows[i].cgid, att ? "true" : "false");
+		}
+		printf("]}\n");
+		return 0;
+	}
+	printf("pin directory:   %s (layout version %u)\n", dir, meta.layout_version);
+	if (running)
+		printf("daemon:          running, pid %u\n", meta.daemon_pid);
+	else
+		printf("daemon:          not running%s\n",
+		       meta.kept ? "; kernel paths kept in place (--keep)" : "");
+	printf("accelerated sockets: %ld\n", sockets);
+	printf("scopes:          %zu\n", nr);
+	for (i = 0; i < nr; i++) {
+		char via[64] = "";
+		bool att = attached_at(dir, rows[i].cgid, via, sizeof(via));
+
+		printf("  %-20s slot %-3u cgroup id %-10llu %s\n", rows[i].s.name, rows[i].s.slot,
+		       (unsigned long long)rows[i].cgid,
+		       att ? "programs attached here" : "served by an enclosing scope's programs");
+	}
+	return 0;
+}
+
+static const char *const errno_names[SH_ERR_NR] = {
+	[SH_ERR_EEXIST] = "EEXIST", [SH_ERR_ENOMEM] = "ENOMEM", [SH_ERR_E2BIG] = "E2BIG",
+	[SH_ERR_EOPNOTSUPP] = "EOPNOTSUPP", [SH_ERR_EINVAL] = "EINVAL", [SH_ERR_EBUSY] = "EBUSY",
+	[SH_ERR_OTHER] = "other",
+};
+
+static void print_stats_json(const char *name, const struct sh_stats *s)
+{
+	int e;
+
+	printf("{\"scope\":");
+	json_str(name);
+	printf(",\"msg_redirected\":%llu,\"bytes_redirected\":%llu,\"msg_no_peer\":%llu,"
+	       "\"bytes_no_peer\":%llu,\"inserts\":%llu,\"insert_fail\":%llu,"
+	       "\"not_matched\":%llu,\"skb_verdict\":%llu,\"scoped_sockets\":%llu,"
+	       "\"insert_errno\":{",
+	       (unsigned long long)s->msg_redirected, (unsigned long long)s->bytes_redirected,
+	       (unsigned long long)s->msg_no_peer, (unsigned long long)s->bytes_no_peer,
+	       (unsigned long long)s->inserts, (unsigned long long)s->insert_fail,
+	       (unsigned long long)s->not_matched, (unsigned long long)s->skb_verdict,
+	       (unsigned long long)s->scoped_sockets);
+	for (e = 0; e < SH_ERR_NR; e++)
+		printf("%s\"%s\":%llu", e ? "," : "", errno_names[e],
+		       (unsigned long long)s->insert_errno[e]);
+	printf("}}");
+}
+
+static void print_stats_text(const char *name, const struct sh_stats *s)
+{
+	int e;
+
+	printf("%s\n", name);
+	printf("  sockets tagged %llu, inserted %llu, insert failures %llu, not matched %llu\n",
+	       (unsigned long long)s->scoped_sockets, (unsigned long long)s->inserts,
+	       (unsigned long long)s->insert_fail, (unsigned long long)s->not_matched);
+	printf("  redirected     %llu msgs, %llu bytes\n", (unsigned long long)s->msg_redirected,
+	       (unsigned long long)s->bytes_redirected);
+	printf("  passed to TCP  %llu msgs, %llu bytes (no peer socket)\n",
+	       (unsigned long long)s->msg_no_peer, (unsigned long long)s->bytes_no_peer);
+	if (s->skb_verdict)
+		printf("  sk_skb verdicts %llu\n", (unsigned long long)s->skb_verdict);
+	for (e = 0; e < SH_ERR_NR; e++)
+		if (s->insert_errno[e])
+			printf("  insert failed with %s: %llu\n", errno_names[e],
+			       (unsigned long long)s->insert_errno[e]);
+}
+
+static int cmd_stats(const char *dir, bool json)
+{
+	struct scope_row rows[SH_MAX_SCOPES];
+	struct sh_stats s;
+	size_t nr = 0, i;
+	int fd, err;
+
+	err = read_scopes(dir, rows, &nr);
+	fd = err ? err : pins_open_map(dir, "stats");
+	if (fd < 0) {
+		fprintf(stderr, "sockhop: cannot read the maps pinned in %s (%s): is sockhopd "
+			"running, or was it stopped without --keep?\n", dir, strerror(-fd));
+		return 1;
+	}
+	if (json)
+		printf("{\"scopes\":[");
+	for (i = 0; i < nr; i++) {
+		err = pins_sum_stats(fd, rows[i].s.slot, &s);
+		if (err)
+			break;
+		if (json) {
+			if (i)
+				putchar(',');
+			print_stats_json(rows[i].s.name, &s);
+		} else {
+			print_stats_text(rows[i].s.name, &s);
+		}
+	}
+	if (!err)
+		err = pins_sum_stats(fd, SH_SLOT_GLOBAL, &s);
+	if (!err) {
+		if (json) {
+			printf("],\"global\":");
+			print_stats_json("(global)", &s);
+			printf("}\n");
+		} else {
+			print_stats_text("(no scope / global)", &s);
+		}
+	}
+	close(fd);
+	if (err) {
+		fprintf(stderr, "sockhop: cannot read counters: %s\n", strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = SH_DEFAULT_PIN_DIR, *cmd;
+	bool json = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+jhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p': dir = optarg; break;
+		case 'j': json = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("sockhop %s (BPF layout %d)\n", SOCKHOP_VERSION, SH_LAYOUT_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[optind++];
+	/* Options may also follow the command ("sockhop stats -j"). */
+	while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p': dir = optarg; break;
+		case 'j': json = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!strcmp(cmd, "status"))
+		return cmd_status(dir, json);
+	if (!strcmp(cmd, "stats"))
+		return cmd_stats(dir, json);
+	fprintf(stderr, "sockhop: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,657 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * config.c - YAML configuration parser and validator, on libyaml's document
+ * API (the node tree keeps the line and column of every value, which is
+ * what lets each error point at its place in the file).
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "config.h"
+#include "rules.h"
+
+struct parser {
+	const char *file;
+	yaml_document_t *doc;
+	char *err;		/* error lines accumulate here */
+	size_t errlen, used;
+	int nerr;
+};
+
+#define MAX_REPORTED_ERRORS 20
+
+__attribute__((format(printf, 4, 5)))
+static void report(struct parser *p, const yaml_node_t *node, const char *field,
+		   const char *fmt, ...)
+{
+	unsigned long line = node ? node->start_mark.line + 1 : 1;
+	unsigned long col = node ? node->start_mark.column + 1 : 1;
+	va_list ap;
+	int n;
+
+	if (p->nerr++ >= MAX_REPORTED_ERRORS || p->used >= p->errlen)
+		return;
+	n = snprintf(p->err + p->used, p->errlen - p->used, "%s:%lu:%lu: %s%s", p->file, line,
+		     col, field ? field : "", field && *field ? ": " : "");
+	if (n < 0 || (size_t)n >= p->errlen - p->used) {
+		p->used = p->errlen;
+		return;
+	}
+	p->used += (size_t)n;
+	va_start(ap, fmt);
+	n = vsnprintf(p->err + p->used, p->errlen - p->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= p->errlen - p->used - 1) {
+		p->used = p->errlen;
+		return;
+	}
+	p->used += (size_t)n;
+	p->err[p->used++] = '\n';
+	p->err[p->used] = '\0';
+}
+
+static yaml_node_t *node_at(struct parser *p, int idx)
+{
+	return yaml_document_get_node(p->doc, idx);
+}
+
+static const char *type_name(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE: return "a scalar";
+	case YAML_SEQUENCE_NODE: return "a list";
+	case YAML_MAPPING_NODE: return "a mapping";
+	default: return "nothing";
+	}
+}
+
+static int expect(struct parser *p, const yaml_node_t *n, yaml_node_type_t type,
+		  const char *field)
+{
+	static const char *const want[] = {
+		[YAML_SCALAR_NODE] = "a scalar",
+		[YAML_SEQUENCE_NODE] = "a list",
+		[YAML_MAPPING_NODE] = "a mapping",
+	};
+
+	if (n->type == type)
+		return 0;
+	report(p, n, field, "expected %s, found %s", want[type], type_name(n));
+	return -EINVAL;
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+/*
+ * Checks that every key of mapping <map> is a scalar listed in <allowed>
+ * and appears once. Unknown keys are errors: a typo must not silently turn
+ * into a default.
+ */
+static int check_keys(struct parser *p, yaml_node_t *map, const char *path,
+		      const char *const *allowed)
+{
+	yaml_node_pair_t *a, *b;
+	int bad = 0;
+
+	for (a = map->data.mapping.pairs.start; a < map->data.mapping.pairs.top; a++) {
+		yaml_node_t *k = node_at(p, a->key);
+		const char *const *w;
+
+		if (k->type != YAML_SCALAR_NODE) {
+			report(p, k, path, "keys must be plain names, found %s", type_name(k));
+			bad = -EINVAL;
+			continue;
+		}
+		for (w = allowed; *w; w++)
+			if (!strcmp(*w, scalar(k)))
+				break;
+		if (!*w) {
+			char list[256] = "";
+			size_t used = 0;
+
+			for (w = allowed; *w && used < sizeof(list); w++)
+				used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+							 w == allowed ? "" : ", ", *w);
+			report(p, k, path, "unknown key '%s' (expected one of: %s)", scalar(k), list);
+			bad = -EINVAL;
+			continue;
+		}
+		for (b = map->data.mapping.pairs.start; b < a; b++) {
+			yaml_node_t *kb = node_at(p, b->key);
+
+			if (kb->type == YAML_SCALAR_NODE && !strcmp(scalar(kb), scalar(k))) {
+				report(p, k, path, "duplicate key '%s' (first at line %lu)", scalar(k),
+				       (unsigned long)kb->start_mark.line + 1);
+				bad = -EINVAL;
+				break;
+			}
+		}
+	}
+	return bad;
+}
+
+/* The value of <key> in mapping <map>, or NULL. */
+static yaml_node_t *lookup(struct parser *p, yaml_node_t *map, const char *key)
+{
+	yaml_node_pair_t *pair;
+
+	for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = node_at(p, pair->key);
+
+		if (k->type == YAML_SCALAR_NODE && !strcmp(scalar(k), key))
+			return node_at(p, pair->value);
+	}
+	return NULL;
+}
+
+/* A required scalar field; reports it missing against <map>. */
+static yaml_node_t *need_scalar(struct parser *p, yaml_node_t *map, const char *key,
+				const char *path)
+{
+	yaml_node_t *v = lookup(p, map, key);
+	char field[256];
+
+	snprintf(field, sizeof(field), "%s.%s", path, key);
+	if (!v) {
+		report(p, map, path, "missing required key '%s'", key);
+		return NULL;
+	}
+	if (expect(p, v, YAML_SCALAR_NODE, field))
+		return NULL;
+	return v;
+}
+
+static int parse_u32(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+/* "N", "N-M" or "any" -> inclusive range of ports 1..65535. */
+static int parse_ports(struct parser *p, yaml_node_t *n, const char *field, struct cfg_rule *r)
+{
+	const char *s = scalar(n);
+	unsigned long lo, hi;
+	const char *dash;
+	char buf[16];
+
+	if (!strcmp(s, "any")) {
+		r->port_lo = 0;
+		r->port_hi = 65535;
+		return 0;
+	}
+	dash = strchr(s, '-');
+	if (!dash) {
+		if (parse_u32(s, 65535, &lo) || lo == 0)
+			goto bad;
+		r->port_lo = r->port_hi = (uint16_t)lo;
+		return 0;
+	}
+	if ((size_t)(dash - s) >= sizeof(buf))
+		goto bad;
+	memcpy(buf, s, (size_t)(dash - s));
+	buf[dash - s] = '\0';
+	if (parse_u32(buf, 65535, &lo) || lo == 0 || parse_u32(dash + 1, 65535, &hi) || hi == 0)
+		goto bad;
+	if (lo > hi) {
+		report(p, n, field, "port range '%s' is reversed (low end above high end)", s);
+		return -EINVAL;
+	}
+	r->port_lo = (uint16_t)lo;
+	r->port_hi = (uint16_t)hi;
+	return 0;
+bad:
+	report(p, n, field, "'%s' is not a port (1-65535), a range LOW-HIGH, or 'any'", s);
+	return -EINVAL;
+}
+
+/* "any", an address, or ADDRESS/LEN; IPv4 is stored v4-mapped. */
+static int parse_prefix(struct parser *p, yaml_node_t *n, const char *field, struct cfg_rule *r)
+{
+	const char *s = scalar(n);
+	char addr[INET6_ADDRSTRLEN + 8];
+	unsigned long len, max;
+	const char *slash;
+	struct in6_addr a6;
+	struct in_addr a4;
+	int is4, i;
+
+	if (!strcmp(s, "any")) {
+		memset(r->addr, 0, 16);
+		r->prefixlen = 0;
+		return 0;
+	}
+	slash = strchr(s, '/');
+	if ((slash ? (size_t)(slash - s) : strlen(s)) >= sizeof(addr))
+		goto bad;
+	snprintf(addr, sizeof(addr), "%.*s", slash ? (int)(slash - s) : (int)strlen(s), s);
+	is4 = inet_pton(AF_INET, addr, &a4) == 1;
+	if (!is4 && inet_pton(AF_INET6, addr, &a6) != 1)
+		goto bad;
+	max = is4 ? 32 : 128;
+	len = max;
+	if (slash && (parse_u32(slash + 1, max, &len))) {
+		report(p, n, field, "prefix length in '%s' must be 0-%lu", s, max);
+		return -EINVAL;
+	}
+	if (is4) {
+		memset(r->addr, 0, 10);
+		r->addr[10] = r->addr[11] = 0xff;
+		memcpy(r->addr + 12, &a4, 4);
+		r->prefixlen = (uint8_t)(96 + len);
+	} else {
+		memcpy(r->addr, &a6, 16);
+		r->prefixlen = (uint8_t)len;
+	}
+	/* Bits past the prefix length must be zero: 10.0.0.1/8 is a typo. */
+	for (i = r->prefixlen; i < 128; i++) {
+		if (r->addr[i / 8] & (0x80 >> (i % 8))) {
+			report(p, n, field, "'%s' has host bits set beyond the prefix length", s);
+			return -EINVAL;
+		}
+	}
+	return 0;
+bad:
+	report(p, n, field, "'%s' is not an IPv4 or IPv6 address or prefix, or 'any'", s);
+	return -EINVAL;
+}
+
+static const char *const action_names[] = {
+	[SH_ACT_NONE] = NULL,
+	[SH_ACT_ACCELERATE] = "accelerate",
+};
+
+const char *cfg_action_name(int action)
+{
+	if (action <= 0 || (size_t)action >= sizeof(action_names) / sizeof(action_names[0]))
+		return "none";
+	return action_names[action];
+}
+
+static int parse_rule(struct parser *p, yaml_node_t *n, const char *path, struct cfg_rule *r)
+{
+	static const char *const keys[] = { "action", "protocol", "destination", "port", NULL };
+	yaml_node_t *v;
+	char field[256];
+	int bad = 0;
+
+	r->line = (int)n->start_mark.line + 1;
+	if (expect(p, n, YAML_MAPPING_NODE, path))
+		return -EINVAL;
+	bad |= check_keys(p, n, path, keys);
+
+	v = need_scalar(p, n, "action", path);
+	if (!v) {
+		bad = -EINVAL;
+	} else if (!strcmp(scalar(v), "accelerate")) {
+		r->action = SH_ACT_ACCELERATE;
+	} else {
+		snprintf(field, sizeof(field), "%s.action", path);
+		report(p, v, field, "unknown action '%s' (this version supports: accelerate)",
+		       scalar(v));
+		bad = -EINVAL;
+	}
+
+	/* accelerate moves TCP streams; the protocol defaults to tcp. */
+	r->proto = SH_PROTO_TCP;
+	v = lookup(p, n, "protocol");
+	snprintf(field, sizeof(field), "%s.protocol", path);
+	if (v && !expect(p, v, YAML_SCALAR_NODE, field)) {
+		if (!strcmp(scalar(v), "tcp")) {
+			r->proto = SH_PROTO_TCP;
+		} else if (!strcmp(scalar(v), "udp") || !strcmp(scalar(v), "any")) {
+			report(p, v, field, "action accelerate applies to tcp only, not '%s'",
+			       scalar(v));
+			bad = -EINVAL;
+		} else {
+			report(p, v, field, "unknown protocol '%s' (expected tcp)", scalar(v));
+			bad = -EINVAL;
+		}
+	} else if (v) {
+		bad = -EINVAL;
+	}
+
+	memset(r->addr, 0, sizeof(r->addr));
+	r->prefixlen = 0;
+	v = lookup(p, n, "destination");
+	snprintf(field, sizeof(field), "%s.destination", path);
+	if (v && (expect(p, v, YAML_SCALAR_NODE, field) || parse_prefix(p, v, field, r)))
+		bad = -EINVAL;
+
+	r->port_lo = 0;
+	r->port_hi = 65535;
+	v = lookup(p, n, "port");
+	snprintf(field, sizeof(field), "%s.port", path);
+	if (v && (expect(p, v, YAML_SCALAR_NODE, field) || parse_ports(p, v, field, r)))
+		bad = -EINVAL;
+	return bad;
+}
+
+static int valid_name(const char *s)
+{
+	if (!*s || strlen(s) >= SH_SCOPE_NAME_LEN)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+			return 0;
+	return 1;
+}
+
+/* A cgroup path: not empty, no "..", no control characters. */
+static const char *cgroup_path_problem(const char *s)
+{
+	const char *c;
+
+	if (!*s)
+		return "is empty";
+	if (strlen(s) >= CFG_PATH_LEN)
+		return "is too long";
+	for (c = s; *c; c++)
+		if ((unsigned char)*c < 0x20)
+			return "contains a control character";
+	for (c = s; *c; ) {
+		const char *end = strchrnul(c, '/');
+
+		if (end - c == 2 && c[0] == '.' && c[1] == '.')
+			return "contains '..'";
+		c = *end ? end + 1 : end;
+	}
+	return NULL;
+}
+
+static int parse_scope(struct parser *p, yaml_node_t *n, const char *path, struct cfg_scope *sc)
+{
+	static const char *const keys[] = { "name", "cgroup", "create", "rules", NULL };
+	yaml_node_item_t *it;
+	yaml_node_t *v;
+	char field[256];
+	const char *why;
+	int bad = 0;
+	size_t i;
+
+	sc->line = (int)n->start_mark.line + 1;
+	if (expect(p, n, YAML_MAPPING_NODE, path))
+		return -EINVAL;
+	bad |= check_keys(p, n, path, keys);
+
+	v = need_scalar(p, n, "name", path);
+	if (!v) {
+		bad = -EINVAL;
+	} else if (!valid_name(scalar(v))) {
+		snprintf(field, sizeof(field), "%s.name", path);
+		report(p, v, field, "'%s' is not a valid name (1-%d characters of A-Z a-z 0-9 . _ -)",
+		       scalar(v), SH_SCOPE_NAME_LEN - 1);
+		bad = -EINVAL;
+	} else {
+		snprintf(sc->name, sizeof(sc->name), "%s", scalar(v));
+	}
+
+	v = need_scalar(p, n, "cgroup", path);
+	if (!v) {
+		bad = -EINVAL;
+	} else if ((why = cgroup_path_problem(scalar(v)))) {
+		snprintf(field, sizeof(field), "%s.cgroup", path);
+		report(p, v, field, "cgroup path '%s' %s", scalar(v), why);
+		bad = -EINVAL;
+	} else {
+		snprintf(sc->cgroup, sizeof(sc->cgroup), "%s", scalar(v));
+		sc->cgroup_line = (int)v->start_mark.line + 1;
+	}
+
+	v = lookup(p, n, "create");
+	snprintf(field, sizeof(field), "%s.create", path);
+	if (v && !expect(p, v, YAML_SCALAR_NODE, field)) {
+		if (!strcmp(scalar(v), "true")) {
+			sc->create = true;
+		} else if (!strcmp(scalar(v), "false")) {
+			sc->create = false;
+		} else {
+			report(p, v, field, "expected true or false, found '%s'", scalar(v));
+			bad = -EINVAL;
+		}
+	} else if (v) {
+		bad = -EINVAL;
+	}
+
+	v = lookup(p, n, "rules");
+	snprintf(field, sizeof(field), "%s.rules", path);
+	if (!v)
+		return bad;
+	if (v->type == YAML_SCALAR_NODE && !*scalar(v))
+		return bad;	/* "rules:" with nothing: no rules */
+	if (expect(p, v, YAML_SEQUENCE_NODE, field))
+		return -EINVAL;
+	i = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	sc->rules = calloc(i ? i : 1, sizeof(*sc->rules));
+	if (!sc->rules)
+		return -ENOMEM;
+	sc->nr_rules = i;
+	for (i = 0, it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++, i++) {
+		snprintf(field, sizeof(field), "%s.rules[%zu]", path, i);
+		bad |= parse_rule(p, node_at(p, *it), field, &sc->rules[i]);
+	}
+	return bad;
+}
+
+/* Checks that need the whole model: duplicates and the kernel's limits. */
+static int validate(struct parser *p, struct cfg *cfg, yaml_node_t *list)
+{
+	yaml_node_item_t *items = list->data.sequence.items.start;
+	int bad = 0;
+	size_t i, j;
+
+	for (i = 0; i < cfg->nr_scopes; i++) {
+		struct cfg_scope *a = &cfg->scopes[i];
+		yaml_node_t *an = node_at(p, items[i]);
+		struct rules_entry *ents;
+		char field[64];
+		size_t nr;
+		int line, err;
+
+		snprintf(field, sizeof(field), "scopes[%zu]", i);
+		for (j = 0; j < i; j++) {
+			struct cfg_scope *b = &cfg->scopes[j];
+
+			if (*a->name && !strcmp(a->name, b->name)) {
+				report(p, an, field, "duplicate scope name '%s' (first at line %d)",
+				       a->name, b->line);
+				bad = -EINVAL;
+			}
+			if (*a->cgroup && !strcmp(a->cgroup, b->cgroup)) {
+				report(p, an, field,
+				       "cgroup '%s' is already the scope '%s' (line %d)", a->cgroup,
+				       b->name, b->line);
+				bad = -EINVAL;
+			}
+		}
+		err = rules_compile(a, &ents, &nr, &line);
+		if (err == -E2BIG) {
+			yaml_node_t fake = { .start_mark = { .line = (size_t)line - 1 } };
+
+			snprintf(field, sizeof(field), "scopes[%zu].rules", i);
+			report(p, &fake, field,
+			       "too many rules for one destination (at most %d apply to any prefix, "
+			       "at most %d prefixes per scope)", SH_MAX_RULES, SH_MAX_PREFIXES);
+			bad = -EINVAL;
+		} else if (err) {
+			return err;
+		}
+		free(ents);
+	}
+	return bad;
+}
+
+static int parse_root(struct parser *p, struct cfg *cfg)
+{
+	static const char *const keys[] = { "scopes", NULL };
+	yaml_node_t *root = yaml_document_get_root_node(p->doc), *list;
+	yaml_node_item_t *it;
+	char field[64];
+	int bad = 0, err;
+	size_t i, n;
+
+	if (!root || (root->type == YAML_SCALAR_NODE && !*scalar(root))) {
+		report(p, NULL, "", "the file is empty (expected a mapping with 'scopes')");
+		return -EINVAL;
+	}
+	if (expect(p, root, YAML_MAPPING_NODE, "(top level)"))
+		return -EINVAL;
+	bad |= check_keys(p, root, "(top level)", keys);
+
+	list = lookup(p, root, "scopes");
+	if (!list) {
+		report(p, root, "(top level)", "missing required key 'scopes'");
+		return -EINVAL;
+	}
+	if (list->type == YAML_SCALAR_NODE && !*scalar(list))
+		return bad;	/* "scopes:" with nothing: a daemon with no scope */
+	if (expect(p, list, YAML_SEQUENCE_NODE, "scopes"))
+		return -EINVAL;
+	n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+	if (n > SH_MAX_SCOPES) {
+		report(p, list, "scopes", "%zu scopes, at most %d are supported", n, SH_MAX_SCOPES);
+		return -EINVAL;
+	}
+	cfg->scopes = calloc(n ? n : 1, sizeof(*cfg->scopes));
+	if (!cfg->scopes)
+		return -ENOMEM;
+	cfg->nr_scopes = n;
+	for (i = 0, it = list->data.sequence.items.start; it < list->data.sequence.items.top;
+	     it++, i++) {
+		snprintf(field, sizeof(field), "scopes[%zu]", i);
+		err = parse_scope(p, node_at(p, *it), field, &cfg->scopes[i]);
+		if (err == -ENOMEM)
+			return err;
+		bad |= err;
+	}
+	if (bad)
+		return -EINVAL;
+	return validate(p, cfg, list);
+}
+
+int cfg_parse(const char *file, const char *buf, size_t len, struct cfg **out, char *err,
+	      size_t errlen)
+{
+	struct parser p = { .file = file, .err = err, .errlen = errlen };
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	struct cfg *cfg;
+	int ret;
+
+	*out = NULL;
+	if (errlen)
+		err[0] = '\0';
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return -ENOMEM;
+	snprintf(cfg->file, sizeof(cfg->file), "%s", file);
+
+	if (!yaml_parser_initialize(&parser)) {
+		free(cfg);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		yaml_node_t at = { .start_mark = parser.problem_mark };
+
+		report(&p, &at, "", "YAML syntax error: %s%s%s", parser.problem ? parser.problem : "invalid document",
+		       parser.context ? " " : "", parser.context ? parser.context : "");
+		yaml_parser_delete(&parser);
+		free(cfg);
+		return -EINVAL;
+	}
+	p.doc = &doc;
+	ret = parse_root(&p, cfg);
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	if (ret) {
+		cfg_free(cfg);
+		return ret;
+	}
+	*out = cfg;
+	return 0;
+}
+
+int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n;
+	size_t got = 0;
+	int fd, ret;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: cannot open: %s\n", path, strerror(errno));
+		return ret;
+	}
+	if (fstat(fd, &st) == -1) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: cannot stat: %s\n", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
+		snprintf(err, errlen, "%s: not a regular file\n", path);
+		goto out;
+	}
+	if (st.st_size > CFG_MAX_FILE_SIZE) {
+		ret = -EFBIG;
+		snprintf(err, errlen, "%s: file is %lld bytes, larger than the %d allowed\n", path,
+			 (long long)st.st_size, CFG_MAX_FILE_SIZE);
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (got < (size_t)st.st_size && (n = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	if (memchr(buf, '\0', got)) {
+		ret = -EINVAL;
+		snprintf(err, errlen, "%s: the file contains a NUL byte\n", path);
+		goto out;
+	}
+	ret = cfg_parse(path, buf, got, out, err, errlen);
+out:
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+void cfg_free(struct cfg *cfg)
+{
+	size_t i;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->nr_scopes; i++)
+		free(cfg->scopes[i].rules);
+	free(cfg->scopes);
+	free(cfg);
+}

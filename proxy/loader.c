@@ -1,0 +1,646 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * loader.c - BPF object lifecycle: pin directory, version check, load,
+ * map population, attachment, and teardown.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "accel.skel.h"
+#include "cgroup.h"
+#include "loader.h"
+#include "log.h"
+#include "pins.h"
+#include "rules.h"
+
+#define PATH_LEN 512
+
+struct loader_scope {
+	char dir[PATH_LEN];	/* absolute cgroup directory */
+	uint64_t cgid;
+	bool created;		/* we made the directory */
+	bool attach;		/* outermost: its programs are attached here */
+};
+
+/* One program attached to one cgroup through a pinned bpf_link. */
+struct loader_link {
+	int fd;
+	char pin[PATH_LEN];
+};
+
+struct loader {
+	struct accel_bpf *skel;
+	char pin_dir[PATH_LEN];
+	bool adopted;		/* the pin directory held a kept state */
+	bool map_progs;		/* sk_msg / sk_skb attached to sock_hash */
+	struct loader_scope *scopes;
+	size_t nr_scopes;
+	struct loader_link *links;
+	size_t nr_links;
+};
+
+/* The cgroup programs and the attach type each is linked with. */
+static const struct {
+	const char *name;
+	enum bpf_attach_type type;
+} cgroup_progs[] = {
+	{ "sock_create", BPF_CGROUP_INET_SOCK_CREATE },
+	{ "sockops", BPF_CGROUP_SOCK_OPS },
+};
+#define NR_CGROUP_PROGS (sizeof(cgroup_progs) / sizeof(cgroup_progs[0]))
+
+static int cgroup_prog_fd(struct loader *l, size_t i)
+{
+	return bpf_program__fd(i == 0 ? l->skel->progs.sock_create_tag :
+					l->skel->progs.sockops_accel);
+}
+
+/*
+ * Makes sure <dir> can hold pins: its nearest existing ancestor must be on
+ * bpffs. A fresh machine has nothing mounted at /sys/fs/bpf; we mount it
+ * there, and say how to do it anywhere else.
+ */
+static int ensure_bpffs(const char *dir)
+{
+	char probe[PATH_LEN];
+	struct statfs fs;
+
+	snprintf(probe, sizeof(probe), "%s", dir);
+	for (;;) {
+		char *slash;
+
+		if (statfs(probe, &fs) == 0)
+			break;
+		if (errno != ENOENT)
+			return -errno;
+		slash = strrchr(probe, '/');
+		if (!slash || slash == probe)
+			return -ENOENT;
+		*slash = '\0';
+	}
+	if (fs.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (strcmp(probe, SH_BPFFS_ROOT) == 0) {
+		if (mount("bpf", SH_BPFFS_ROOT, "bpf", 0, "mode=0700") == -1) {
+			pr_err("cannot mount bpffs at %s: %m\n", SH_BPFFS_ROOT);
+			return -errno;
+		}
+		pr_info("mounted bpffs at %s\n", SH_BPFFS_ROOT);
+		return 0;
+	}
+	pr_err("pin directory %s is not on a bpf file system; mount one with "
+	       "'mount -t bpf bpf DIR' or pass --pin-dir under %s\n", dir, SH_BPFFS_ROOT);
+	return -ENOTSUP;
+}
+
+static int mkdir_0700(const char *dir)
+{
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		return -errno;
+	return chmod(dir, 0700) == -1 ? -errno : 0;
+}
+
+/*
+ * Checks what an earlier daemon left in <pin_dir>: pins of another layout
+ * version are refused (never silently reused), and a live owner too.
+ */
+static int check_pins(struct loader *l)
+{
+	struct sh_meta meta;
+	int err;
+
+	err = pins_read_meta(l->pin_dir, &meta);
+	if (err == -ENOENT)
+		return 0;
+	if (err) {
+		pr_err("cannot read %s/maps/meta: %s\n", l->pin_dir, strerror(-err));
+		return err;
+	}
+	if (meta.layout_version != SH_LAYOUT_VERSION) {
+		pr_err("%s holds pins of layout version %u, this sockhopd uses %u; stop the "
+		       "programs of the other version and remove the directory (rm -r %s), "
+		       "then start again\n", l->pin_dir, meta.layout_version, SH_LAYOUT_VERSION,
+		       l->pin_dir);
+		return -EPROTO;
+	}
+	if (meta.daemon_pid && meta.daemon_pid != (__u32)getpid() &&
+	    kill((pid_t)meta.daemon_pid, 0) == 0) {
+		pr_err("%s is in use by a running sockhopd (pid %u)\n", l->pin_dir,
+		       meta.daemon_pid);
+		return -EBUSY;
+	}
+	l->adopted = true;
+	pr_info("adopting the kernel state kept in %s (version %u)\n", l->pin_dir,
+		meta.layout_version);
+	return 0;
+}
+
+static int open_and_load(struct loader *l)
+{
+	struct bpf_map *map;
+	char path[PATH_LEN];
+	int err;
+
+	l->skel = accel_bpf__open();
+	if (!l->skel) {
+		err = -errno;
+		pr_err("cannot open the embedded BPF object: %s\n", strerror(-err));
+		return err;
+	}
+	bpf_object__for_each_map(map, l->skel->obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		err = pins_path(path, sizeof(path), l->pin_dir, "maps", bpf_map__name(map));
+		if (!err)
+			err = bpf_map__set_pin_path(map, path);
+		if (err) {
+			pr_err("map '%s': cannot set pin path: %s\n", bpf_map__name(map),
+			       strerror(-err));
+			return err;
+		}
+	}
+	/* libbpf reuses a pinned map whose definition matches and pins new
+	 * ones; a mismatch with the same layout version is a bug we report. */
+	err = accel_bpf__load(l->skel);
+	if (err) {
+		pr_err("cannot load the BPF programs: %s (run with -vv for the verifier log)\n",
+		       strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static int write_meta(struct loader *l, __u32 pid, __u32 kept, __u32 nr_scopes)
+{
+	struct sh_meta meta = {
+		.layout_version = SH_LAYOUT_VERSION,
+		.daemon_pid = pid,
+		.kept = kept,
+		.nr_scopes = nr_scopes,
+	};
+	struct timespec ts;
+	__u32 zero = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	meta.started_ns = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.meta), &zero, &meta, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* Resolves each scope's cgroup, creating it when the config says so. */
+static int resolve_scopes(struct loader *l, const struct cfg *cfg, const char *cg_mount)
+{
+	size_t i, j;
+	int err;
+
+	l->scopes = calloc(cfg->nr_scopes ? cfg->nr_scopes : 1, sizeof(*l->scopes));
+	if (!l->scopes)
+		return -ENOMEM;
+	l->nr_scopes = cfg->nr_scopes;
+	for (i = 0; i < cfg->nr_scopes; i++) {
+		const struct cfg_scope *sc = &cfg->scopes[i];
+		struct loader_scope *ls = &l->scopes[i];
+		struct stat st;
+
+		err = cg_resolve(cg_mount, sc->cgroup, ls->dir, sizeof(ls->dir));
+		if (err) {
+			pr_err("%s:%d: scopes[%zu].cgroup: '%s' is not a path under the cgroup2 "
+			       "mount %s\n", cfg->file, sc->cgroup_line, i, sc->cgroup, cg_mount);
+			return err;
+		}
+		if (!strcmp(ls->dir, cg_mount)) {
+			pr_err("%s:%d: scopes[%zu].cgroup: refusing the root cgroup %s: every "
+			       "process on the machine would be in scope '%s'\n", cfg->file,
+			       sc->cgroup_line, i, ls->dir, sc->name);
+			return -EINVAL;
+		}
+		if (stat(ls->dir, &st) == -1 && errno == ENOENT) {
+			if (!sc->create) {
+				pr_err("%s:%d: scopes[%zu].cgroup: cgroup %s does not exist (create "
+				       "it, or set 'create: true')\n", cfg->file, sc->cgroup_line, i,
+				       ls->dir);
+				return -ENOENT;
+			}
+			err = cg_create(ls->dir);
+			if (err) {
+				pr_err("%s:%d: scopes[%zu].cgroup: cannot create %s: %s\n",
+				       cfg->file, sc->cgroup_line, i, ls->dir, strerror(-err));
+				return err;
+			}
+			ls->created = true;
+			pr_info("scope '%s': created cgroup %s\n", sc->name, ls->dir);
+		}
+		err = cg_id(ls->dir, &ls->cgid);
+		if (err) {
+			pr_err("%s:%d: scopes[%zu].cgroup: %s: %s\n", cfg->file, sc->cgroup_line, i,
+			       ls->dir, strerror(-err));
+			return err;
+		}
+	}
+	/* Programs attached to a cgroup run for its descendants too, so a scope
+	 * nested in another scope is served by the outer one's attachment. */
+	for (i = 0; i < l->nr_scopes; i++) {
+		size_t len_i = strlen(l->scopes[i].dir);
+
+		l->scopes[i].attach = true;
+		for (j = 0; j < l->nr_scopes; j++) {
+			size_t len_j = strlen(l->scopes[j].dir);
+
+			if (j != i && len_j < len_i && !strncmp(l->scopes[i].dir, l->scopes[j].dir, len_j) &&
+			    l->scopes[i].dir[len_j] == '/')
+				l->scopes[i].attach = false;
+		}
+	}
+	return 0;
+}
+
+/* scopes map := the configured scopes; stale keys are removed. */
+static int fill_scopes(struct loader *l, const struct cfg *cfg)
+{
+	int fd = bpf_map__fd(l->skel->maps.scopes);
+	__u64 key, next, *prev = NULL;
+	size_t i;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		bool keep = false;
+
+		for (i = 0; i < l->nr_scopes; i++)
+			keep |= l->scopes[i].cgid == next;
+		key = next;
+		if (!keep && bpf_map_delete_elem(fd, &key) == 0)
+			continue;	/* deleted: the walk restarts cleanly from key */
+		prev = &key;
+	}
+	for (i = 0; i < l->nr_scopes; i++) {
+		struct sh_scope val = { .slot = (__u32)i };
+
+		snprintf(val.name, sizeof(val.name), "%s", cfg->scopes[i].name);
+		if (bpf_map_update_elem(fd, &l->scopes[i].cgid, &val, BPF_ANY)) {
+			pr_err("scope '%s': cannot update the scopes map: %m\n", val.name);
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Builds scope <slot>'s rule trie in a new inner map, then swaps it in with
+ * one update of the outer map: readers see the old set or the new, whole.
+ */
+static int fill_rules(struct loader *l, const struct cfg_scope *sc, __u32 slot)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	struct rules_entry *ents = NULL;
+	size_t i, nr = 0;
+	int inner, err, line;
+
+	err = rules_compile(sc, &ents, &nr, &line);
+	if (err)
+		return err;	/* validated already: only -ENOMEM gets here */
+	inner = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "sh_rules", sizeof(struct sh_lpm_key),
+			       sizeof(struct sh_rule_set), SH_MAX_PREFIXES, &opts);
+	if (inner < 0) {
+		err = -errno;
+		pr_err("scope '%s': cannot create its rule table: %s\n", sc->name, strerror(-err));
+		goto out;
+	}
+	for (i = 0; i < nr; i++) {
+		if (bpf_map_update_elem(inner, &ents[i].key, &ents[i].set, BPF_ANY)) {
+			err = -errno;
+			pr_err("scope '%s': cannot fill its rule table: %s\n", sc->name,
+			       strerror(-err));
+			goto out_close;
+		}
+	}
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.scope_rules), &slot, &inner, BPF_ANY)) {
+		err = -errno;
+		pr_err("scope '%s': cannot install its rule table: %s\n", sc->name, strerror(-err));
+	}
+out_close:
+	close(inner);	/* the outer map holds the reference now */
+out:
+	free(ents);
+	return err;
+}
+
+static int fill_all_rules(struct loader *l, const struct cfg *cfg)
+{
+	int fd = bpf_map__fd(l->skel->maps.scope_rules);
+	__u32 slot;
+	size_t i;
+	int err;
+
+	for (i = 0; i < cfg->nr_scopes; i++) {
+		err = fill_rules(l, &cfg->scopes[i], (__u32)i);
+		if (err)
+			return err;
+	}
+	for (slot = (__u32)cfg->nr_scopes; slot < SH_MAX_SCOPES; slot++)
+		bpf_map_delete_elem(fd, &slot);	/* ENOENT is the usual answer */
+	return 0;
+}
+
+static int attach_map_progs(struct loader *l)
+{
+	int map = bpf_map__fd(l->skel->maps.sock_hash);
+
+	/* The verdict program goes first: a socket must never sit in the map
+	 * without one (this kernel then stalls its epoll wakeups). */
+	if (bpf_prog_attach(bpf_program__fd(l->skel->progs.skb_verdict_pass), map,
+			    BPF_SK_SKB_STREAM_VERDICT, 0)) {
+		pr_err("cannot attach the sk_skb verdict program to sock_hash: %m\n");
+		return -errno;
+	}
+	if (bpf_prog_attach(bpf_program__fd(l->skel->progs.sk_msg_redirect), map,
+			    BPF_SK_MSG_VERDICT, 0)) {
+		pr_err("cannot attach the sk_msg program to sock_hash: %m\n");
+		bpf_prog_detach2(bpf_program__fd(l->skel->progs.skb_verdict_pass), map,
+				 BPF_SK_SKB_STREAM_VERDICT);
+		return -errno;
+	}
+	l->map_progs = true;
+	return 0;
+}
+
+static void detach_map_progs(struct loader *l)
+{
+	int map = bpf_map__fd(l->skel->maps.sock_hash);
+
+	if (!l->map_progs)
+		return;
+	bpf_prog_detach2(bpf_program__fd(l->skel->progs.sk_msg_redirect), map, BPF_SK_MSG_VERDICT);
+	bpf_prog_detach2(bpf_program__fd(l->skel->progs.skb_verdict_pass), map,
+			 BPF_SK_SKB_STREAM_VERDICT);
+	l->map_progs = false;
+}
+
+/* Is "<prog>-<cgid>" one of the links the current scopes want? */
+static bool link_wanted(struct loader *l, const char *name)
+{
+	char want[64];
+	size_t i, p;
+
+	for (i = 0; i < l->nr_scopes; i++) {
+		if (!l->scopes[i].attach)
+			continue;
+		for (p = 0; p < NR_CGROUP_PROGS; p++) {
+			snprintf(want, sizeof(want), "%s-%llu", cgroup_progs[p].name,
+				 (unsigned long long)l->scopes[i].cgid);
+			if (!strcmp(want, name))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Detaches and unpins the pinned links no scope wants any more. */
+static int prune_links(struct loader *l)
+{
+	char dir[PATH_LEN], path[PATH_LEN];
+	struct dirent *de;
+	DIR *d;
+
+	pins_path(dir, sizeof(dir), l->pin_dir, "links", NULL);
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		int fd;
+
+		if (de->d_name[0] == '.' || link_wanted(l, de->d_name))
+			continue;
+		pins_path(path, sizeof(path), dir, NULL, de->d_name);
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			bpf_link_detach(fd);
+			close(fd);
+		}
+		unlink(path);
+		pr_info("detached %s (its scope left the config)\n", de->d_name);
+	}
+	closedir(d);
+	return 0;
+}
+
+/*
+ * Attaches each cgroup program to each outermost scope cgroup. A link kept
+ * by an earlier daemon is updated in place to our program (no moment
+ * without a program); otherwise a new link is created and pinned.
+ */
+static int attach_cgroups(struct loader *l)
+{
+	char dir[PATH_LEN];
+	size_t i, p;
+	int err;
+
+	pins_path(dir, sizeof(dir), l->pin_dir, "links", NULL);
+	err = mkdir_0700(dir);
+	if (err)
+		return err;
+	l->links = calloc(l->nr_scopes * NR_CGROUP_PROGS + 1, sizeof(*l->links));
+	if (!l->links)
+		return -ENOMEM;
+	for (i = 0; i < l->nr_scopes; i++) {
+		struct loader_scope *ls = &l->scopes[i];
+
+		if (!ls->attach)
+			continue;
+		for (p = 0; p < NR_CGROUP_PROGS; p++) {
+			struct loader_link *lk = &l->links[l->nr_links];
+			char name[64];
+			int cg, fd;
+
+			snprintf(name, sizeof(name), "%s-%llu", cgroup_progs[p].name,
+				 (unsigned long long)ls->cgid);
+			pins_path(lk->pin, sizeof(lk->pin), dir, NULL, name);
+			fd = bpf_obj_get(lk->pin);
+			if (fd >= 0) {
+				if (bpf_link_update(fd, cgroup_prog_fd(l, p), NULL)) {
+					err = -errno;
+					pr_err("cannot update the kept link %s: %s\n", lk->pin,
+					       strerror(-err));
+					close(fd);
+					return err;
+				}
+				lk->fd = fd;
+				l->nr_links++;
+				continue;
+			}
+			cg = cg_open(ls->dir);
+			if (cg < 0) {
+				pr_err("cannot open cgroup %s: %s\n", ls->dir, strerror(-cg));
+				return cg;
+			}
+			fd = bpf_link_create(cgroup_prog_fd(l, p), cg, cgroup_progs[p].type, NULL);
+			err = fd < 0 ? -errno : 0;
+			close(cg);
+			if (err) {
+				pr_err("cannot attach %s to cgroup %s: %s\n", cgroup_progs[p].name,
+				       ls->dir, strerror(-err));
+				return err;
+			}
+			lk->fd = fd;
+			l->nr_links++;
+			if (bpf_obj_pin(fd, lk->pin)) {
+				err = -errno;
+				pr_err("cannot pin %s: %s\n", lk->pin, strerror(-err));
+				return err;
+			}
+			pr_debug("attached %s to %s\n", cgroup_progs[p].name, ls->dir);
+		}
+	}
+	return 0;
+}
+
+/* Removes every pin and directory of the pin directory. */
+static void unpin_all(struct loader *l)
+{
+	char path[PATH_LEN];
+	struct bpf_map *map;
+	size_t i;
+
+	for (i = 0; i < l->nr_links; i++) {
+		bpf_link_detach(l->links[i].fd);
+		unlink(l->links[i].pin);
+	}
+	prune_links(l);	/* anything else left in links/ */
+	if (l->skel) {
+		bpf_object__for_each_map(map, l->skel->obj)
+			if (bpf_map__pin_path(map))
+				bpf_map__unpin(map, NULL);
+	}
+	pins_path(path, sizeof(path), l->pin_dir, "links", NULL);
+	rmdir(path);
+	pins_path(path, sizeof(path), l->pin_dir, "maps", NULL);
+	rmdir(path);
+	rmdir(l->pin_dir);
+}
+
+static void release(struct loader *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nr_links; i++)
+		close(l->links[i].fd);
+	accel_bpf__destroy(l->skel);
+	free(l->links);
+	free(l->scopes);
+	free(l);
+}
+
+static void remove_created_cgroups(struct loader *l)
+{
+	size_t i;
+
+	for (i = l->nr_scopes; i-- > 0;) {
+		int err;
+
+		if (!l->scopes[i].created)
+			continue;
+		err = cg_remove(l->scopes[i].dir);
+		if (err)
+			pr_warn("left cgroup %s in place: %s\n", l->scopes[i].dir, strerror(-err));
+	}
+}
+
+int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_mount,
+		 struct loader **out)
+{
+	char path[PATH_LEN];
+	struct loader *l;
+	int err;
+
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	snprintf(l->pin_dir, sizeof(l->pin_dir), "%s", pin_dir);
+
+	err = ensure_bpffs(pin_dir);
+	if (err)
+		goto err_free;
+	err = check_pins(l);
+	if (err)
+		goto err_free;
+	err = mkdir_0700(pin_dir);
+	if (!err) {
+		pins_path(path, sizeof(path), pin_dir, "maps", NULL);
+		err = mkdir_0700(path);
+	}
+	if (err) {
+		pr_err("cannot create pin directory %s: %s\n", pin_dir, strerror(-err));
+		goto err_unpin;
+	}
+	err = open_and_load(l);
+	if (err)
+		goto err_unpin;
+	err = write_meta(l, (__u32)getpid(), 0, (__u32)cfg->nr_scopes);
+	if (err)
+		goto err_unpin;
+	err = resolve_scopes(l, cfg, cg_mount);
+	if (err)
+		goto err_cgroups;
+	err = fill_scopes(l, cfg);
+	if (!err)
+		err = fill_all_rules(l, cfg);
+	if (err)
+		goto err_cgroups;
+	/* Attach only once every table is full. */
+	err = attach_map_progs(l);
+	if (err)
+		goto err_cgroups;
+	err = prune_links(l);
+	if (!err)
+		err = attach_cgroups(l);
+	if (err)
+		goto err_detach;
+	*out = l;
+	return 0;
+
+err_detach:
+	if (!l->adopted)
+		detach_map_progs(l);
+err_cgroups:
+	if (!l->adopted)
+		remove_created_cgroups(l);
+err_unpin:
+	/* A state an earlier daemon kept stays for the next attempt. */
+	if (!l->adopted)
+		unpin_all(l);
+err_free:
+	release(l);
+	return err;
+}
+
+void loader_stop(struct loader *l, bool keep)
+{
+	if (!l)
+		return;
+	if (keep) {
+		write_meta(l, 0, 1, (__u32)l->nr_scopes);
+		pr_info("left the kernel paths attached and pinned in %s\n", l->pin_dir);
+	} else {
+		unpin_all(l);
+		detach_map_progs(l);
+		remove_created_cgroups(l);
+		pr_info("detached every program and removed %s\n", l->pin_dir);
+	}
+	release(l);
+}
+
+bool loader_adopted(const struct loader *l)
+{
+	return l->adopted;
+}

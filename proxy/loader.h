@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * loader.h - puts a configuration into the kernel: loads the embedded BPF
+ * objects, pins maps and links under the pin directory (adopting what an
+ * earlier daemon left there), fills the maps, attaches, and takes it all
+ * down again.
+ */
+#ifndef SOCKHOP_LOADER_H
+#define SOCKHOP_LOADER_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+struct loader;
+
+/**
+ * loader_start() - make @cfg's kernel paths live.
+ * @cfg: a validated configuration
+ * @pin_dir: where maps and links are pinned (created 0700)
+ * @cg_mount: the cgroup2 mount point scopes are resolved under
+ * @out: receives the loader on success
+ *
+ * Everything is filled before anything is attached. On failure what this
+ * call created is removed; pins adopted from an earlier daemon are left.
+ * Return: 0 or -errno, with the reason logged.
+ */
+int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_mount,
+		 struct loader **out);
+
+/**
+ * loader_stop() - leave. With @keep the kernel paths stay attached and
+ * pinned for a later daemon to adopt; without it every link is detached,
+ * every pin removed, and cgroups the loader created are removed when empty.
+ */
+void loader_stop(struct loader *l, bool keep);
+
+/** loader_adopted() - did the start adopt pins an earlier daemon kept? */
+bool loader_adopted(const struct loader *l);
+
+#endif /* SOCKHOP_LOADER_H */

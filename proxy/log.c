@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* log.c - leveled logging to stderr. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+
+int log_level = LOG_INFO;
+
+static const char *const level_tag[] = {
+	[LOG_ERROR] = "error",
+	[LOG_WARN] = "warning",
+	[LOG_INFO] = "info",
+	[LOG_DEBUG] = "debug",
+	[LOG_VERBOSE] = "libbpf",
+};
+
+static void vlog(enum log_level level, const char *fmt, va_list ap)
+{
+	if ((int)level > log_level)
+		return;
+	/* libbpf's own lines already start with "libbpf: ". */
+	if (level == LOG_VERBOSE)
+		fputs("sockhop: ", stderr);
+	else
+		fprintf(stderr, "sockhop: %s: ", level_tag[level]);
+	vfprintf(stderr, fmt, ap);
+}
+
+void log_print(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(level, fmt, ap);
+	va_end(ap);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	/* libbpf warns about things we handle (e.g. a probe that fails), so
+	 * its warnings are our debug and its debug is our verbose. */
+	enum log_level ours = level == LIBBPF_WARN ? LOG_DEBUG : LOG_VERBOSE;
+
+	vlog(ours, fmt, ap);
+	return 0;
+}
+
+void log_route_libbpf(void)
+{
+	libbpf_set_print(libbpf_print);
+}

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * main.c - sockhopd: validate the config, check privileges and the kernel,
+ * put the kernel paths in place, then run the libev loop until a signal.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ev.h>
+
+#include "cgroup.h"
+#include "config.h"
+#include "loader.h"
+#include "log.h"
+#include "pins.h"
+#include "probe.h"
+
+#define DEFAULT_CONFIG "/etc/sockhop/sockhop.yaml"
+
+struct options {
+	const char *config;
+	const char *pin_dir;
+	const char *mountinfo;
+	bool check;
+	bool keep;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"Usage: sockhopd [OPTION]...\n"
+"Node-local L4 steering: loads sockhop's BPF programs, pins them, fills their\n"
+"maps from the config and keeps them in place until stopped.\n"
+"\n"
+"  -c, --config FILE    configuration file (default " DEFAULT_CONFIG ")\n"
+"      --check          validate the configuration and exit: 0 valid, 1 not\n"
+"      --pin-dir DIR    where maps and links are pinned (default " SH_DEFAULT_PIN_DIR ")\n"
+"      --keep           on SIGTERM/SIGINT leave the kernel paths attached and\n"
+"                       pinned (a later start adopts them); default: remove all\n"
+"  -v, --verbose        more output: -v debug, -vv libbpf and verifier logs\n"
+"  -h, --help           show this help and exit\n"
+"  -V, --version        show the version and exit\n"
+"\n"
+"Signals: SIGTERM and SIGINT stop the daemon.\n"
+"Status while running or after a --keep stop: sockhop status; sockhop stats.\n");
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	enum { OPT_CHECK = 256, OPT_PIN_DIR, OPT_KEEP, OPT_MOUNTINFO };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
+		{ "keep", no_argument, NULL, OPT_KEEP },
+		{ "mountinfo", required_argument, NULL, OPT_MOUNTINFO },	/* tests */
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:vhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->config = optarg; break;
+		case OPT_CHECK: o->check = true; break;
+		case OPT_PIN_DIR: o->pin_dir = optarg; break;
+		case OPT_KEEP: o->keep = true; break;
+		case OPT_MOUNTINFO: o->mountinfo = optarg; break;
+		case 'v': log_level++; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("sockhopd %s (BPF layout %d)\n", SOCKHOP_VERSION, SH_LAYOUT_VERSION); exit(0);
+		default:
+			fprintf(stderr, "Try 'sockhopd --help' for more information.\n");
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sockhopd: unexpected argument '%s'\n"
+			"Try 'sockhopd --help' for more information.\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (o->pin_dir && o->pin_dir[0] != '/') {
+		fprintf(stderr, "sockhopd: --pin-dir must be an absolute path, not '%s'\n",
+			o->pin_dir);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)revents;
+	pr_info("received %s, stopping\n", strsignal(w->signum));
+	ev_break(loop, EVBREAK_ALL);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {
+		.config = DEFAULT_CONFIG,
+		.pin_dir = SH_DEFAULT_PIN_DIR,
+		.mountinfo = "/proc/self/mountinfo",
+	};
+	char errbuf[8192], cg_mount[512];
+	struct loader *loader = NULL;
+	ev_signal sigterm, sigint;
+	struct ev_loop *loop;
+	struct cfg *cfg = NULL;
+	int err;
+
+	if (parse_args(argc, argv, &o))
+		return 2;
+	log_route_libbpf();
+
+	/* The whole file is validated before anything touches the kernel. */
+	err = cfg_load(o.config, &cfg, errbuf, sizeof(errbuf));
+	if (err) {
+		fputs(errbuf, stderr);
+		if (err == -EINVAL)
+			fprintf(stderr, "sockhopd: %s: configuration is invalid\n", o.config);
+		return 1;
+	}
+	if (o.check) {
+		printf("%s: configuration is valid (%zu scope%s)\n", o.config, cfg->nr_scopes,
+		       cfg->nr_scopes == 1 ? "" : "s");
+		cfg_free(cfg);
+		return 0;
+	}
+
+	err = probe_privileges();
+	if (!err)
+		err = probe_kernel();
+	if (err)
+		goto out;
+	err = cg_find_mount(o.mountinfo, cg_mount, sizeof(cg_mount));
+	if (err) {
+		pr_err("no cgroup2 file system found in %s%s; mount one with "
+		       "'mount -t cgroup2 none /sys/fs/cgroup/unified'\n", o.mountinfo,
+		       err == -ENOENT ? "" : strerror(-err));
+		goto out;
+	}
+	pr_debug("cgroup2 is mounted at %s\n", cg_mount);
+
+	loop = ev_default_loop(EVFLAG_AUTO);
+	if (!loop) {
+		pr_err("cannot initialise the event loop\n");
+		err = -ENOMEM;
+		goto out;
+	}
+	/* Signals are caught before the kernel state exists, so a signal that
+	 * arrives while it is being built still leads through the teardown. */
+	ev_signal_init(&sigterm, on_stop_signal, SIGTERM);
+	ev_signal_init(&sigint, on_stop_signal, SIGINT);
+	ev_signal_start(loop, &sigterm);
+	ev_signal_start(loop, &sigint);
+
+	err = loader_start(cfg, o.pin_dir, cg_mount, &loader);
+	if (err)
+		goto out;
+	pr_info("ready: %zu scope%s, pins in %s%s\n", cfg->nr_scopes,
+		cfg->nr_scopes == 1 ? "" : "s", o.pin_dir,
+		loader_adopted(loader) ? " (adopted)" : "");
+
+	ev_run(loop, 0);
+
+	loader_stop(loader, o.keep);
+out:
+	cfg_free(cfg);
+	return err ? 1 : 0;
+}

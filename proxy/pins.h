@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * pins.h - the layout of a pin directory, shared by sockhopd (which writes
+ * it) and the sockhop CLI (which reads it, daemon up or down):
+ *
+ *   PIN_DIR/            0700
+ *     maps/NAME         every map of kern/accel.bpf.c, by its C name
+ *     links/PROG-CGID   one bpf_link per program and attached cgroup id (bpffs
+ *                   refuses dots in names)
+ */
+#ifndef SOCKHOP_PINS_H
+#define SOCKHOP_PINS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sockhop.h"
+
+#define SH_DEFAULT_PIN_DIR	"/sys/fs/bpf/sockhop"
+#define SH_BPFFS_ROOT		"/sys/fs/bpf"
+
+/** pins_path() - "<dir>/<sub>/<name>" into @out; 0 or -ENAMETOOLONG. */
+int pins_path(char *out, size_t len, const char *dir, const char *sub, const char *name);
+
+/** pins_open_map() - fd of the pinned map @name in @dir, or -errno. */
+int pins_open_map(const char *dir, const char *name);
+
+/** pins_read_meta() - read the meta map of @dir; -ENOENT when none is pinned. */
+int pins_read_meta(const char *dir, struct sh_meta *meta);
+
+/** pins_sum_stats() - sum the per-CPU counters of @slot in stats map @fd. */
+int pins_sum_stats(int fd, uint32_t slot, struct sh_stats *sum);
+
+/** pins_count_keys() - number of keys in map @fd (iterates them). */
+long pins_count_keys(int fd, size_t key_size);
+
+#endif /* SOCKHOP_PINS_H */

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* rules.c - config rules -> rule-trie entries (pure code). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules.h"
+
+int rules_prefix_contains(const uint8_t a[16], int alen, const uint8_t b[16], int blen)
+{
+	int full = alen / 8, rest = alen % 8;
+
+	if (alen > blen)
+		return 0;
+	if (memcmp(a, b, (size_t)full) != 0)
+		return 0;
+	if (rest) {
+		uint8_t mask = (uint8_t)(0xff << (8 - rest));
+
+		if ((a[full] & mask) != (b[full] & mask))
+			return 0;
+	}
+	return 1;
+}
+
+int rules_compile(const struct cfg_scope *scope, struct rules_entry **out, size_t *nr,
+		  int *bad_line)
+{
+	struct rules_entry *ents = NULL;
+	size_t i, j, n = 0;
+
+	*out = NULL;
+	*nr = 0;
+	if (!scope->nr_rules)
+		return 0;
+	ents = calloc(scope->nr_rules, sizeof(*ents));
+	if (!ents)
+		return -ENOMEM;
+
+	/* One entry per distinct prefix, in order of first appearance. */
+	for (i = 0; i < scope->nr_rules; i++) {
+		const struct cfg_rule *r = &scope->rules[i];
+
+		for (j = 0; j < n; j++)
+			if (ents[j].key.prefixlen == r->prefixlen &&
+			    !memcmp(ents[j].key.addr, r->addr, 16))
+				break;
+		if (j < n)
+			continue;
+		if (n == SH_MAX_PREFIXES) {
+			*bad_line = r->line;
+			free(ents);
+			return -E2BIG;
+		}
+		ents[n].key.prefixlen = r->prefixlen;
+		memcpy(ents[n].key.addr, r->addr, 16);
+		n++;
+	}
+
+	/* Each entry gets every rule whose prefix contains the entry's. */
+	for (j = 0; j < n; j++) {
+		struct sh_rule_set *set = &ents[j].set;
+
+		for (i = 0; i < scope->nr_rules; i++) {
+			const struct cfg_rule *r = &scope->rules[i];
+			struct sh_rule *sr;
+
+			if (!rules_prefix_contains(r->addr, r->prefixlen, ents[j].key.addr,
+						   (int)ents[j].key.prefixlen))
+				continue;
+			if (set->count == SH_MAX_RULES) {
+				*bad_line = r->line;
+				free(ents);
+				return -E2BIG;
+			}
+			sr = &set->rules[set->count++];
+			sr->proto = r->proto;
+			sr->action = r->action;
+			sr->rule_id = (uint16_t)i;
+			sr->port_lo = r->port_lo;
+			sr->port_hi = r->port_hi;
+			sr->arg = 0;
+		}
+	}
+	*out = ents;
+	*nr = n;
+	return 0;
+}

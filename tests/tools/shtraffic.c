@@ -1,0 +1,462 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * shtraffic - traffic for sockhop's tests and benchmarks.
+ *
+ *   shtraffic server PORT [opts]         accept one connection, then stream
+ *   shtraffic client ADDR PORT [opts]    connect, then stream
+ *     --bytes N       bytes this side sends (then shuts down its write side)
+ *     --seed S        seed of this side's byte stream
+ *     --peer-seed S   seed of the stream expected from the peer; every byte
+ *                     received is checked against it, in order
+ *     --peer-bytes N  bytes expected from the peer (default: any)
+ *     --bind ADDR     server: listen address (default ::, dual stack)
+ *     --max-chunk N   send/recv sizes are random in 1..N (default 65536)
+ *   Prints "sent=N recv=N hash=H elapsed=S" and exits 0 when all verified.
+ *
+ *   shtraffic epoll-server PORT --size N [--bind ADDR]
+ *     an epoll loop echoing N-byte requests on any number of connections
+ *   shtraffic rr-client ADDR PORT --size N --count C [--timeout-ms T]
+ *     C request/response round trips on one connection; each reply is
+ *     checked; no reply within T ms (default 5000) is a stall: exit 3.
+ *     Prints "count=C p50_us=X p99_us=Y".
+ *
+ * The byte at offset i of stream S is a function of (S, i / 8), so both
+ * ends generate the stream independently and any loss or reordering shows.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+struct opts {
+	uint64_t bytes, peer_bytes, seed, peer_seed, size, count;
+	int have_peer_seed, have_peer_bytes, timeout_ms;
+	size_t max_chunk;
+	const char *bind;
+};
+
+static uint64_t splitmix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* Fills buf with bytes [off, off+len) of stream <seed>. */
+static void stream_fill(uint64_t seed, uint64_t off, unsigned char *buf, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		uint64_t blk = (off + i) / 8, v = splitmix64(seed * 0x100000001b3ull + blk);
+		unsigned sh = (unsigned)((off + i) % 8);
+
+		for (; sh < 8 && i < len; sh++, i++)
+			buf[i] = (unsigned char)(v >> (8 * sh));
+	}
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t rnd_state = 88172645463325252ull;
+
+static size_t rnd_chunk(size_t max)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return 1 + (size_t)(rnd_state % max);
+}
+
+struct sender {
+	int fd;
+	uint64_t bytes, seed;
+	size_t max_chunk;
+	int err;
+};
+
+static void *send_stream(void *arg)
+{
+	struct sender *s = arg;
+	unsigned char *buf = malloc(s->max_chunk);
+	uint64_t off = 0;
+	uint64_t st = s->seed | 1;
+
+	if (!buf) {
+		s->err = ENOMEM;
+		return NULL;
+	}
+	while (off < s->bytes) {
+		size_t n;
+		ssize_t w;
+
+		st ^= st << 13; st ^= st >> 7; st ^= st << 17;
+		n = 1 + (size_t)(st % s->max_chunk);
+		if (n > s->bytes - off)
+			n = (size_t)(s->bytes - off);
+		stream_fill(s->seed, off, buf, n);
+		w = send(s->fd, buf, n, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			s->err = errno;
+			break;
+		}
+		off += (uint64_t)w;
+	}
+	if (!s->err)
+		shutdown(s->fd, SHUT_WR);
+	free(buf);
+	return NULL;
+}
+
+/* Streams both ways on <fd>; returns the exit code. */
+static int stream(int fd, const struct opts *o)
+{
+	unsigned char *buf = malloc(o->max_chunk), *want = malloc(o->max_chunk);
+	struct sender s = { .fd = fd, .bytes = o->bytes, .seed = o->seed, .max_chunk = o->max_chunk };
+	uint64_t recvd = 0, hash = 1469598103934665603ull;
+	double t0 = now_s();
+	pthread_t th;
+	int rc = 0;
+
+	if (!buf || !want || pthread_create(&th, NULL, send_stream, &s)) {
+		perror("shtraffic: setup");
+		return 1;
+	}
+	for (;;) {
+		ssize_t r = recv(fd, buf, rnd_chunk(o->max_chunk), 0);
+		ssize_t i;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			perror("shtraffic: recv");
+			rc = 1;
+			break;
+		}
+		if (r == 0)
+			break;
+		for (i = 0; i < r; i++)
+			hash = (hash ^ buf[i]) * 1099511628211ull;
+		if (o->have_peer_seed) {
+			stream_fill(o->peer_seed, recvd, want, (size_t)r);
+			if (memcmp(buf, want, (size_t)r)) {
+				for (i = 0; i < r && buf[i] == want[i]; i++)
+					;
+				fprintf(stderr, "shtraffic: MISMATCH at byte %llu of the peer's stream\n",
+					(unsigned long long)(recvd + (uint64_t)i));
+				rc = 2;
+				break;
+			}
+		}
+		recvd += (uint64_t)r;
+	}
+	pthread_join(th, NULL);
+	if (s.err) {
+		fprintf(stderr, "shtraffic: send: %s\n", strerror(s.err));
+		rc = rc ? rc : 1;
+	}
+	if (!rc && o->have_peer_bytes && recvd != o->peer_bytes) {
+		fprintf(stderr, "shtraffic: received %llu bytes, expected %llu\n",
+			(unsigned long long)recvd, (unsigned long long)o->peer_bytes);
+		rc = 2;
+	}
+	printf("sent=%llu recv=%llu hash=%016llx elapsed=%.6f\n", (unsigned long long)o->bytes,
+	       (unsigned long long)recvd, (unsigned long long)hash, now_s() - t0);
+	free(buf);
+	free(want);
+	return rc;
+}
+
+static int listen_on(const char *addr, const char *port)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *ai;
+	int fd, one = 1, zero = 0, err;
+
+	err = getaddrinfo(addr, port, &hints, &ai);
+	if (err) {
+		fprintf(stderr, "shtraffic: %s: %s\n", addr, gai_strerror(err));
+		return -1;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM, 0);
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 1024)) {
+			perror("shtraffic: bind/listen");
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+/* Connects, retrying refusals for up to 5 s while the server starts. */
+static int connect_to(const char *addr, const char *port)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	double deadline = now_s() + 5;
+	int fd = -1, err, one = 1;
+
+	err = getaddrinfo(addr, port, &hints, &ai);
+	if (err) {
+		fprintf(stderr, "shtraffic: %s: %s\n", addr, gai_strerror(err));
+		return -1;
+	}
+	for (;;) {
+		fd = socket(ai->ai_family, SOCK_STREAM, 0);
+		if (fd < 0)
+			break;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		err = errno;
+		close(fd);
+		fd = -1;
+		if (err != ECONNREFUSED || now_s() > deadline) {
+			fprintf(stderr, "shtraffic: connect %s:%s: %s\n", addr, port, strerror(err));
+			break;
+		}
+		usleep(20000);
+	}
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static int read_full(int fd, unsigned char *buf, size_t len, int timeout_ms)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&p, 1, timeout_ms) == 0)
+			return -ETIMEDOUT;
+		r = recv(fd, buf + got, len - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r == 0 ? -EPIPE : -errno;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+struct econn {
+	int fd;
+	size_t have;	/* bytes of the current request read */
+	unsigned char buf[];
+};
+
+/* Echo server on epoll: level-triggered, non-blocking, any number of peers. */
+static int epoll_server(const char *port, const struct opts *o)
+{
+	int lfd = listen_on(o->bind, port), ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN }, evs[64];
+
+	if (lfd < 0 || ep < 0)
+		return 1;
+	fcntl(lfd, F_SETFL, O_NONBLOCK);
+	ev.data.ptr = NULL;
+	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+	printf("listening %s\n", port);
+	fflush(stdout);
+	for (;;) {
+		int n = epoll_wait(ep, evs, 64, -1), i;
+
+		for (i = 0; i < n; i++) {
+			struct econn *c = evs[i].data.ptr;
+			ssize_t r;
+
+			if (!c) {
+				int cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+
+				if (cfd < 0)
+					continue;
+				c = calloc(1, sizeof(*c) + o->size);
+				c->fd = cfd;
+				ev.events = EPOLLIN;
+				ev.data.ptr = c;
+				epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ev);
+				continue;
+			}
+			r = recv(c->fd, c->buf + c->have, o->size - c->have, 0);
+			if (r < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (r <= 0) {
+				epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+				close(c->fd);
+				free(c);
+				continue;
+			}
+			c->have += (size_t)r;
+			if (c->have == o->size) {
+				size_t off = 0;
+
+				/* Replies are small: a blocking-ish loop is fine here. */
+				while (off < o->size) {
+					ssize_t w = send(c->fd, c->buf + off, o->size - off, MSG_NOSIGNAL);
+
+					if (w < 0 && errno == EAGAIN) {
+						struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+
+						poll(&p, 1, 1000);
+						continue;
+					}
+					if (w < 0)
+						break;
+					off += (size_t)w;
+				}
+				c->have = 0;
+			}
+		}
+	}
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int rr_client(const char *addr, const char *port, const struct opts *o)
+{
+	unsigned char *req = malloc(o->size), *rep = malloc(o->size);
+	double *lat = calloc(o->count ? o->count : 1, sizeof(double));
+	int fd = connect_to(addr, port), rc = 0;
+	uint64_t i;
+
+	if (fd < 0 || !req || !rep || !lat)
+		return 1;
+	for (i = 0; i < o->count; i++) {
+		size_t off = 0;
+		double t0;
+		int err;
+
+		stream_fill(o->seed, i * o->size, req, o->size);
+		t0 = now_s();
+		while (off < o->size) {
+			ssize_t w = send(fd, req + off, o->size - off, MSG_NOSIGNAL);
+
+			if (w < 0) {
+				perror("shtraffic: send");
+				return 1;
+			}
+			off += (size_t)w;
+		}
+		err = read_full(fd, rep, o->size, o->timeout_ms);
+		if (err == -ETIMEDOUT) {
+			fprintf(stderr, "shtraffic: STALL: no reply to request %llu within %d ms\n",
+				(unsigned long long)i, o->timeout_ms);
+			return 3;
+		}
+		if (err) {
+			fprintf(stderr, "shtraffic: reply %llu: %s\n", (unsigned long long)i,
+				strerror(-err));
+			return 1;
+		}
+		lat[i] = (now_s() - t0) * 1e6;
+		if (memcmp(req, rep, o->size)) {
+			fprintf(stderr, "shtraffic: MISMATCH in reply %llu\n", (unsigned long long)i);
+			rc = 2;
+			break;
+		}
+	}
+	close(fd);
+	qsort(lat, i, sizeof(double), cmp_double);
+	printf("count=%llu p50_us=%.1f p99_us=%.1f\n", (unsigned long long)i,
+	       i ? lat[i / 2] : 0.0, i ? lat[(i * 99) / 100] : 0.0);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "bytes", required_argument, NULL, 'b' },
+		{ "peer-bytes", required_argument, NULL, 'B' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "peer-seed", required_argument, NULL, 'S' },
+		{ "size", required_argument, NULL, 'z' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "max-chunk", required_argument, NULL, 'm' },
+		{ "bind", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { .seed = 1, .size = 64, .count = 1000, .timeout_ms = 5000,
+			  .max_chunk = 65536, .bind = "::" };
+	const char *mode;
+	int c;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: see the comment at the top of tests/tools/shtraffic.c\n");
+		return 1;
+	}
+	mode = argv[1];
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b': o.bytes = strtoull(optarg, NULL, 0); break;
+		case 'B': o.peer_bytes = strtoull(optarg, NULL, 0); o.have_peer_bytes = 1; break;
+		case 's': o.seed = strtoull(optarg, NULL, 0); break;
+		case 'S': o.peer_seed = strtoull(optarg, NULL, 0); o.have_peer_seed = 1; break;
+		case 'z': o.size = strtoull(optarg, NULL, 0); break;
+		case 'n': o.count = strtoull(optarg, NULL, 0); break;
+		case 't': o.timeout_ms = atoi(optarg); break;
+		case 'm': o.max_chunk = strtoull(optarg, NULL, 0); break;
+		case 'a': o.bind = optarg; break;
+		default: return 1;
+		}
+	}
+	if (!o.max_chunk || !o.size)
+		return 1;
+	if (!strcmp(mode, "server") && optind + 1 == argc) {
+		int lfd = listen_on(o.bind, argv[optind]), fd;
+
+		if (lfd < 0)
+			return 1;
+		printf("listening %s\n", argv[optind]);
+		fflush(stdout);
+		fd = accept(lfd, NULL, NULL);
+		close(lfd);
+		return fd < 0 ? 1 : stream(fd, &o);
+	}
+	if (!strcmp(mode, "client") && optind + 2 == argc) {
+		int fd = connect_to(argv[optind], argv[optind + 1]);
+
+		return fd < 0 ? 1 : stream(fd, &o);
+	}
+	if (!strcmp(mode, "epoll-server") && optind + 1 == argc)
+		return epoll_server(argv[optind], &o);
+	if (!strcmp(mode, "rr-client") && optind + 2 == argc)
+		return rr_client(argv[optind], argv[optind + 1], &o);
+	fprintf(stderr, "shtraffic: bad arguments for '%s'\n", mode);
+	return 1;
+}
