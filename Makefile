@@ -28,7 +28,7 @@ endif
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-format-truncation \
-            -DSOCKHOP_VERSION='"$(VERSION)"' -Ikern -Iproxy -Icgroup -I$(BUILD)/kern
+            -DSOCKHOP_VERSION='"$(VERSION)"' -Ikern -Iproxy -Icgroup -Itests/unit -I$(BUILD)/kern
 LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 DAEMON_LIBS := $(LIBBPF_LIBS) -lev -lyaml
 CLI_LIBS    := $(LIBBPF_LIBS)
@@ -138,11 +138,11 @@ $(BUILD)/sockhop: $(CLI_OBJS)
 	$(Q)$(CC) $(CFLAGS) $^ $(CLI_LIBS) -o $@
 
 # --- tests -----------------------------------------------------------------------
-$(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(BUILD)/proxy/config.o $(BUILD)/proxy/log.o
+$(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(BUILD)/proxy/config.o $(BUILD)/proxy/rules.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -lyaml -o $@
 
-$(BUILD)/tests/test_rules: $(BUILD)/tests/unit/test_rules.o $(BUILD)/proxy/rules.o $(BUILD)/proxy/config.o $(BUILD)/proxy/log.o
+$(BUILD)/tests/test_rules: $(BUILD)/tests/unit/test_rules.o $(BUILD)/proxy/rules.o $(BUILD)/proxy/config.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -lyaml -o $@
 

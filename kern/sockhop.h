@@ -54,9 +54,12 @@ _Static_assert(sizeof(struct sh_sock_key) == 48, "sh_sock_key ABI");
 /* Value of the scopes map, keyed by the scope's cgroup id (__u64). */
 struct sh_scope {
 	__u32 slot;		/* index into the stats and scope_rules maps */
-	__u32 flags;		/* reserved, 0 */
+	__u32 flags;		/* SH_SCOPE_F_* */
 	char name[SH_SCOPE_NAME_LEN];
 };
+/* sockhopd created the cgroup (and removes it on a full stop, even when the
+ * daemon that stops is not the one that created it). */
+#define SH_SCOPE_F_CREATED	(1u << 0)
 _Static_assert(sizeof(struct sh_scope) == 40, "sh_scope ABI");
 
 /* Socket local storage: the scope a socket was created in. */

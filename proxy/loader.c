@@ -285,8 +285,14 @@ static int fill_scopes(struct loader *l, const struct cfg *cfg)
 		prev = &key;
 	}
 	for (i = 0; i < l->nr_scopes; i++) {
-		struct sh_scope val = { .slot = (__u32)i };
+		struct sh_scope val = { .slot = (__u32)i }, old;
 
+		/* A kept state remembers which cgroups a daemon created. */
+		if (bpf_map_lookup_elem(fd, &l->scopes[i].cgid, &old) == 0 &&
+		    (old.flags & SH_SCOPE_F_CREATED))
+			l->scopes[i].created = true;
+		if (l->scopes[i].created)
+			val.flags |= SH_SCOPE_F_CREATED;
 		snprintf(val.name, sizeof(val.name), "%s", cfg->scopes[i].name);
 		if (bpf_map_update_elem(fd, &l->scopes[i].cgid, &val, BPF_ANY)) {
 			pr_err("scope '%s': cannot update the scopes map: %m\n", val.name);

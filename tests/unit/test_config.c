@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * test_config.c - the config parser: valid files parse to the expected
+ * model; each malformed file is refused with exactly the expected first
+ * error line (file:line:column: field: reason).
+ */
+#include "cmocka_all.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static char repo_root[512] = ".";
+
+static struct cfg *parse_ok(const char *yaml)
+{
+	char err[4096];
+	struct cfg *cfg = NULL;
+	int ret = cfg_parse("t.yaml", yaml, strlen(yaml), &cfg, err, sizeof(err));
+
+	if (ret)
+		fail_msg("unexpected error %d:\n%s", ret, err);
+	return cfg;
+}
+
+static void test_shipped_default(void **s)
+{
+	char path[600], err[4096];
+	struct cfg *cfg;
+
+	(void)s;
+	snprintf(path, sizeof(path), "%s/proxy/sockhop.yaml", repo_root);
+	assert_int_equal(cfg_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->nr_scopes, 1);
+	assert_string_equal(cfg->scopes[0].name, "demo");
+	assert_true(cfg->scopes[0].create);
+	assert_int_equal(cfg->scopes[0].nr_rules, 2);
+	assert_int_equal(cfg->scopes[0].rules[0].prefixlen, 96 + 8);
+	assert_int_equal(cfg->scopes[0].rules[1].prefixlen, 128);
+	cfg_free(cfg);
+}
+
+static void test_full_model(void **s)
+{
+	struct cfg *cfg;
+	const struct cfg_rule *r;
+	static const uint8_t v4m[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 0 };
+
+	(void)s;
+	cfg = parse_ok("scopes:\n"
+		       "  - name: web\n"
+		       "    cgroup: /sys/fs/cgroup/unified/web\n"
+		       "    rules:\n"
+		       "      - action: accelerate\n"
+		       "        destination: 10.0.0.0/8\n"
+		       "        port: 8000-8999\n"
+		       "      - {action: accelerate, protocol: tcp, destination: 'fd00::/64', port: 443}\n"
+		       "      - action: accelerate\n"
+		       "  - name: web.db_1\n"
+		       "    cgroup: web/db\n"
+		       "    create: false\n"
+		       "    rules: []\n");
+	assert_int_equal(cfg->nr_scopes, 2);
+	assert_string_equal(cfg->scopes[0].cgroup, "/sys/fs/cgroup/unified/web");
+	assert_int_equal(cfg->scopes[0].cgroup_line, 3);
+	assert_int_equal(cfg->scopes[0].nr_rules, 3);
+	r = &cfg->scopes[0].rules[0];
+	assert_int_equal(r->line, 5);
+	assert_int_equal(r->action, SH_ACT_ACCELERATE);
+	assert_int_equal(r->proto, SH_PROTO_TCP);
+	assert_int_equal(r->prefixlen, 104);
+	assert_memory_equal(r->addr, v4m, 16);
+	assert_int_equal(r->port_lo, 8000);
+	assert_int_equal(r->port_hi, 8999);
+	r = &cfg->scopes[0].rules[1];
+	assert_int_equal(r->prefixlen, 64);
+	assert_int_equal(r->addr[0], 0xfd);
+	assert_int_equal(r->port_lo, 443);
+	assert_int_equal(r->port_hi, 443);
+	r = &cfg->scopes[0].rules[2];	/* defaults: any destination, any port */
+	assert_int_equal(r->prefixlen, 0);
+	assert_int_equal(r->port_lo, 0);
+	assert_int_equal(r->port_hi, 65535);
+	assert_false(cfg->scopes[1].create);
+	assert_int_equal(cfg->scopes[1].nr_rules, 0);
+	cfg_free(cfg);
+}
+
+static void test_no_scopes(void **s)
+{
+	struct cfg *cfg;
+
+	(void)s;
+	cfg = parse_ok("scopes:\n");
+	assert_int_equal(cfg->nr_scopes, 0);
+	cfg_free(cfg);
+	cfg = parse_ok("# nothing yet\nscopes: []\n");
+	assert_int_equal(cfg->nr_scopes, 0);
+	cfg_free(cfg);
+}
+
+struct bad_case {
+	const char *what;
+	const char *yaml;
+	const char *error;	/* the exact first line of the error text */
+};
+
+#define SCOPE "scopes:\n  - name: a\n    cgroup: a\n"
+#define RULES SCOPE "    rules:\n      - action: accelerate\n"
+
+static const struct bad_case bad_cases[] = {
+	{ "empty file", "",
+	  "t.yaml:1:1: the file is empty (expected a mapping with 'scopes')" },
+	{ "YAML syntax", "scopes: [\n",
+	  "t.yaml:2:1: YAML syntax error: did not find expected node content while parsing a flow node" },
+	{ "bad indentation", "scopes:\n  - name: a\n   cgroup: b\n",
+	  "t.yaml:3:4: YAML syntax error: did not find expected '-' indicator while parsing a block collection" },
+	{ "top level is a list", "- a\n",
+	  "t.yaml:1:1: (top level): expected a mapping, found a list" },
+	{ "unknown top-level key", "scopes: []\nscope: []\n",
+	  "t.yaml:2:1: (top level): unknown key 'scope' (expected one of: scopes)" },
+	{ "missing scopes", "other: 1\n",
+	  "t.yaml:1:1: (top level): unknown key 'other' (expected one of: scopes)" },
+	{ "scopes is a mapping", "scopes:\n  a: b\n",
+	  "t.yaml:2:3: scopes: expected a list, found a mapping" },
+	{ "scope is a scalar", "scopes:\n  - web\n",
+	  "t.yaml:2:5: scopes[0]: expected a mapping, found a scalar" },
+	{ "scope without name", "scopes:\n  - cgroup: a\n",
+	  "t.yaml:2:5: scopes[0]: missing required key 'name'" },
+	{ "scope without cgroup", "scopes:\n  - name: a\n",
+	  "t.yaml:2:5: scopes[0]: missing required key 'cgroup'" },
+	{ "bad name", "scopes:\n  - name: 'a b'\n    cgroup: a\n",
+	  "t.yaml:2:11: scopes[0].name: 'a b' is not a valid name (1-31 characters of A-Z a-z 0-9 . _ -)" },
+	{ "name too long", "scopes:\n  - name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n    cgroup: a\n",
+	  "t.yaml:2:11: scopes[0].name: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is not a valid name (1-31 characters of A-Z a-z 0-9 . _ -)" },
+	{ "cgroup with ..", "scopes:\n  - name: a\n    cgroup: x/../../etc\n",
+	  "t.yaml:3:13: scopes[0].cgroup: cgroup path 'x/../../etc' contains '..'" },
+	{ "cgroup is a list", "scopes:\n  - name: a\n    cgroup: [a]\n",
+	  "t.yaml:3:13: scopes[0].cgroup: expected a scalar, found a list" },
+	{ "create not boolean", SCOPE "    create: maybe\n",
+	  "t.yaml:4:13: scopes[0].create: expected true or false, found 'maybe'" },
+	{ "duplicate scope name", SCOPE "  - name: a\n    cgroup: b\n",
+	  "t.yaml:4:5: scopes[1]: duplicate scope name 'a' (first at line 2)" },
+	{ "duplicate cgroup", SCOPE "  - name: b\n    cgroup: a\n",
+	  "t.yaml:4:5: scopes[1]: cgroup 'a' is already the scope 'a' (line 2)" },
+	{ "unknown scope key", SCOPE "    rule: []\n",
+	  "t.yaml:4:5: scopes[0]: unknown key 'rule' (expected one of: name, cgroup, create, rules)" },
+	{ "duplicate key", SCOPE "    cgroup: b\n",
+	  "t.yaml:4:5: scopes[0]: duplicate key 'cgroup' (first at line 3)" },
+	{ "rules is a mapping", SCOPE "    rules:\n      action: accelerate\n",
+	  "t.yaml:5:7: scopes[0].rules: expected a list, found a mapping" },
+	{ "rule is a scalar", SCOPE "    rules:\n      - accelerate\n",
+	  "t.yaml:5:9: scopes[0].rules[0]: expected a mapping, found a scalar" },
+	{ "rule without action", SCOPE "    rules:\n      - port: 80\n",
+	  "t.yaml:5:9: scopes[0].rules[0]: missing required key 'action'" },
+	{ "unknown action", SCOPE "    rules:\n      - action: speedup\n",
+	  "t.yaml:5:17: scopes[0].rules[0].action: unknown action 'speedup' (this version supports: accelerate)" },
+	{ "accelerate over udp", RULES "        protocol: udp\n",
+	  "t.yaml:6:19: scopes[0].rules[0].protocol: action accelerate applies to tcp only, not 'udp'" },
+	{ "unknown protocol", RULES "        protocol: sctp\n",
+	  "t.yaml:6:19: scopes[0].rules[0].protocol: unknown protocol 'sctp' (expected tcp)" },
+	{ "bad destination", RULES "        destination: 10.0.0.300\n",
+	  "t.yaml:6:22: scopes[0].rules[0].destination: '10.0.0.300' is not an IPv4 or IPv6 address or prefix, or 'any'" },
+	{ "host bits set", RULES "        destination: 10.0.0.1/8\n",
+	  "t.yaml:6:22: scopes[0].rules[0].destination: '10.0.0.1/8' has host bits set beyond the prefix length" },
+	{ "prefix too long", RULES "        destination: 10.0.0.0/33\n",
+	  "t.yaml:6:22: scopes[0].rules[0].destination: prefix length in '10.0.0.0/33' must be 0-32" },
+	{ "IPv6 prefix too long", RULES "        destination: fd00::/129\n",
+	  "t.yaml:6:22: scopes[0].rules[0].destination: prefix length in 'fd00::/129' must be 0-128" },
+	{ "port 0", RULES "        port: 0\n",
+	  "t.yaml:6:15: scopes[0].rules[0].port: '0' is not a port (1-65535), a range LOW-HIGH, or 'any'" },
+	{ "port too large", RULES "        port: 70000\n",
+	  "t.yaml:6:15: scopes[0].rules[0].port: '70000' is not a port (1-65535), a range LOW-HIGH, or 'any'" },
+	{ "reversed range", RULES "        port: 9000-8000\n",
+	  "t.yaml:6:15: scopes[0].rules[0].port: port range '9000-8000' is reversed (low end above high end)" },
+	{ "port name", RULES "        port: http\n",
+	  "t.yaml:6:15: scopes[0].rules[0].port: 'http' is not a port (1-65535), a range LOW-HIGH, or 'any'" },
+	{ "negative port", RULES "        port: -1\n",
+	  "t.yaml:6:15: scopes[0].rules[0].port: '-1' is not a port (1-65535), a range LOW-HIGH, or 'any'" },
+	{ "unknown rule key", RULES "        dport: 80\n",
+	  "t.yaml:6:9: scopes[0].rules[0]: unknown key 'dport' (expected one of: action, protocol, destination, port)" },
+};
+
+static void test_bad_configs(void **s)
+{
+	size_t i, failures = 0;
+
+	(void)s;
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		char err[4096], first[1024];
+		struct cfg *cfg = NULL;
+		int ret = cfg_parse("t.yaml", c->yaml, strlen(c->yaml), &cfg, err, sizeof(err));
+
+		snprintf(first, sizeof(first), "%.*s", (int)strcspn(err, "\n"), err);
+		if (ret != -EINVAL || cfg || strcmp(first, c->error)) {
+			print_error("case '%s': ret %d\n  want: %s\n  got:  %s\n", c->what, ret,
+				    c->error, first);
+			failures++;
+		}
+		cfg_free(cfg);
+	}
+	assert_int_equal(failures, 0);
+}
+
+/* The parser reports every problem, not just the first. */
+static void test_all_errors_reported(void **s)
+{
+	const char *yaml = "scopes:\n  - name: 'bad name'\n    cgroup: ok\n    rules:\n"
+			   "      - action: accelerate\n        port: 0\n";
+	char err[4096];
+	struct cfg *cfg;
+
+	(void)s;
+	assert_int_equal(cfg_parse("t.yaml", yaml, strlen(yaml), &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "t.yaml:2:11: scopes[0].name:"));
+	assert_non_null(strstr(err, "t.yaml:6:15: scopes[0].rules[0].port:"));
+}
+
+static void test_too_many_scopes(void **s)
+{
+	char yaml[16384], err[4096];
+	size_t used = 0;
+	struct cfg *cfg;
+	int i;
+
+	(void)s;
+	used += (size_t)snprintf(yaml + used, sizeof(yaml) - used, "scopes:\n");
+	for (i = 0; i <= SH_MAX_SCOPES; i++)
+		used += (size_t)snprintf(yaml + used, sizeof(yaml) - used,
+					 "  - {name: s%d, cgroup: c%d}\n", i, i);
+	assert_int_equal(cfg_parse("t.yaml", yaml, used, &cfg, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "t.yaml:2:3: scopes: 65 scopes, at most 64 are supported\n");
+}
+
+static void test_too_many_rules_for_a_prefix(void **s)
+{
+	char yaml[16384], err[4096];
+	size_t used = 0;
+	struct cfg *cfg;
+	int i;
+
+	(void)s;
+	used += (size_t)snprintf(yaml + used, sizeof(yaml) - used, RULES);
+	for (i = 1; i <= SH_MAX_RULES; i++)
+		used += (size_t)snprintf(yaml + used, sizeof(yaml) - used,
+					 "      - {action: accelerate, port: %d}\n", 1000 + i);
+	assert_int_equal(cfg_parse("t.yaml", yaml, used, &cfg, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "t.yaml:21:1: scopes[0].rules: too many rules for one destination "
+			    "(at most 16 apply to any prefix, at most 256 prefixes per scope)\n");
+}
+
+static void test_load_errors(void **s)
+{
+	char path[] = "/tmp/sh-cfg-XXXXXX", err[4096];
+	struct cfg *cfg;
+	FILE *f;
+	int fd;
+
+	(void)s;
+	assert_int_equal(cfg_load("/nonexistent/sockhop.yaml", &cfg, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "/nonexistent/sockhop.yaml: cannot open: No such file or directory\n");
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fwrite("scopes:\0\n", 1, 9, f);
+	fclose(f);
+	assert_int_equal(cfg_load(path, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "the file contains a NUL byte"));
+
+	assert_int_equal(truncate(path, CFG_MAX_FILE_SIZE + 1), 0);
+	assert_int_equal(cfg_load(path, &cfg, err, sizeof(err)), -EFBIG);
+	assert_non_null(strstr(err, "larger than the 1048576 allowed"));
+	unlink(path);
+
+	assert_int_equal(cfg_load("/tmp", &cfg, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "/tmp: not a regular file\n");
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shipped_default),
+		cmocka_unit_test(test_full_model),
+		cmocka_unit_test(test_no_scopes),
+		cmocka_unit_test(test_bad_configs),
+		cmocka_unit_test(test_all_errors_reported),
+		cmocka_unit_test(test_too_many_scopes),
+		cmocka_unit_test(test_too_many_rules_for_a_prefix),
+		cmocka_unit_test(test_load_errors),
+	};
+
+	if (argc > 1)
+		snprintf(repo_root, sizeof(repo_root), "%s", argv[1]);
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
