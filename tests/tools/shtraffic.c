@@ -11,6 +11,7 @@
  *     --peer-bytes N  bytes expected from the peer (default: any)
  *     --bind ADDR     server: listen address (default ::, dual stack)
  *     --max-chunk N   send/recv sizes are random in 1..N (default 65536)
+ *     --src-port N    client: connect from this local port
  *   Prints "sent=N recv=N hash=H elapsed=S" and exits 0 when all verified.
  *
  *   shtraffic epoll-server PORT --size N [--bind ADDR]
@@ -43,7 +44,7 @@
 
 struct opts {
 	uint64_t bytes, peer_bytes, seed, peer_seed, size, count;
-	int have_peer_seed, have_peer_bytes, timeout_ms;
+	int have_peer_seed, have_peer_bytes, timeout_ms, src_port;
 	size_t max_chunk;
 	const char *bind;
 };
@@ -135,7 +136,7 @@ static int stream(int fd, const struct opts *o)
 {
 	unsigned char *buf = malloc(o->max_chunk), *want = malloc(o->max_chunk);
 	struct sender s = { .fd = fd, .bytes = o->bytes, .seed = o->seed, .max_chunk = o->max_chunk };
-	uint64_t recvd = 0, hash = 1469598103934665603ull;
+	uint64_t recvd = 0, hash = 1469598103934665603ull, eagain = 0;
 	double t0 = now_s();
 	pthread_t th;
 	int rc = 0;
@@ -150,6 +151,13 @@ static int stream(int fd, const struct opts *o)
 
 		if (r < 0 && errno == EINTR)
 			continue;
+		/* This kernel's tcp_bpf_recvmsg() returns -EAGAIN on a blocking
+		 * socket after a wakeup that brought no data (e.g. write space
+		 * from our own sender thread). Counted and reported, then retried. */
+		if (r < 0 && errno == EAGAIN) {
+			eagain++;
+			continue;
+		}
 		if (r < 0) {
 			perror("shtraffic: recv");
 			rc = 1;
@@ -182,8 +190,9 @@ static int stream(int fd, const struct opts *o)
 			(unsigned long long)recvd, (unsigned long long)o->peer_bytes);
 		rc = 2;
 	}
-	printf("sent=%llu recv=%llu hash=%016llx elapsed=%.6f\n", (unsigned long long)o->bytes,
-	       (unsigned long long)recvd, (unsigned long long)hash, now_s() - t0);
+	printf("sent=%llu recv=%llu hash=%016llx elapsed=%.6f spurious_eagain=%llu\n",
+	       (unsigned long long)o->bytes, (unsigned long long)recvd, (unsigned long long)hash,
+	       now_s() - t0, (unsigned long long)eagain);
 	free(buf);
 	free(want);
 	return rc;
@@ -214,8 +223,9 @@ static int listen_on(const char *addr, const char *port)
 	return fd;
 }
 
-/* Connects, retrying refusals for up to 5 s while the server starts. */
-static int connect_to(const char *addr, const char *port)
+/* Connects, retrying refusals for up to 5 s while the server starts;
+ * from local port <src_port> when it is not 0. */
+static int connect_to(const char *addr, const char *port, int src_port)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
 	double deadline = now_s() + 5;
@@ -230,6 +240,22 @@ static int connect_to(const char *addr, const char *port)
 		fd = socket(ai->ai_family, SOCK_STREAM, 0);
 		if (fd < 0)
 			break;
+		if (src_port) {
+			struct sockaddr_storage ss = {};
+
+			ss.ss_family = (sa_family_t)ai->ai_family;
+			if (ai->ai_family == AF_INET)
+				((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)src_port);
+			else
+				((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)src_port);
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+			if (bind(fd, (struct sockaddr *)&ss, ai->ai_addrlen)) {
+				perror("shtraffic: bind source port");
+				close(fd);
+				fd = -1;
+				break;
+			}
+		}
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
 		err = errno;
@@ -350,7 +376,7 @@ static int rr_client(const char *addr, const char *port, const struct opts *o)
 {
 	unsigned char *req = malloc(o->size), *rep = malloc(o->size);
 	double *lat = calloc(o->count ? o->count : 1, sizeof(double));
-	int fd = connect_to(addr, port), rc = 0;
+	int fd = connect_to(addr, port, o->src_port), rc = 0;
 	uint64_t i;
 
 	if (fd < 0 || !req || !rep || !lat)
@@ -408,6 +434,7 @@ int main(int argc, char **argv)
 		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "max-chunk", required_argument, NULL, 'm' },
 		{ "bind", required_argument, NULL, 'a' },
+		{ "src-port", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .seed = 1, .size = 64, .count = 1000, .timeout_ms = 5000,
@@ -432,6 +459,7 @@ int main(int argc, char **argv)
 		case 't': o.timeout_ms = atoi(optarg); break;
 		case 'm': o.max_chunk = strtoull(optarg, NULL, 0); break;
 		case 'a': o.bind = optarg; break;
+		case 'p': o.src_port = atoi(optarg); break;
 		default: return 1;
 		}
 	}
@@ -449,7 +477,7 @@ int main(int argc, char **argv)
 		return fd < 0 ? 1 : stream(fd, &o);
 	}
 	if (!strcmp(mode, "client") && optind + 2 == argc) {
-		int fd = connect_to(argv[optind], argv[optind + 1]);
+		int fd = connect_to(argv[optind], argv[optind + 1], o.src_port);
 
 		return fd < 0 ? 1 : stream(fd, &o);
 	}

@@ -1,0 +1,168 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# Shared by the integration tests. Each test gets its own network namespace,
+# its own cgroups under the discovered cgroup2 mount, its own pin directory
+# and scratch directory; cleanup runs on every exit path (trap EXIT).
+# A test exits 0 (pass), 77 (skip: not root, outside CI) or anything else.
+set -u
+
+BUILD=${BUILD:-build}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SOCKHOPD=$ROOT/$BUILD/sockhopd
+SOCKHOP=$ROOT/$BUILD/sockhop
+SHTRAFFIC=$ROOT/$BUILD/tests/shtraffic
+ID=sh$$
+NS=shns-$ID
+PIN=/sys/fs/bpf/sockhop-test-$ID
+TMP=$(mktemp -d /tmp/sockhop-test.XXXXXX)
+CG2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+TEST_CG=$CG2/sockhop-test-$ID
+DAEMON_PID=
+EXTRA_NS=()
+BG_PIDS=()
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+info() { echo "--- $*"; }
+# Reported by tests/run.sh under the test's line.
+result() { echo "RESULT $*"; }
+
+if [ "$(id -u)" != 0 ]; then
+	echo "needs root (BPF, cgroups, netns)"
+	[ "${CI:-}" = true ] && exit 1
+	exit 77
+fi
+[ -n "$CG2" ] || fail "no cgroup2 mount in /proc/self/mountinfo"
+[ -x "$SOCKHOPD" ] || fail "$SOCKHOPD is not built (make all)"
+
+# Removes a cgroup tree deepest first, killing what still runs in it.
+remove_cgroup_tree() {
+	local top=$1 d
+	[ -d "$top" ] || return 0
+	for d in $(find "$top" -depth -type d); do
+		[ -f "$d/cgroup.kill" ] && echo 1 >"$d/cgroup.kill" 2>/dev/null
+	done
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		for d in $(find "$top" -depth -type d 2>/dev/null); do rmdir "$d" 2>/dev/null; done
+		[ -d "$top" ] || return 0
+		sleep 0.2
+	done
+	echo "warning: could not remove $top" >&2
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	for p in ${BG_PIDS[@]+"${BG_PIDS[@]}"}; do kill "$p" 2>/dev/null; done
+	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+		kill -TERM "$DAEMON_PID"
+		for _ in $(seq 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$DAEMON_PID" 2>/dev/null
+	fi
+	if [ $rc != 0 ] && [ -f "$TMP/daemon.log" ]; then
+		echo "--- daemon log:"; tail -n 30 "$TMP/daemon.log"
+	fi
+	remove_cgroup_tree "$TEST_CG"
+	# Unpinning the links detaches them: nothing else holds them now.
+	rm -rf "$PIN"
+	ip netns del "$NS" 2>/dev/null
+	for n in ${EXTRA_NS[@]+"${EXTRA_NS[@]}"}; do ip netns del "$n" 2>/dev/null; done
+	rm -rf "$TMP"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$TEST_CG/mesh" || fail "cannot create $TEST_CG/mesh"
+ip netns add "$NS" || fail "cannot create netns $NS"
+ip -n "$NS" link set lo up
+
+# new_netns NAME: another private namespace with lo up, removed at exit.
+new_netns() {
+	ip netns add "$1" || fail "cannot create netns $1"
+	EXTRA_NS+=("$1")
+	ip -n "$1" link set lo up
+}
+
+# run_in CGROUP NETNS CMD...: run CMD inside the cgroup and the namespace.
+# The cgroup is joined first: `ip netns exec` remounts /sys, which hides
+# the cgroup2 mount when it lives under /sys/fs/cgroup.
+run_in() {
+	local cg=$1 ns=$2; shift 2
+	mkdir -p "$cg"
+	sh -c 'echo $$ > "$0/cgroup.procs" && ns=$1 && shift && exec ip netns exec "$ns" "$@"' "$cg" "$ns" "$@"
+}
+
+# default_config: scope 'mesh' at $TEST_CG/mesh accelerating loopback v4 and v6.
+default_config() {
+	cat <<CFG
+scopes:
+  - name: mesh
+    cgroup: $TEST_CG/mesh
+    rules:
+      - action: accelerate
+        destination: 127.0.0.0/8
+      - action: accelerate
+        destination: ::1
+CFG
+}
+
+# start_daemon CONFIG [ARGS...]: start sockhopd as a user does; wait for ready.
+start_daemon() {
+	local cfg=$1; shift
+	local from; from=$(cat "$TMP/daemon.log" 2>/dev/null | wc -l)
+	"$SOCKHOPD" -c "$cfg" --pin-dir "$PIN" "$@" >>"$TMP/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	for _ in $(seq 100); do
+		# Only this start's lines count: the log keeps earlier runs.
+		tail -n +$((from + 1)) "$TMP/daemon.log" | grep -q 'ready:' && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$TMP/daemon.log"; fail "sockhopd exited at start"; }
+		sleep 0.1
+	done
+	fail "sockhopd not ready after 10 s"
+}
+
+# stop_daemon: SIGTERM and wait; fails when it does not exit 0.
+stop_daemon() {
+	kill -TERM "$DAEMON_PID"
+	wait "$DAEMON_PID"
+	local rc=$?
+	DAEMON_PID=
+	[ $rc = 0 ] || fail "sockhopd exited $rc on SIGTERM"
+}
+
+# stat SCOPE FIELD: one counter of `sockhop stats -j` (global: "(global)").
+stat() {
+	"$SOCKHOP" --pin-dir "$PIN" stats -j | tr '{' '\n' | grep "\"scope\":\"$1\"" |
+		sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p"
+}
+
+# tcp_outsegs NETNS: the namespace's TCP OutSegs counter.
+tcp_outsegs() {
+	ip netns exec "$1" cat /proc/net/snmp |
+		awk '$1 == "Tcp:" && !h { for (i = 2; i <= NF; i++) if ($i == "OutSegs") c = i; h = 1; next }
+		     $1 == "Tcp:" && h { print $c; exit }'
+}
+
+# pair CGROUP_S CGROUP_C NETNS ADDR PORT BYTES [SEEDS]: stream BYTES both ways
+# between a server and a client and verify every byte on both ends.
+pair() {
+	local cgs=$1 cgc=$2 ns=$3 addr=$4 port=$5 bytes=$6 ss=${7:-2} cs=${8:-1}
+	shift 8 2>/dev/null || shift $#
+	run_in "$cgs" "$ns" "$SHTRAFFIC" server "$port" --bytes "$bytes" --seed "$ss" \
+		--peer-seed "$cs" --peer-bytes "$bytes" >"$TMP/server.$ns.$port.out" 2>&1 &
+	local spid=$!
+	run_in "$cgc" "$ns" "$SHTRAFFIC" client "$addr" "$port" --bytes "$bytes" --seed "$cs" \
+		--peer-seed "$ss" --peer-bytes "$bytes" "$@" >"$TMP/client.$ns.$port.out" 2>&1
+	local crc=$?
+	wait $spid
+	local src=$?
+	[ $crc = 0 ] || { cat "$TMP/client.$ns.$port.out"; fail "client to $addr:$port failed ($crc)"; }
+	[ $src = 0 ] || { cat "$TMP/server.$ns.$port.out"; fail "server on $port failed ($src)"; }
+	info "$addr:$port server: $(tail -n1 "$TMP/server.$ns.$port.out")"
+	info "$addr:$port client: $(tail -n1 "$TMP/client.$ns.$port.out")"
+}
+
+# eagains NETNS PORT: spurious EAGAINs both ends of a pair() saw (kernel quirk).
+eagains() {
+	cat "$TMP/server.$1.$2.out" "$TMP/client.$1.$2.out" |
+		sed -n 's/.*spurious_eagain=\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Stop in the default mode leaves nothing attached or pinned; stop with
+# --keep leaves acceleration working with no daemon, and a restart adopts
+# the kept state (counters continue) and then removes it on a full stop.
+. "$(dirname "$0")/lib.sh"
+
+default_config >"$TMP/cfg.yaml"
+MESH=$TEST_CG/mesh
+MiB=$((1024 * 1024))
+attached() { bpftool cgroup show "$MESH" 2>/dev/null | grep -cE 'sock_ops|sock_create'; }
+
+info "default stop"
+start_daemon "$TMP/cfg.yaml"
+pair "$MESH" "$MESH" "$NS" 127.0.0.1 7401 $MiB 2 1
+[ "$(stat mesh inserts)" = 2 ] || fail "not accelerated while running"
+[ "$(attached)" = 2 ] || fail "expected sockops and sock_create attached to $MESH"
+stop_daemon
+[ ! -e "$PIN" ] || fail "pins left after a default stop: $(ls -R "$PIN")"
+[ "$(attached)" = 0 ] || fail "programs still attached after a default stop"
+segs0=$(tcp_outsegs "$NS")
+pair "$MESH" "$MESH" "$NS" 127.0.0.1 7402 $((8 * MiB)) 4 3
+segs1=$(tcp_outsegs "$NS")
+[ $((segs1 - segs0)) -ge 64 ] || fail "traffic after a default stop still skips TCP"
+result "default stop: 0 pins, 0 attachments, traffic back on TCP ($((segs1 - segs0)) segments)"
+
+info "keep stop"
+start_daemon "$TMP/cfg.yaml" --keep
+stop_daemon
+[ -d "$PIN/maps" ] && [ -d "$PIN/links" ] || fail "--keep removed the pins"
+[ "$(attached)" = 2 ] || fail "--keep detached the programs"
+"$SOCKHOP" --pin-dir "$PIN" status | grep -q 'not running; kernel paths kept' ||
+	fail "sockhop status does not report the kept state"
+segs0=$(tcp_outsegs "$NS")
+pair "$MESH" "$MESH" "$NS" 127.0.0.1 7403 $((8 * MiB)) 6 5
+segs1=$(tcp_outsegs "$NS")
+red=$(stat mesh bytes_redirected)
+[ "$red" -ge $((2 * 8 * MiB * 99 / 100)) ] || fail "no daemon: only $red bytes redirected"
+[ $((segs1 - segs0)) -lt 100 ] || fail "no daemon: $((segs1 - segs0)) TCP segments"
+result "keep stop: accelerated with no daemon ($red bytes redirected)"
+
+info "restart adopts"
+start_daemon "$TMP/cfg.yaml"
+grep -q 'ready: 1 scope, pins in .*(adopted)' "$TMP/daemon.log" || fail "the restart did not adopt"
+[ "$(attached)" = 2 ] || fail "adoption changed the attachments: $(attached)"
+pair "$MESH" "$MESH" "$NS" 127.0.0.1 7404 $MiB 8 7
+red2=$(stat mesh bytes_redirected)
+[ "$red2" -ge $((red + 2 * MiB)) ] || fail "after adoption: counters $red -> $red2"
+stop_daemon
+[ ! -e "$PIN" ] || fail "pins left after the adopting daemon's default stop"
+[ "$(attached)" = 0 ] || fail "programs still attached after the adopting daemon's stop"
+result "restart adopted the kept state, counters continued ($red -> $red2), full stop cleaned"
