@@ -12,6 +12,7 @@
  *     --bind ADDR     server: listen address (default ::, dual stack)
  *     --max-chunk N   send/recv sizes are random in 1..N (default 65536)
  *     --src-port N    client: connect from this local port
+ *     --read-delay-ms N  start reading N ms after the connection is up
  *   Prints "sent=N recv=N hash=H elapsed=S" and exits 0 when all verified.
  *
  *   shtraffic epoll-server PORT --size N [--bind ADDR]
@@ -44,7 +45,7 @@
 
 struct opts {
 	uint64_t bytes, peer_bytes, seed, peer_seed, size, count;
-	int have_peer_seed, have_peer_bytes, timeout_ms, src_port;
+	int have_peer_seed, have_peer_bytes, timeout_ms, src_port, read_delay_ms;
 	size_t max_chunk;
 	const char *bind;
 };
@@ -145,6 +146,8 @@ static int stream(int fd, const struct opts *o)
 		perror("shtraffic: setup");
 		return 1;
 	}
+	if (o->read_delay_ms)	/* a stalled reader: the peer's bytes queue up */
+		usleep((useconds_t)o->read_delay_ms * 1000);
 	for (;;) {
 		ssize_t r = recv(fd, buf, rnd_chunk(o->max_chunk), 0);
 		ssize_t i;
@@ -435,6 +438,7 @@ int main(int argc, char **argv)
 		{ "max-chunk", required_argument, NULL, 'm' },
 		{ "bind", required_argument, NULL, 'a' },
 		{ "src-port", required_argument, NULL, 'p' },
+		{ "read-delay-ms", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .seed = 1, .size = 64, .count = 1000, .timeout_ms = 5000,
@@ -460,6 +464,7 @@ int main(int argc, char **argv)
 		case 'm': o.max_chunk = strtoull(optarg, NULL, 0); break;
 		case 'a': o.bind = optarg; break;
 		case 'p': o.src_port = atoi(optarg); break;
+		case 'r': o.read_delay_ms = atoi(optarg); break;
 		default: return 1;
 		}
 	}
