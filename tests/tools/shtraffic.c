@@ -13,6 +13,8 @@
  *     --max-chunk N   send/recv sizes are random in 1..N (default 65536)
  *     --src-port N    client: connect from this local port
  *     --read-delay-ms N  start reading N ms after the connection is up
+ *     --bench         fixed --max-chunk sends of a constant buffer, no hashing
+ *                     (throughput runs; no --peer-seed check with it)
  *   Prints "sent=N recv=N hash=H elapsed=S" and exits 0 when all verified.
  *
  *   shtraffic epoll-server PORT --size N [--bind ADDR]
@@ -45,7 +47,7 @@
 
 struct opts {
 	uint64_t bytes, peer_bytes, seed, peer_seed, size, count;
-	int have_peer_seed, have_peer_bytes, timeout_ms, src_port, read_delay_ms;
+	int have_peer_seed, have_peer_bytes, timeout_ms, src_port, read_delay_ms, bench;
 	size_t max_chunk;
 	const char *bind;
 };
@@ -94,6 +96,7 @@ struct sender {
 	int fd;
 	uint64_t bytes, seed;
 	size_t max_chunk;
+	int bench;	/* fixed-size sends of one constant buffer */
 	int err;
 };
 
@@ -113,10 +116,13 @@ static void *send_stream(void *arg)
 		ssize_t w;
 
 		st ^= st << 13; st ^= st >> 7; st ^= st << 17;
-		n = 1 + (size_t)(st % s->max_chunk);
+		n = s->bench ? s->max_chunk : 1 + (size_t)(st % s->max_chunk);
 		if (n > s->bytes - off)
 			n = (size_t)(s->bytes - off);
-		stream_fill(s->seed, off, buf, n);
+		if (!s->bench)
+			stream_fill(s->seed, off, buf, n);
+		else if (off == 0)
+			memset(buf, 0x5a, s->max_chunk);
 		w = send(s->fd, buf, n, MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno == EINTR)
@@ -136,7 +142,8 @@ static void *send_stream(void *arg)
 static int stream(int fd, const struct opts *o)
 {
 	unsigned char *buf = malloc(o->max_chunk), *want = malloc(o->max_chunk);
-	struct sender s = { .fd = fd, .bytes = o->bytes, .seed = o->seed, .max_chunk = o->max_chunk };
+	struct sender s = { .fd = fd, .bytes = o->bytes, .seed = o->seed, .max_chunk = o->max_chunk,
+			    .bench = o->bench };
 	uint64_t recvd = 0, hash = 1469598103934665603ull, eagain = 0;
 	double t0 = now_s();
 	pthread_t th;
@@ -149,7 +156,7 @@ static int stream(int fd, const struct opts *o)
 	if (o->read_delay_ms)	/* a stalled reader: the peer's bytes queue up */
 		usleep((useconds_t)o->read_delay_ms * 1000);
 	for (;;) {
-		ssize_t r = recv(fd, buf, rnd_chunk(o->max_chunk), 0);
+		ssize_t r = recv(fd, buf, o->bench ? o->max_chunk : rnd_chunk(o->max_chunk), 0);
 		ssize_t i;
 
 		if (r < 0 && errno == EINTR)
@@ -168,7 +175,7 @@ static int stream(int fd, const struct opts *o)
 		}
 		if (r == 0)
 			break;
-		for (i = 0; i < r; i++)
+		for (i = 0; !o->bench && i < r; i++)
 			hash = (hash ^ buf[i]) * 1099511628211ull;
 		if (o->have_peer_seed) {
 			stream_fill(o->peer_seed, recvd, want, (size_t)r);
@@ -439,6 +446,7 @@ int main(int argc, char **argv)
 		{ "bind", required_argument, NULL, 'a' },
 		{ "src-port", required_argument, NULL, 'p' },
 		{ "read-delay-ms", required_argument, NULL, 'r' },
+		{ "bench", no_argument, NULL, 'x' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .seed = 1, .size = 64, .count = 1000, .timeout_ms = 5000,
@@ -465,6 +473,7 @@ int main(int argc, char **argv)
 		case 'a': o.bind = optarg; break;
 		case 'p': o.src_port = atoi(optarg); break;
 		case 'r': o.read_delay_ms = atoi(optarg); break;
+		case 'x': o.bench = 1; break;
 		default: return 1;
 		}
 	}
