@@ -93,7 +93,7 @@ deps-bench:
 	$(call install_missing,$(PKGS_BENCH))
 
 run: deps-build
-	$(MAKE) --no-print-directory all
+	$(MAKE) --no-print-directory all $(TOOLS)
 	$(BUILD)/sockhopd -c $(CONFIG)
 
 test: deps-test
