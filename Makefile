@@ -43,10 +43,9 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
 BPF_OBJS   := accel
 SKELS      := $(patsubst %,$(BUILD)/kern/%.skel.h,$(BPF_OBJS))
 
-DAEMON_SRCS := proxy/main.c proxy/config.c proxy/loader.c proxy/rules.c proxy/log.c \
-               proxy/probe.c cgroup/cgroup.c
+DAEMON_SRCS := proxy/main.c proxy/config.c proxy/rules.c proxy/loader.c proxy/pins.c \
+               proxy/probe.c proxy/log.c cgroup/cgroup.c
 CLI_SRCS    := proxy/cli.c proxy/pins.c proxy/log.c
-DAEMON_SRCS += proxy/pins.c
 DAEMON_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRCS))
 CLI_OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 

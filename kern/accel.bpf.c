@@ -149,26 +149,31 @@ int sock_create_tag(struct bpf_sock *sk)
  * family branch, clang merges them into one load through a computed
  * pointer, which the verifier refuses for context pointers.
  */
-#define KEY_FROM_CTX(ctx, key)							\
-	do {									\
-		__u32 l4 = CTX_LOAD((ctx)->local_ip4), r4 = CTX_LOAD((ctx)->remote_ip4);		\
-		__u32 l6[4], r6[4];						\
-										\
-		l6[0] = CTX_LOAD((ctx)->local_ip6[0]);	r6[0] = CTX_LOAD((ctx)->remote_ip6[0]);	\
-		l6[1] = CTX_LOAD((ctx)->local_ip6[1]);	r6[1] = CTX_LOAD((ctx)->remote_ip6[1]);	\
-		l6[2] = CTX_LOAD((ctx)->local_ip6[2]);	r6[2] = CTX_LOAD((ctx)->remote_ip6[2]);	\
-		l6[3] = CTX_LOAD((ctx)->local_ip6[3]);	r6[3] = CTX_LOAD((ctx)->remote_ip6[3]);	\
-		if ((ctx)->family == AF_INET) {					\
-			sh_addr_from_ip4((key)->local_ip, l4);			\
-			sh_addr_from_ip4((key)->remote_ip, r4);			\
-		} else {							\
-			sh_addr_from_ip6((key)->local_ip, l6);			\
-			sh_addr_from_ip6((key)->remote_ip, r6);			\
-		}								\
-		(key)->local_port = (__u16)(ctx)->local_port;			\
-		(key)->remote_port = (__u16)bpf_ntohl((ctx)->remote_port);	\
-		(key)->pad = 0;							\
-		(key)->netns_cookie = bpf_get_netns_cookie(ctx);		\
+#define KEY_FROM_CTX(ctx, key)						\
+	do {								\
+		__u32 l4 = CTX_LOAD((ctx)->local_ip4);			\
+		__u32 r4 = CTX_LOAD((ctx)->remote_ip4);			\
+		__u32 l6[4], r6[4];					\
+									\
+		l6[0] = CTX_LOAD((ctx)->local_ip6[0]);			\
+		l6[1] = CTX_LOAD((ctx)->local_ip6[1]);			\
+		l6[2] = CTX_LOAD((ctx)->local_ip6[2]);			\
+		l6[3] = CTX_LOAD((ctx)->local_ip6[3]);			\
+		r6[0] = CTX_LOAD((ctx)->remote_ip6[0]);			\
+		r6[1] = CTX_LOAD((ctx)->remote_ip6[1]);			\
+		r6[2] = CTX_LOAD((ctx)->remote_ip6[2]);			\
+		r6[3] = CTX_LOAD((ctx)->remote_ip6[3]);			\
+		if ((ctx)->family == AF_INET) {				\
+			sh_addr_from_ip4((key)->local_ip, l4);		\
+			sh_addr_from_ip4((key)->remote_ip, r4);		\
+		} else {						\
+			sh_addr_from_ip6((key)->local_ip, l6);		\
+			sh_addr_from_ip6((key)->remote_ip, r6);		\
+		}							\
+		(key)->local_port = (__u16)(ctx)->local_port;		\
+		(key)->remote_port = (__u16)bpf_ntohl((ctx)->remote_port); \
+		(key)->pad = 0;						\
+		(key)->netns_cookie = bpf_get_netns_cookie(ctx);	\
 	} while (0)
 
 /*

@@ -24,7 +24,6 @@
 struct options {
 	const char *config;
 	const char *pin_dir;
-	const char *mountinfo;
 	bool check;
 	bool keep;
 };
@@ -51,13 +50,12 @@ static void usage(FILE *out)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_CHECK = 256, OPT_PIN_DIR, OPT_KEEP, OPT_MOUNTINFO };
+	enum { OPT_CHECK = 256, OPT_PIN_DIR, OPT_KEEP };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
 		{ "keep", no_argument, NULL, OPT_KEEP },
-		{ "mountinfo", required_argument, NULL, OPT_MOUNTINFO },	/* tests */
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -71,7 +69,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_CHECK: o->check = true; break;
 		case OPT_PIN_DIR: o->pin_dir = optarg; break;
 		case OPT_KEEP: o->keep = true; break;
-		case OPT_MOUNTINFO: o->mountinfo = optarg; break;
 		case 'v': log_level++; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("sockhopd %s (BPF layout %d)\n", SOCKHOP_VERSION, SH_LAYOUT_VERSION); exit(0);
@@ -105,7 +102,6 @@ int main(int argc, char **argv)
 	struct options o = {
 		.config = DEFAULT_CONFIG,
 		.pin_dir = SH_DEFAULT_PIN_DIR,
-		.mountinfo = "/proc/self/mountinfo",
 	};
 	char errbuf[8192], cg_mount[512];
 	struct loader *loader = NULL;
@@ -138,10 +134,10 @@ int main(int argc, char **argv)
 		err = probe_kernel();
 	if (err)
 		goto out;
-	err = cg_find_mount(o.mountinfo, cg_mount, sizeof(cg_mount));
+	err = cg_find_mount("/proc/self/mountinfo", cg_mount, sizeof(cg_mount));
 	if (err) {
-		pr_err("no cgroup2 file system found in %s%s; mount one with "
-		       "'mount -t cgroup2 none /sys/fs/cgroup/unified'\n", o.mountinfo,
+		pr_err("no cgroup2 file system found in /proc/self/mountinfo%s%s; mount one with "
+		       "'mount -t cgroup2 none /sys/fs/cgroup/unified'\n", err == -ENOENT ? "" : ": ",
 		       err == -ENOENT ? "" : strerror(-err));
 		goto out;
 	}
