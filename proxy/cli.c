@@ -41,7 +41,7 @@ static void usage(FILE *out)
 /* Reads every scope of the scopes map, ordered by slot. */
 static int read_scopes(const char *dir, struct scope_row *rows, size_t *nr)
 {
-	__u64 key, *prev = NULL;
+	__u64 key, cur, *prev = NULL;
 	int fd, err = 0;
 	size_t n = 0, i, j;
 
@@ -51,8 +51,9 @@ static int read_scopes(const char *dir, struct scope_row *rows, size_t *nr)
 	while (n < SH_MAX_SCOPES && bpf_map_get_next_key(fd, prev, &key) == 0) {
 		rows[n].cgid = key;
 		if (bpf_map_lookup_elem(fd, &key, &rows[n].s) == 0)
-			n++;
-		prev = &rows[n ? n - 1 : 0].cgid;
+			n++;	/* a key deleted meanwhile is skipped */
+		cur = key;
+		prev = &cur;
 	}
 	close(fd);
 	for (i = 1; i < n; i++)

@@ -629,8 +629,19 @@ int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
 		ret = -ENOMEM;
 		goto out;
 	}
-	while (got < (size_t)st.st_size && (n = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
+	while (got < (size_t)st.st_size) {
+		n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "%s: cannot read: %s\n", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
 		got += (size_t)n;
+	}
 	buf[got] = '\0';
 	if (memchr(buf, '\0', got)) {
 		ret = -EINVAL;

@@ -596,17 +596,16 @@ int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_moun
 	if (err)
 		goto err_unpin;
 	err = resolve_scopes(l, cfg, cg_mount);
-	if (err)
-		goto err_cgroups;
-	err = fill_scopes(l, cfg);
+	if (!err)
+		err = fill_scopes(l, cfg);
 	if (!err)
 		err = fill_all_rules(l, cfg);
 	if (err)
-		goto err_cgroups;
+		goto err_unpin;
 	/* Attach only once every table is full. */
 	err = attach_map_progs(l);
 	if (err)
-		goto err_cgroups;
+		goto err_unpin;
 	err = prune_links(l);
 	if (!err)
 		err = attach_cgroups(l);
@@ -618,13 +617,14 @@ int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_moun
 err_detach:
 	if (!l->adopted)
 		detach_map_progs(l);
-err_cgroups:
-	if (!l->adopted)
-		remove_created_cgroups(l);
 err_unpin:
-	/* A state an earlier daemon kept stays for the next attempt. */
-	if (!l->adopted)
+	/* A state an earlier daemon kept stays, kept, for the next attempt. */
+	if (l->adopted && l->skel) {
+		write_meta(l, 0, 1, (__u32)cfg->nr_scopes);
+	} else if (!l->adopted) {
 		unpin_all(l);
+		remove_created_cgroups(l);
+	}
 err_free:
 	release(l);
 	return err;

@@ -20,10 +20,11 @@ static int has_cap(const struct __user_cap_data_struct data[2], int cap)
 
 int probe_privileges(void)
 {
-	static const struct { int cap; const char *name, *why; } need[] = {
-		{ CAP_BPF, "CAP_BPF", "load BPF programs and create maps" },
-		{ CAP_NET_ADMIN, "CAP_NET_ADMIN", "load socket programs and attach them to cgroups" },
-		{ CAP_SYS_ADMIN, "CAP_SYS_ADMIN", "mount bpffs and pin objects in it" },
+	static const struct { int cap; const char *name, *why; int optional; } need[] = {
+		{ CAP_BPF, "CAP_BPF", "load BPF programs and create maps", 0 },
+		{ CAP_NET_ADMIN, "CAP_NET_ADMIN", "load socket programs and attach them to cgroups", 0 },
+		/* Only for mounting bpffs or creating cgroups, which may be done. */
+		{ CAP_SYS_ADMIN, "CAP_SYS_ADMIN", "mount bpffs or create cgroups", 1 },
 	};
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = {};
@@ -37,6 +38,11 @@ int probe_privileges(void)
 	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
 		if (has_cap(data, need[i].cap))
 			continue;
+		if (need[i].optional) {
+			pr_warn("no capability %s: cannot %s if that is needed\n", need[i].name,
+				need[i].why);
+			continue;
+		}
 		pr_err("missing capability %s (needed to %s); run sockhopd as root\n", need[i].name,
 		       need[i].why);
 		err = -EPERM;

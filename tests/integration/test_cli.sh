@@ -15,7 +15,13 @@ grep -q "^$TMP/bad.yaml:6:15: scopes\[0\].rules\[0\].port: '99999' is not a port
 "$SOCKHOPD" --bogus >/dev/null 2>&1; [ $? = 2 ] || fail "an unknown option must exit 2"
 "$SOCKHOP" --pin-dir "$PIN" status >"$TMP/out" 2>&1; [ $? = 1 ] || fail "status with nothing pinned must exit 1"
 grep -q 'nothing pinned' "$TMP/out" || fail "status error: $(cat "$TMP/out")"
-result "--check, --help, --version, option and status errors"
+# Without CAP_BPF the daemon names the capability and touches nothing.
+setpriv --inh-caps=-bpf --bounding-set=-bpf "$SOCKHOPD" -c "$ROOT/proxy/sockhop.yaml" \
+	--pin-dir "$PIN" >"$TMP/out" 2>&1 && fail "started without CAP_BPF"
+grep -q 'missing capability CAP_BPF (needed to load BPF programs and create maps)' "$TMP/out" ||
+	fail "capability error: $(cat "$TMP/out")"
+[ ! -e "$PIN" ] || fail "a start without CAP_BPF left pins"
+result "--check, --help, --version, option and status errors; missing CAP_BPF named"
 
 # A scope whose cgroup does not exist and may not be created: file and line.
 printf 'scopes:\n  - name: gone\n    cgroup: %s/absent\n' "$TEST_CG" >"$TMP/absent.yaml"
