@@ -412,8 +412,9 @@ static bool link_wanted(struct loader *l, const char *name)
 	return false;
 }
 
-/* Detaches and unpins the pinned links no scope wants any more. */
-static int prune_links(struct loader *l)
+/* Detaches and unpins the pinned links no scope wants any more (every
+ * link, with <all>). */
+static int prune_links(struct loader *l, bool all)
 {
 	char dir[PATH_LEN], path[PATH_LEN];
 	struct dirent *de;
@@ -426,7 +427,7 @@ static int prune_links(struct loader *l)
 	while ((de = readdir(d))) {
 		int fd;
 
-		if (de->d_name[0] == '.' || link_wanted(l, de->d_name))
+		if (de->d_name[0] == '.' || (!all && link_wanted(l, de->d_name)))
 			continue;
 		pins_path(path, sizeof(path), dir, NULL, de->d_name);
 		fd = bpf_obj_get(path);
@@ -435,7 +436,8 @@ static int prune_links(struct loader *l)
 			close(fd);
 		}
 		unlink(path);
-		pr_info("detached %s (its scope left the config)\n", de->d_name);
+		if (!all)
+			pr_info("detached %s (its scope left the config)\n", de->d_name);
 	}
 	closedir(d);
 	return 0;
@@ -522,7 +524,7 @@ static void unpin_all(struct loader *l)
 		bpf_link_detach(l->links[i].fd);
 		unlink(l->links[i].pin);
 	}
-	prune_links(l);	/* anything else left in links/ */
+	prune_links(l, true);	/* anything else left in links/ */
 	if (l->skel) {
 		bpf_object__for_each_map(map, l->skel->obj)
 			if (bpf_map__pin_path(map))
@@ -532,7 +534,8 @@ static void unpin_all(struct loader *l)
 	rmdir(path);
 	pins_path(path, sizeof(path), l->pin_dir, "maps", NULL);
 	rmdir(path);
-	rmdir(l->pin_dir);
+	if (rmdir(l->pin_dir) == -1 && errno != ENOENT)
+		pr_warn("could not remove %s: %m (something else is pinned there)\n", l->pin_dir);
 }
 
 static void release(struct loader *l)
@@ -606,7 +609,7 @@ int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_moun
 	err = attach_map_progs(l);
 	if (err)
 		goto err_unpin;
-	err = prune_links(l);
+	err = prune_links(l, false);
 	if (!err)
 		err = attach_cgroups(l);
 	if (err)
