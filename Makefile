@@ -40,18 +40,19 @@ CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 | \
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
               -Ikern $(CLANG_BPF_SYS_INCLUDES)
 
-BPF_OBJS   := accel
+BPF_OBJS   := accel splice
 SKELS      := $(patsubst %,$(BUILD)/kern/%.skel.h,$(BPF_OBJS))
 
 DAEMON_SRCS := proxy/main.c proxy/config.c proxy/rules.c proxy/loader.c proxy/pins.c \
-               proxy/probe.c proxy/log.c cgroup/cgroup.c
+               proxy/probe.c proxy/log.c cgroup/cgroup.c proxy/splice.c proxy/conn.c \
+               proxy/service.c proxy/health.c proxy/lb.c proxy/maglev.c proxy/control.c
 CLI_SRCS    := proxy/cli.c proxy/pins.c proxy/log.c
 DAEMON_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRCS))
 CLI_OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 
 UNIT_TESTS  := test_config test_rules test_key test_cgroup
 UNIT_BINS   := $(patsubst %,$(BUILD)/tests/%,$(UNIT_TESTS))
-TOOLS       := $(BUILD)/tests/shtraffic
+TOOLS       := $(BUILD)/tests/shtraffic $(BUILD)/tests/shload
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -156,6 +157,10 @@ $(BUILD)/tests/test_cgroup: $(BUILD)/tests/unit/test_cgroup.o $(BUILD)/cgroup/cg
 $(BUILD)/tests/shtraffic: $(BUILD)/tests/tools/shtraffic.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lpthread -lm -o $@
+
+$(BUILD)/tests/shload: $(BUILD)/tests/tools/shload.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -lpthread -o $@
 
 $(BUILD)/kern:
 	$(Q)mkdir -p $@

@@ -27,6 +27,9 @@
 #ifndef SH_MAX_SOCKETS
 #define SH_MAX_SOCKETS		65536	/* accelerated sockets, all scopes */
 #endif
+#ifndef SH_MAX_CONNS
+#define SH_MAX_CONNS		32768	/* proxied connections (two sockets each) */
+#endif
 #define SH_MAX_CGROUP_DEPTH	32	/* ancestor levels searched for a scope */
 #define SH_SCOPE_NAME_LEN	32	/* scope name, NUL included */
 
@@ -148,6 +151,49 @@ struct sh_meta {
 	__u32 nr_scopes;
 };
 _Static_assert(sizeof(struct sh_meta) == 24, "sh_meta ABI");
+
+/*
+ * The splice data path (kern/splice.bpf.c). Its maps belong to one daemon
+ * and are not pinned: the proxied sockets die with the daemon anyway. Both
+ * are keyed by socket cookie (__u64).
+ *
+ * splice_ctl is written only by user space: where a socket's bytes go, and
+ * how many bytes user space forwarded by hand. splice_flow is written only
+ * by the verdict program (per socket, under the socket's lock): until "go"
+ * is set, skbs are passed up to user space and counted in "passed"; the
+ * first skb that finds the peer ready and every passed byte handed over
+ * sets "go", and from then on everything is redirected. That rule is what
+ * keeps bytes in order across the hand-off (README, "Two data paths").
+ */
+struct sh_splice_ctl {
+	__u64 peer_cookie;	/* the socket this one's bytes are sent from */
+	__u64 handed;		/* bytes user space read here and wrote to the peer */
+	__u32 ready;		/* 1 once both sockets are in splice_socks */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct sh_splice_ctl) == 24, "sh_splice_ctl ABI");
+
+struct sh_splice_flow {
+	__u64 bytes;		/* redirected to the peer's egress */
+	__u64 passed;		/* passed up to user space before "go" */
+	__u64 last_ns;		/* bpf_ktime_get_ns() of the last skb (idle timeout) */
+	__u32 go;		/* 1: redirecting */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct sh_splice_flow) == 32, "sh_splice_flow ABI");
+
+/* Per-CPU counters of the splice verdict; user space sums over CPUs. */
+struct sh_splice_stats {
+	__u64 skbs_redirected;
+	__u64 bytes_redirected;
+	__u64 skbs_passed;	/* before "go": user space forwards them */
+	__u64 bytes_passed;
+	__u64 no_ctl;		/* skb of a socket with no splice_ctl entry */
+	__u64 redirect_fail;	/* peer no longer in splice_socks: skb dropped */
+	__u64 empty_skbs;	/* zero-length skbs (a FIN): dropped, see the verdict */
+	__u64 pad;
+};
+_Static_assert(sizeof(struct sh_splice_stats) == 64, "sh_splice_stats ABI");
 
 /*
  * Key building, shared so that user space (tests, the CLI) builds exactly

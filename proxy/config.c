@@ -502,17 +502,462 @@ static int validate(struct parser *p, struct cfg *cfg, yaml_node_t *list)
 	return bad;
 }
 
+
+/* --- services ------------------------------------------------------------ */
+
+static const char *const algo_names[] = {
+	[CFG_ALGO_ROUND_ROBIN] = "round-robin",
+	[CFG_ALGO_LEAST_CONN] = "least-conn",
+	[CFG_ALGO_MAGLEV] = "maglev",
+	[CFG_ALGO_RANDOM_TWO] = "random-two",
+};
+
+static const char *const path_names[] = {
+	[CFG_PATH_AUTO] = "auto",
+	[CFG_PATH_SPLICE] = "splice",
+	[CFG_PATH_RELAY] = "relay",
+};
+
+const char *cfg_algo_name(enum cfg_algo a)
+{
+	return (size_t)a < sizeof(algo_names) / sizeof(algo_names[0]) ? algo_names[a] : "?";
+}
+
+const char *cfg_path_name(enum cfg_data_path pth)
+{
+	return (size_t)pth < sizeof(path_names) / sizeof(path_names[0]) ? path_names[pth] : "?";
+}
+
+int cfg_parse_sockaddr(const char *s, struct sockaddr_storage *sa, socklen_t *len)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon, *h = s;
+	size_t hlen;
+	unsigned long port;
+
+	memset(sa, 0, sizeof(*sa));
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return -EINVAL;	/* bare IPv6 needs brackets */
+		hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0 || hlen >= sizeof(host) || parse_u32(colon + 1, 65535, &port) || !port)
+		return -EINVAL;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (*s != '[') {
+		struct sockaddr_in *in = (struct sockaddr_in *)sa;
+
+		if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+			return -EINVAL;
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		*len = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+
+		if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
+			return -EINVAL;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*in6);
+	}
+	return 0;
+}
+
+static int parse_addr(struct parser *p, yaml_node_t *v, const char *field, struct cfg_addr *a)
+{
+	if (expect(p, v, YAML_SCALAR_NODE, field))
+		return -EINVAL;
+	a->line = (int)v->start_mark.line + 1;
+	if (strlen(scalar(v)) >= sizeof(a->text) ||
+	    cfg_parse_sockaddr(scalar(v), &a->sa, &a->len)) {
+		report(p, v, field, "'%s' is not IP:PORT or [IPv6]:PORT (port 1-65535)", scalar(v));
+		return -EINVAL;
+	}
+	snprintf(a->text, sizeof(a->text), "%s", scalar(v));
+	return 0;
+}
+
+/* "250ms", "2s", "5m", "1h"; a bare number is milliseconds (as HAProxy). */
+static int parse_duration(struct parser *p, yaml_node_t *map, const char *key, const char *path,
+			  uint32_t min_ms, uint32_t *out)
+{
+	yaml_node_t *v = lookup(p, map, key);
+	unsigned long n, mult = 1;
+	char field[256], num[24];
+	const char *s, *unit;
+
+	if (!v)
+		return 0;
+	snprintf(field, sizeof(field), "%s.%s", path, key);
+	if (expect(p, v, YAML_SCALAR_NODE, field))
+		return -EINVAL;
+	s = scalar(v);
+	for (unit = s; isdigit((unsigned char)*unit); unit++)
+		;
+	if (unit == s || (size_t)(unit - s) >= sizeof(num))
+		goto bad;
+	memcpy(num, s, (size_t)(unit - s));
+	num[unit - s] = '\0';
+	if (!*unit || !strcmp(unit, "ms"))
+		mult = 1;
+	else if (!strcmp(unit, "s"))
+		mult = 1000;
+	else if (!strcmp(unit, "m"))
+		mult = 60000;
+	else if (!strcmp(unit, "h"))
+		mult = 3600000;
+	else
+		goto bad;
+	if (parse_u32(num, 0xffffffffUL / mult, &n))
+		goto bad;
+	if (n * mult < min_ms || n * mult > 86400000UL) {
+		report(p, v, field, "'%s' is out of range (%ums to 24h)", s, min_ms);
+		return -EINVAL;
+	}
+	*out = (uint32_t)(n * mult);
+	return 0;
+bad:
+	report(p, v, field, "'%s' is not a duration (e.g. 250ms, 2s, 5m, 1h)", s);
+	return -EINVAL;
+}
+
+static int parse_count(struct parser *p, yaml_node_t *map, const char *key, const char *path,
+		       unsigned long min, unsigned long max, uint32_t *out)
+{
+	yaml_node_t *v = lookup(p, map, key);
+	unsigned long n;
+	char field[256];
+
+	if (!v)
+		return 0;
+	snprintf(field, sizeof(field), "%s.%s", path, key);
+	if (expect(p, v, YAML_SCALAR_NODE, field))
+		return -EINVAL;
+	if (parse_u32(scalar(v), max, &n) || n < min) {
+		report(p, v, field, "'%s' is not a whole number in %lu-%lu", scalar(v), min, max);
+		return -EINVAL;
+	}
+	*out = (uint32_t)n;
+	return 0;
+}
+
+/* A sub-mapping such as "timeouts:"; NULL (no error) when absent. */
+static int sub_map(struct parser *p, yaml_node_t *map, const char *key, const char *path,
+		   const char *const *keys, yaml_node_t **out, char *field, size_t fieldlen)
+{
+	yaml_node_t *v = lookup(p, map, key);
+
+	*out = NULL;
+	snprintf(field, fieldlen, "%s.%s", path, key);
+	if (!v)
+		return 0;
+	if (expect(p, v, YAML_MAPPING_NODE, field))
+		return -EINVAL;
+	*out = v;
+	return check_keys(p, v, field, keys);
+}
+
+static int parse_backend(struct parser *p, yaml_node_t *n, const char *path, struct cfg_backend *b)
+{
+	static const char *const keys[] = { "address", "weight", "backup", NULL };
+	yaml_node_t *v;
+	char field[256];
+	int bad = 0;
+
+	b->weight = 1;
+	if (n->type == YAML_SCALAR_NODE)	/* shorthand: "- 127.0.0.1:9001" */
+		return parse_addr(p, n, path, &b->addr);
+	if (expect(p, n, YAML_MAPPING_NODE, path))
+		return -EINVAL;
+	bad |= check_keys(p, n, path, keys);
+	v = need_scalar(p, n, "address", path);
+	snprintf(field, sizeof(field), "%s.address", path);
+	if (!v || parse_addr(p, v, field, &b->addr))
+		bad = -EINVAL;
+	bad |= parse_count(p, n, "weight", path, 1, 256, &b->weight);
+	v = lookup(p, n, "backup");
+	snprintf(field, sizeof(field), "%s.backup", path);
+	if (v && !expect(p, v, YAML_SCALAR_NODE, field)) {
+		if (!strcmp(scalar(v), "true"))
+			b->backup = true;
+		else if (strcmp(scalar(v), "false")) {
+			report(p, v, field, "expected true or false, found '%s'", scalar(v));
+			bad = -EINVAL;
+		}
+	} else if (v) {
+		bad = -EINVAL;
+	}
+	return bad;
+}
+
+static int parse_named(struct parser *p, yaml_node_t *map, const char *key, const char *path,
+		       const char *const *names, size_t nr, int *out)
+{
+	yaml_node_t *v = lookup(p, map, key);
+	char field[256], list[128] = "";
+	size_t i, used = 0;
+
+	if (!v)
+		return 0;
+	snprintf(field, sizeof(field), "%s.%s", path, key);
+	if (expect(p, v, YAML_SCALAR_NODE, field))
+		return -EINVAL;
+	for (i = 0; i < nr; i++) {
+		if (!strcmp(scalar(v), names[i])) {
+			*out = (int)i;
+			return 0;
+		}
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+					 names[i]);
+	}
+	report(p, v, field, "unknown %s '%s' (expected one of: %s)", key, scalar(v), list);
+	return -EINVAL;
+}
+
+static int parse_service(struct parser *p, yaml_node_t *n, const char *path, struct cfg_service *sv)
+{
+	static const char *const keys[] = { "name", "listen", "backlog", "backends", "algorithm",
+					    "data-path", "health-check", "timeouts", "limits", NULL };
+	static const char *const hc_keys[] = { "interval", "timeout", "rise", "fall", NULL };
+	static const char *const to_keys[] = { "connect", "idle", "drain", NULL };
+	static const char *const lim_keys[] = { "connections", "per-backend", "attempts", NULL };
+	yaml_node_item_t *it;
+	yaml_node_t *v, *sub;
+	char field[256];
+	int bad = 0, e;
+	size_t i, nr;
+
+	sv->line = (int)n->start_mark.line + 1;
+	sv->backlog = CFG_DEF_BACKLOG;
+	sv->connect_timeout_ms = CFG_DEF_CONNECT_MS;
+	sv->idle_timeout_ms = CFG_DEF_IDLE_MS;
+	sv->drain_timeout_ms = CFG_DEF_DRAIN_MS;
+	sv->max_conns = CFG_DEF_MAX_CONNS;
+	sv->connect_attempts = CFG_DEF_ATTEMPTS;
+	sv->health = (struct cfg_health){ false, CFG_DEF_HC_INTERVAL_MS, CFG_DEF_HC_TIMEOUT_MS,
+					  CFG_DEF_HC_RISE, CFG_DEF_HC_FALL };
+	if (expect(p, n, YAML_MAPPING_NODE, path))
+		return -EINVAL;
+	bad |= check_keys(p, n, path, keys);
+
+	v = need_scalar(p, n, "name", path);
+	if (!v) {
+		bad = -EINVAL;
+	} else if (!valid_name(scalar(v))) {
+		snprintf(field, sizeof(field), "%s.name", path);
+		report(p, v, field, "'%s' is not a valid name (1-%d characters of A-Z a-z 0-9 . _ -)",
+		       scalar(v), SH_SCOPE_NAME_LEN - 1);
+		bad = -EINVAL;
+	} else {
+		snprintf(sv->name, sizeof(sv->name), "%s", scalar(v));
+	}
+
+	/* listen: one address or a list of them */
+	v = lookup(p, n, "listen");
+	snprintf(field, sizeof(field), "%s.listen", path);
+	if (!v) {
+		report(p, n, path, "missing required key 'listen'");
+		bad = -EINVAL;
+	} else if (v->type == YAML_SCALAR_NODE) {
+		sv->listen = calloc(1, sizeof(*sv->listen));
+		if (!sv->listen)
+			return -ENOMEM;
+		sv->nr_listen = 1;
+		bad |= parse_addr(p, v, field, &sv->listen[0]);
+	} else if (!expect(p, v, YAML_SEQUENCE_NODE, field)) {
+		nr = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+		if (nr == 0 || nr > CFG_MAX_LISTEN) {
+			report(p, v, field, "expected 1-%d addresses, found %zu", CFG_MAX_LISTEN, nr);
+			bad = -EINVAL;
+		} else {
+			sv->listen = calloc(nr, sizeof(*sv->listen));
+			if (!sv->listen)
+				return -ENOMEM;
+			sv->nr_listen = nr;
+			for (i = 0, it = v->data.sequence.items.start; i < nr; it++, i++) {
+				snprintf(field, sizeof(field), "%s.listen[%zu]", path, i);
+				bad |= parse_addr(p, node_at(p, *it), field, &sv->listen[i]);
+			}
+		}
+	} else {
+		bad = -EINVAL;
+	}
+	bad |= parse_count(p, n, "backlog", path, 1, 65535, &sv->backlog);
+
+	v = lookup(p, n, "backends");
+	snprintf(field, sizeof(field), "%s.backends", path);
+	if (!v) {
+		report(p, n, path, "missing required key 'backends'");
+		bad = -EINVAL;
+	} else if (!expect(p, v, YAML_SEQUENCE_NODE, field)) {
+		nr = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+		if (nr == 0 || nr > CFG_MAX_BACKENDS) {
+			report(p, v, field, "expected 1-%d backends, found %zu", CFG_MAX_BACKENDS, nr);
+			bad = -EINVAL;
+		} else {
+			sv->backends = calloc(nr, sizeof(*sv->backends));
+			if (!sv->backends)
+				return -ENOMEM;
+			sv->nr_backends = nr;
+			for (i = 0, it = v->data.sequence.items.start; i < nr; it++, i++) {
+				snprintf(field, sizeof(field), "%s.backends[%zu]", path, i);
+				bad |= parse_backend(p, node_at(p, *it), field, &sv->backends[i]);
+			}
+		}
+	} else {
+		bad = -EINVAL;
+	}
+
+	e = (int)sv->algo;
+	bad |= parse_named(p, n, "algorithm", path, algo_names, 4, &e);
+	sv->algo = (enum cfg_algo)e;
+	e = (int)sv->path;
+	bad |= parse_named(p, n, "data-path", path, path_names, 3, &e);
+	sv->path = (enum cfg_data_path)e;
+
+	bad |= sub_map(p, n, "health-check", path, hc_keys, &sub, field, sizeof(field));
+	if (sub) {
+		sv->health.enabled = true;
+		bad |= parse_duration(p, sub, "interval", field, 10, &sv->health.interval_ms);
+		bad |= parse_duration(p, sub, "timeout", field, 10, &sv->health.timeout_ms);
+		bad |= parse_count(p, sub, "rise", field, 1, 100, &sv->health.rise);
+		bad |= parse_count(p, sub, "fall", field, 1, 100, &sv->health.fall);
+		if (sv->health.timeout_ms > sv->health.interval_ms) {
+			report(p, sub, field, "timeout (%ums) must not exceed interval (%ums)",
+			       sv->health.timeout_ms, sv->health.interval_ms);
+			bad = -EINVAL;
+		}
+	}
+	bad |= sub_map(p, n, "timeouts", path, to_keys, &sub, field, sizeof(field));
+	if (sub) {
+		bad |= parse_duration(p, sub, "connect", field, 1, &sv->connect_timeout_ms);
+		bad |= parse_duration(p, sub, "idle", field, 100, &sv->idle_timeout_ms);
+		bad |= parse_duration(p, sub, "drain", field, 0, &sv->drain_timeout_ms);
+	}
+	bad |= sub_map(p, n, "limits", path, lim_keys, &sub, field, sizeof(field));
+	if (sub) {
+		bad |= parse_count(p, sub, "connections", field, 0, SH_MAX_CONNS, &sv->max_conns);
+		bad |= parse_count(p, sub, "per-backend", field, 0, SH_MAX_CONNS,
+				   &sv->max_conns_backend);
+		bad |= parse_count(p, sub, "attempts", field, 1, 16, &sv->connect_attempts);
+	}
+	if (sv->max_conns == 0)
+		sv->max_conns = SH_MAX_CONNS;
+	return bad;
+}
+
+static bool same_sockaddr(const struct cfg_addr *a, const struct cfg_addr *b)
+{
+	return a->len == b->len && !memcmp(&a->sa, &b->sa, a->len);
+}
+
+static int validate_services(struct parser *p, struct cfg *cfg, yaml_node_t *list)
+{
+	yaml_node_item_t *items = list->data.sequence.items.start;
+	int bad = 0;
+	size_t i, j, k, l;
+
+	for (i = 0; i < cfg->nr_services; i++) {
+		struct cfg_service *a = &cfg->services[i];
+		yaml_node_t *an = node_at(p, items[i]);
+		char field[64];
+
+		snprintf(field, sizeof(field), "services[%zu]", i);
+		for (j = 0; j < i; j++) {
+			struct cfg_service *b = &cfg->services[j];
+
+			if (!strcmp(a->name, b->name)) {
+				report(p, an, field, "duplicate service name '%s' (first at line %d)",
+				       a->name, b->line);
+				bad = -EINVAL;
+			}
+			for (k = 0; k < a->nr_listen; k++)
+				for (l = 0; l < b->nr_listen; l++)
+					if (same_sockaddr(&a->listen[k], &b->listen[l])) {
+						yaml_node_t at = { .start_mark = { .line = (size_t)a->listen[k].line - 1 } };
+
+						report(p, &at, field, "listen address %s is already used by service '%s' (line %d)",
+						       a->listen[k].text, b->name, b->listen[l].line);
+						bad = -EINVAL;
+					}
+		}
+		for (k = 0; k < a->nr_backends; k++) {
+			bool primary = false;
+
+			for (l = 0; l < k; l++)
+				if (same_sockaddr(&a->backends[k].addr, &a->backends[l].addr)) {
+					yaml_node_t at = { .start_mark = { .line = (size_t)a->backends[k].addr.line - 1 } };
+
+					report(p, &at, field, "backend %s is listed twice (first at line %d)",
+					       a->backends[k].addr.text, a->backends[l].addr.line);
+					bad = -EINVAL;
+				}
+			for (l = 0; l < a->nr_backends; l++)
+				primary |= !a->backends[l].backup;
+			if (!primary && k == 0) {
+				report(p, an, field, "every backend is a backup; at least one must be a primary");
+				bad = -EINVAL;
+			}
+		}
+	}
+	return bad;
+}
+
+static int parse_services(struct parser *p, struct cfg *cfg, yaml_node_t *list)
+{
+	yaml_node_item_t *it;
+	char field[64];
+	int bad = 0, err;
+	size_t i, n;
+
+	if (list->type == YAML_SCALAR_NODE && !*scalar(list))
+		return 0;
+	if (expect(p, list, YAML_SEQUENCE_NODE, "services"))
+		return -EINVAL;
+	n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+	if (n > CFG_MAX_SERVICES) {
+		report(p, list, "services", "%zu services, at most %d are supported", n,
+		       CFG_MAX_SERVICES);
+		return -EINVAL;
+	}
+	cfg->services = calloc(n ? n : 1, sizeof(*cfg->services));
+	if (!cfg->services)
+		return -ENOMEM;
+	cfg->nr_services = n;
+	for (i = 0, it = list->data.sequence.items.start; i < n; it++, i++) {
+		snprintf(field, sizeof(field), "services[%zu]", i);
+		err = parse_service(p, node_at(p, *it), field, &cfg->services[i]);
+		if (err == -ENOMEM)
+			return err;
+		bad |= err;
+	}
+	if (bad)
+		return -EINVAL;
+	return validate_services(p, cfg, list);
+}
+
 static int parse_root(struct parser *p, struct cfg *cfg)
 {
-	static const char *const keys[] = { "scopes", NULL };
-	yaml_node_t *root = yaml_document_get_root_node(p->doc), *list;
+	static const char *const keys[] = { "scopes", "services", NULL };
+	yaml_node_t *root = yaml_document_get_root_node(p->doc), *list, *svcs;
 	yaml_node_item_t *it;
 	char field[64];
 	int bad = 0, err;
 	size_t i, n;
 
 	if (!root || (root->type == YAML_SCALAR_NODE && !*scalar(root))) {
-		report(p, NULL, "", "the file is empty (expected a mapping with 'scopes')");
+		report(p, NULL, "", "the file is empty (expected a mapping with 'scopes' or 'services')");
 		return -EINVAL;
 	}
 	if (expect(p, root, YAML_MAPPING_NODE, "(top level)"))
@@ -520,11 +965,18 @@ static int parse_root(struct parser *p, struct cfg *cfg)
 	bad |= check_keys(p, root, "(top level)", keys);
 
 	list = lookup(p, root, "scopes");
-	if (!list) {
-		report(p, root, "(top level)", "missing required key 'scopes'");
+	svcs = lookup(p, root, "services");
+	if (!list && !svcs) {
+		report(p, root, "(top level)", "missing required key 'scopes' or 'services'");
 		return -EINVAL;
 	}
-	if (list->type == YAML_SCALAR_NODE && !*scalar(list))
+	if (svcs) {
+		err = parse_services(p, cfg, svcs);
+		if (err == -ENOMEM)
+			return err;
+		bad |= err;
+	}
+	if (!list || (list->type == YAML_SCALAR_NODE && !*scalar(list)))
 		return bad;	/* "scopes:" with nothing: a daemon with no scope */
 	if (expect(p, list, YAML_SEQUENCE_NODE, "scopes"))
 		return -EINVAL;
@@ -664,5 +1116,10 @@ void cfg_free(struct cfg *cfg)
 	for (i = 0; i < cfg->nr_scopes; i++)
 		free(cfg->scopes[i].rules);
 	free(cfg->scopes);
+	for (i = 0; i < cfg->nr_services; i++) {
+		free(cfg->services[i].listen);
+		free(cfg->services[i].backends);
+	}
+	free(cfg->services);
 	free(cfg);
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "sockhop.h"
 
@@ -38,11 +39,78 @@ struct cfg_scope {
 	size_t nr_rules;
 };
 
+/* A socket address as written in the config: "IP:PORT" or "[IPv6]:PORT". */
+struct cfg_addr {
+	int line;
+	struct sockaddr_storage sa;
+	socklen_t len;
+	char text[64];			/* as written, for logs and the CLI */
+};
+
+struct cfg_backend {
+	struct cfg_addr addr;
+	uint32_t weight;		/* 1..256, default 1 */
+	bool backup;			/* used only while every primary is down */
+};
+
+enum cfg_algo {
+	CFG_ALGO_ROUND_ROBIN,		/* smooth weighted round-robin */
+	CFG_ALGO_LEAST_CONN,		/* fewest active connections per weight */
+	CFG_ALGO_MAGLEV,		/* consistent hash of the client address */
+	CFG_ALGO_RANDOM_TWO,		/* the less loaded of two random picks */
+};
+
+enum cfg_data_path {
+	CFG_PATH_AUTO,			/* splice where it applies and pays, else relay */
+	CFG_PATH_SPLICE,		/* kernel sk_skb redirect (relay if unavailable) */
+	CFG_PATH_RELAY,			/* the libev loop copies the bytes */
+};
+
+struct cfg_health {
+	bool enabled;			/* active TCP connect checks */
+	uint32_t interval_ms, timeout_ms;
+	uint32_t rise, fall;		/* consecutive results to change state */
+};
+
+struct cfg_service {
+	int line;
+	char name[SH_SCOPE_NAME_LEN];
+	struct cfg_addr *listen;
+	size_t nr_listen;
+	uint32_t backlog;
+	struct cfg_backend *backends;
+	size_t nr_backends;
+	enum cfg_algo algo;
+	enum cfg_data_path path;
+	struct cfg_health health;
+	uint32_t connect_timeout_ms, idle_timeout_ms, drain_timeout_ms;
+	uint32_t max_conns;		/* per service, 0 = unlimited */
+	uint32_t max_conns_backend;	/* per backend, 0 = unlimited */
+	uint32_t connect_attempts;	/* backends tried per client, >= 1 */
+};
+
 struct cfg {
 	char file[CFG_PATH_LEN];	/* the name errors are reported against */
 	struct cfg_scope *scopes;
 	size_t nr_scopes;
+	struct cfg_service *services;
+	size_t nr_services;
 };
+
+/* Defaults of a service's optional fields (README, "Services"). */
+#define CFG_DEF_BACKLOG		1024
+#define CFG_DEF_CONNECT_MS	2000
+#define CFG_DEF_IDLE_MS		300000
+#define CFG_DEF_DRAIN_MS	10000
+#define CFG_DEF_MAX_CONNS	10000
+#define CFG_DEF_ATTEMPTS	3
+#define CFG_DEF_HC_INTERVAL_MS	2000
+#define CFG_DEF_HC_TIMEOUT_MS	1000
+#define CFG_DEF_HC_RISE		2
+#define CFG_DEF_HC_FALL		3
+#define CFG_MAX_BACKENDS	256
+#define CFG_MAX_LISTEN		16
+#define CFG_MAX_SERVICES	64
 
 /**
  * cfg_parse() - parse and validate a configuration held in memory.
@@ -63,5 +131,15 @@ void cfg_free(struct cfg *cfg);
 
 /** cfg_action_name() - the config spelling of an enum sh_action. */
 const char *cfg_action_name(int action);
+
+/** cfg_algo_name(), cfg_path_name() - config spellings. */
+const char *cfg_algo_name(enum cfg_algo a);
+const char *cfg_path_name(enum cfg_data_path p);
+
+/**
+ * cfg_parse_sockaddr() - "IP:PORT" or "[IPv6]:PORT" (port 1-65535).
+ * Return: 0 or -EINVAL.
+ */
+int cfg_parse_sockaddr(const char *s, struct sockaddr_storage *sa, socklen_t *len);
 
 #endif /* SOCKHOP_CONFIG_H */

@@ -14,16 +14,21 @@
 
 #include "cgroup.h"
 #include "config.h"
+#include "conn.h"
+#include "control.h"
 #include "loader.h"
 #include "log.h"
 #include "pins.h"
 #include "probe.h"
+#include "service.h"
+#include "splice.h"
 
 #define DEFAULT_CONFIG "/etc/sockhop/sockhop.yaml"
 
 struct options {
 	const char *config;
 	const char *pin_dir;
+	const char *control;
 	bool check;
 	bool keep;
 };
@@ -38,24 +43,28 @@ static void usage(FILE *out)
 "  -c, --config FILE    configuration file (default " DEFAULT_CONFIG ")\n"
 "      --check          validate the configuration and exit: 0 valid, 1 not\n"
 "      --pin-dir DIR    where maps and links are pinned (default " SH_DEFAULT_PIN_DIR ")\n"
+"      --control PATH   control socket for 'sockhop services' (default\n"
+"                       " SH_DEFAULT_CONTROL ")\n"
 "      --keep           on SIGTERM/SIGINT leave the kernel paths attached and\n"
 "                       pinned (a later start adopts them); default: remove all\n"
 "  -v, --verbose        more output: -v debug, -vv libbpf and verifier logs\n"
 "  -h, --help           show this help and exit\n"
 "  -V, --version        show the version and exit\n"
 "\n"
-"Signals: SIGTERM and SIGINT stop the daemon.\n"
-"Status while running or after a --keep stop: sockhop status; sockhop stats.\n");
+"Signals: SIGTERM and SIGINT stop accepting and let proxied connections\n"
+"drain (up to each service's drain timeout); a second signal stops at once.\n"
+"Status: sockhop status; sockhop stats; sockhop services.\n");
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_CHECK = 256, OPT_PIN_DIR, OPT_KEEP };
+	enum { OPT_CHECK = 256, OPT_PIN_DIR, OPT_KEEP, OPT_CONTROL };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
 		{ "keep", no_argument, NULL, OPT_KEEP },
+		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -69,6 +78,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_CHECK: o->check = true; break;
 		case OPT_PIN_DIR: o->pin_dir = optarg; break;
 		case OPT_KEEP: o->keep = true; break;
+		case OPT_CONTROL: o->control = optarg; break;
 		case 'v': log_level++; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("sockhopd %s (BPF layout %d)\n", SOCKHOP_VERSION, SH_LAYOUT_VERSION); exit(0);
@@ -90,11 +100,47 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+static struct services *services;
+
+static void on_drained(struct services *ss)
+{
+	pr_info("every connection is closed\n");
+	ev_break(ss->loop, EVBREAK_ALL);
+}
+
 static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)revents;
-	pr_info("received %s, stopping\n", strsignal(w->signum));
-	ev_break(loop, EVBREAK_ALL);
+	if (!services || services->stopping) {
+		pr_info("received %s, stopping\n", strsignal(w->signum));
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	pr_info("received %s, no longer accepting; send it again to stop at once\n",
+		strsignal(w->signum));
+	services_drain(services, on_drained);
+}
+
+/* The proxy's kernel path: loaded and proven on this kernel, or NULL with
+ * the reason every service then relays for. */
+static struct splice *open_splice(bool have_bpf, enum fallback_cause *why)
+{
+	struct splice *sp;
+	int err;
+
+	*why = FB_NO_BPF;
+	if (!have_bpf || splice_open(&sp))
+		return NULL;
+	err = splice_selftest(sp);
+	if (err) {
+		pr_warn("splice: start-up self-test failed (%s): relaying in user space\n",
+			strerror(-err));
+		splice_close(sp);
+		*why = FB_SELFTEST;
+		return NULL;
+	}
+	pr_debug("splice: self-test passed\n");
+	return sp;
 }
 
 int main(int argc, char **argv)
@@ -102,7 +148,12 @@ int main(int argc, char **argv)
 	struct options o = {
 		.config = DEFAULT_CONFIG,
 		.pin_dir = SH_DEFAULT_PIN_DIR,
+		.control = SH_DEFAULT_CONTROL,
 	};
+	enum fallback_cause no_splice = FB_NO_BPF;
+	struct control *control = NULL;
+	struct splice *splice = NULL;
+	bool have_bpf = true;
 	char errbuf[8192], cg_mount[512];
 	struct loader *loader = NULL;
 	ev_signal sigterm, sigint;
@@ -123,8 +174,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (o.check) {
-		printf("%s: configuration is valid (%zu scope%s)\n", o.config, cfg->nr_scopes,
-		       cfg->nr_scopes == 1 ? "" : "s");
+		printf("%s: configuration is valid (%zu scope%s, %zu service%s)\n", o.config,
+		       cfg->nr_scopes, cfg->nr_scopes == 1 ? "" : "s", cfg->nr_services,
+		       cfg->nr_services == 1 ? "" : "s");
 		cfg_free(cfg);
 		return 0;
 	}
@@ -132,16 +184,26 @@ int main(int argc, char **argv)
 	err = probe_privileges();
 	if (!err)
 		err = probe_kernel();
+	if (err && cfg->nr_scopes == 0 && cfg->nr_services > 0) {
+		/* the proxy still works without BPF: every connection is relayed */
+		pr_warn("BPF is not usable here; services are relayed in user space\n");
+		have_bpf = false;
+		err = 0;
+	}
 	if (err)
 		goto out;
-	err = cg_find_mount("/proc/self/mountinfo", cg_mount, sizeof(cg_mount));
+	/* Only scopes need cgroups; a proxy-only daemon runs where none is mounted
+	 * (e.g. under `ip netns exec`, which remounts /sys). */
+	cg_mount[0] = '\0';
+	err = cfg->nr_scopes ? cg_find_mount("/proc/self/mountinfo", cg_mount, sizeof(cg_mount)) : 0;
 	if (err) {
 		pr_err("no cgroup2 file system found in /proc/self/mountinfo%s%s; mount one with "
 		       "'mount -t cgroup2 none /sys/fs/cgroup/unified'\n", err == -ENOENT ? "" : ": ",
 		       err == -ENOENT ? "" : strerror(-err));
 		goto out;
 	}
-	pr_debug("cgroup2 is mounted at %s\n", cg_mount);
+	if (cg_mount[0])
+		pr_debug("cgroup2 is mounted at %s\n", cg_mount);
 
 	loop = ev_default_loop(EVFLAG_AUTO);
 	if (!loop) {
@@ -156,16 +218,39 @@ int main(int argc, char **argv)
 	ev_signal_start(loop, &sigterm);
 	ev_signal_start(loop, &sigint);
 
-	err = loader_start(cfg, o.pin_dir, cg_mount, &loader);
-	if (err)
-		goto out;
-	pr_info("ready: %zu scope%s, pins in %s%s\n", cfg->nr_scopes,
-		cfg->nr_scopes == 1 ? "" : "s", o.pin_dir,
-		loader_adopted(loader) ? " (adopted)" : "");
+	if (have_bpf) {
+		err = loader_start(cfg, o.pin_dir, cg_mount, &loader);
+		if (err)
+			goto out;
+	}
+	if (cfg->nr_services) {
+		splice = open_splice(have_bpf, &no_splice);
+		err = conn_module_init(loop);
+		if (!err)
+			err = services_start(loop, cfg, splice, no_splice, &services);
+		if (!err) {
+			err = control_open(loop, o.control, services, &control);
+			if (err)
+				pr_err("control socket %s: %s\n", o.control, strerror(-err));
+		}
+		if (err)
+			goto out_services;
+	}
+	pr_info("ready: %zu scope%s, %zu service%s, pins in %s%s\n", cfg->nr_scopes,
+		cfg->nr_scopes == 1 ? "" : "s", cfg->nr_services, cfg->nr_services == 1 ? "" : "s",
+		have_bpf ? o.pin_dir : "(none: no BPF)",
+		loader && loader_adopted(loader) ? " (adopted)" : "");
 
 	ev_run(loop, 0);
 
-	loader_stop(loader, o.keep);
+out_services:
+	control_close(control);
+	services_free(services);
+	services = NULL;
+	conn_module_fini(loop);
+	splice_close(splice);
+	if (loader)
+		loader_stop(loader, o.keep);
 out:
 	cfg_free(cfg);
 	return err ? 1 : 0;

@@ -113,7 +113,7 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
 	{ "empty file", "",
-	  "t.yaml:1:1: the file is empty (expected a mapping with 'scopes')" },
+	  "t.yaml:1:1: the file is empty (expected a mapping with 'scopes' or 'services')" },
 	{ "YAML syntax", "scopes: [\n",
 	  "t.yaml:2:1: YAML syntax error: did not find expected node content while parsing a flow node" },
 	{ "bad indentation", "scopes:\n  - name: a\n   cgroup: b\n",

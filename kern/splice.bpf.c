@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * splice.bpf.c - the proxy's kernel data path. sockhopd puts the client
+ * and backend sockets of a proxied connection into splice_socks; for each
+ * skb that arrives on one of them the verdict below sends it out of the
+ * other, so no payload byte enters user space. FIN and RST are not carried
+ * by a redirect: sockhopd watches both sockets for them.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "sockhop.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* splice_socks: the proxied sockets, keyed by socket cookie. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, 2 * SH_MAX_CONNS);
+	__type(key, __u64);
+	__type(value, __u64);
+} splice_socks SEC(".maps");
+
+/* splice_ctl: cookie -> peer and hand-off state, written by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * SH_MAX_CONNS);
+	__type(key, __u64);
+	__type(value, struct sh_splice_ctl);
+} splice_ctl SEC(".maps");
+
+/* splice_flow: cookie -> per-socket byte counters, written by the verdict. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * SH_MAX_CONNS);
+	__type(key, __u64);
+	__type(value, struct sh_splice_flow);
+} splice_flow SEC(".maps");
+
+/* splice_stats: per-CPU totals of what the verdict did. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sh_splice_stats);
+} splice_stats SEC(".maps");
+
+/* Sends each skb to the peer socket's egress, or passes it up to user
+ * space while the hand-off of earlier bytes is not complete. */
+/* Plain "sk_skb": libbpf 1.1 has no section for BPF_SK_SKB_VERDICT; the
+ * daemon attaches it with that type (verdict only, no stream parser). */
+SEC("sk_skb")
+int splice_verdict(struct __sk_buff *skb)
+{
+	struct sh_splice_stats *st;
+	struct sh_splice_flow *flow;
+	struct sh_splice_ctl *ctl;
+	__u32 zero = 0, len = skb->len;
+	__u64 cookie;
+
+	st = bpf_map_lookup_elem(&splice_stats, &zero);
+	if (!st)
+		return SK_PASS;
+	/* The skb of a bare FIN reaches the verdict with no payload. Sent on,
+	 * the peer's psock worker would fail it with EPIPE and break that
+	 * socket; the FIN itself is already recorded on this socket (EOF),
+	 * which sockhopd passes on with shutdown() once the bytes are across. */
+	if (!len) {
+		st->empty_skbs++;
+		return SK_DROP;
+	}
+	cookie = bpf_get_socket_cookie(skb);
+	ctl = bpf_map_lookup_elem(&splice_ctl, &cookie);
+	flow = bpf_map_lookup_elem(&splice_flow, &cookie);
+	if (!ctl || !flow) {
+		st->no_ctl++;
+		return SK_PASS;	/* never drop what we cannot place */
+	}
+	if (!flow->go) {
+		if (ctl->ready && flow->passed == ctl->handed) {
+			flow->go = 1;
+		} else {
+			flow->passed += len;
+			st->skbs_passed++;
+			st->bytes_passed += len;
+			return SK_PASS;
+		}
+	}
+	flow->bytes += len;
+	flow->last_ns = bpf_ktime_get_ns();
+	st->skbs_redirected++;
+	st->bytes_redirected += len;
+	if (bpf_sk_redirect_hash(skb, &splice_socks, &ctl->peer_cookie, 0) != SK_PASS) {
+		st->redirect_fail++;
+		return SK_DROP;	/* the peer is gone: its connection is being reset */
+	}
+	return SK_PASS;
+}

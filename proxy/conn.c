@@ -1,0 +1,730 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * conn.c - the connection state machine (see conn.h).
+ *
+ * Side 0 is the client, side 1 the backend. "Bytes of side i" are bytes
+ * read from side i and owed to the other side. A side has one of two
+ * movers:
+ *   relay   its fd is watched for EV_READ; what is read is written to the
+ *           other side; a partial write parks the rest, stops reading this
+ *           side and waits for EV_WRITE on the other (backpressure).
+ *   splice  the pair is in splice_socks. Until the verdict has taken over
+ *           ("go"), bytes it passed up are read and written exactly as in
+ *           relay, and the count written is published as "handed" so that
+ *           the verdict starts redirecting only after them. Once "go" is
+ *           seen the fd leaves libev for the splice epoll, which asks for
+ *           EPOLLRDHUP only: data wake-ups do not reach this process.
+ * EOF on side i becomes shutdown(other, SHUT_WR) once every byte of side i
+ * is in the other socket's send queue: for splice that is checked against
+ * the kernel's counters (bytes_acked + SIOCOUTQ of the other socket).
+ */
+#include <errno.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <linux/tcp.h>	/* tcp_info with tcpi_bytes_acked */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "service.h"
+#include "splice.h"
+
+#define SCRATCH_SIZE	(64 * 1024)
+#define MAX_TRIES	16
+#define DRAIN_POLL_S	0.001	/* how often a splice half-close re-checks the queue */
+
+struct side {
+	struct conn *c;
+	int idx;		/* 0 client, 1 backend */
+	int fd;
+	ev_io rio;		/* EV_READ on this side */
+	ev_io wio;		/* EV_WRITE on this side (parked bytes of the other) */
+	bool eof;		/* EOF read from this side */
+	bool shut;		/* SHUT_WR sent to this side */
+	bool spliced;		/* the verdict redirects this side's bytes */
+	bool in_ep;		/* registered in the splice epoll */
+	char *pend;		/* bytes of this side not yet written to the other */
+	size_t pend_len, pend_off;
+	uint64_t hand;		/* bytes of this side written by user space */
+	uint64_t sent_base;	/* bytes_acked + SIOCOUTQ at splice time (the SYN counts) */
+};
+
+enum conn_state { C_CONNECTING, C_OPEN };
+enum conn_path { P_RELAY, P_SPLICE };
+
+struct conn {
+	struct conn *next, *prev;
+	struct service *svc;
+	struct backend *be;
+	enum conn_state state;
+	enum conn_path path;
+	struct side s[2];
+	ev_timer timer;		/* connect timeout, then idle timeout */
+	ev_timer drain;		/* splice half-close: waiting for the queue */
+	ev_tstamp drain_start;
+	ev_tstamp last_ev;	/* last byte user space moved */
+	int tried[MAX_TRIES];
+	unsigned int ntried;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	uint64_t cookie[2];
+};
+
+static char scratch[SCRATCH_SIZE];
+static int splice_ep = -1;
+static ev_io splice_ep_io;
+
+static struct ev_loop *loop_of(const struct conn *c)
+{
+	return c->svc->all->loop;
+}
+
+static struct splice *splice_of(const struct conn *c)
+{
+	return c->svc->all->splice;
+}
+
+struct conn *conn_next(const struct conn *c)
+{
+	return c->next;
+}
+
+static uint64_t now_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The client address bytes Maglev hashes: the IP only, not the port. */
+static const void *client_key(const struct conn *c, unsigned int *len)
+{
+	if (c->peer.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)&c->peer;
+
+		*len = 16;
+		return &in6->sin6_addr;
+	}
+	*len = 4;
+	return &((const struct sockaddr_in *)&c->peer)->sin_addr;
+}
+
+static void ep_del(struct side *s)
+{
+	if (s->in_ep) {
+		epoll_ctl(splice_ep, EPOLL_CTL_DEL, s->fd, NULL);
+		s->in_ep = false;
+	}
+}
+
+static void backend_release(struct conn *c)
+{
+	struct backend *be = c->be;
+
+	if (!be)
+		return;
+	be->active--;
+	c->svc->lb.m[be->idx].active--;
+	c->be = NULL;
+}
+
+static void conn_free(struct conn *c, bool reset)
+{
+	struct service *svc = c->svc;
+	struct services *ss = svc->all;
+	struct ev_loop *loop = loop_of(c);
+	int i;
+
+	ev_timer_stop(loop, &c->timer);
+	ev_timer_stop(loop, &c->drain);
+	if (c->path == P_SPLICE && c->state == C_OPEN) {
+		uint64_t moved = conn_spliced_bytes(c);
+
+		svc->st.bytes_splice += moved + c->s[0].hand + c->s[1].hand;
+		splice_remove(splice_of(c), c->cookie);
+	}
+	for (i = 0; i < 2; i++) {
+		struct side *s = &c->s[i];
+
+		ev_io_stop(loop, &s->rio);
+		ev_io_stop(loop, &s->wio);
+		ep_del(s);
+		free(s->pend);
+		if (s->fd < 0)
+			continue;
+		if (reset) {
+			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+			setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
+		close(s->fd);
+	}
+	if (reset)
+		svc->st.resets++;
+	backend_release(c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		svc->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	svc->active--;
+	ss->active--;
+	free(c);
+	if (ss->stopping && ss->active == 0 && ss->on_drained)
+		ss->on_drained(ss);
+}
+
+void conn_reset(struct conn *c)
+{
+	conn_free(c, true);
+}
+
+uint64_t conn_spliced_bytes(const struct conn *c)
+{
+	struct sh_splice_flow f;
+	uint64_t sum = 0;
+	int i;
+
+	if (c->path != P_SPLICE || c->state != C_OPEN)
+		return 0;
+	for (i = 0; i < 2; i++)
+		if (!splice_flow(splice_of(c), c->cookie[i], &f))
+			sum += f.bytes;
+	return sum;
+}
+
+/* Counts bytes user space moved from side @from. */
+static void account(struct conn *c, int from, size_t n)
+{
+	c->last_ev = ev_now(loop_of(c));
+	if (c->path == P_RELAY)
+		c->svc->st.bytes_relay += n;
+	if (c->be) {
+		if (from == 0)
+			c->be->bytes_out += n;
+		else
+			c->be->bytes_in += n;
+	}
+}
+
+/* Return: true when @c was freed (both directions are closed). */
+static bool maybe_finish(struct conn *c)
+{
+	if (c->s[0].eof && c->s[1].eof && c->s[0].shut && c->s[1].shut) {
+		conn_free(c, false);
+		return true;
+	}
+	return false;
+}
+
+/* What this socket's send counters say before any payload was written. */
+static uint64_t sent_counter(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int outq = 0;
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) || ioctl(fd, SIOCOUTQ, &outq))
+		return 0;
+	return ti.tcpi_bytes_acked + (uint64_t)outq;
+}
+
+/*
+ * Are all bytes of side @s in the other socket's send queue? For relay,
+ * nothing is parked; for splice also what the verdict redirected, compared
+ * with what the other socket was given: bytes_acked + unsent/unacked.
+ */
+static bool side_drained(struct conn *c, struct side *s)
+{
+	struct side *o = &c->s[!s->idx];
+	struct sh_splice_flow f;
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int outq;
+
+	if (s->pend_len)
+		return false;
+	if (c->path != P_SPLICE)
+		return true;
+	if (splice_flow(splice_of(c), c->cookie[s->idx], &f))
+		return true;	/* entry gone: nothing more can arrive */
+	/* acked first, queue second: a racing ACK can only make us wait longer */
+	if (getsockopt(o->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) || ioctl(o->fd, SIOCOUTQ, &outq))
+		return true;	/* the socket is broken; the error path takes over */
+	return ti.tcpi_bytes_acked + (uint64_t)outq - o->sent_base >= s->hand + f.bytes;
+}
+
+static bool propagate_eof(struct conn *c, struct side *s);
+
+static void on_drain_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c = w->data;
+	int i;
+
+	(void)revents;
+	for (i = 0; i < 2; i++)
+		if (c->s[i].eof && !c->s[!i].shut && side_drained(c, &c->s[i])) {
+			propagate_eof(c, &c->s[i]);
+			return;	/* propagate_eof may have freed c */
+		}
+	if (ev_now(loop) - c->drain_start > c->svc->cfg->drain_timeout_ms / 1000.0 + 1) {
+		pr_warn("%s: spliced bytes did not drain; resetting the connection\n",
+			c->svc->cfg->name);
+		conn_reset(c);
+	}
+}
+
+/*
+ * Side @s has reached EOF: pass it on once its bytes are across.
+ * Return: true when @c was freed.
+ */
+static bool propagate_eof(struct conn *c, struct side *s)
+{
+	struct side *o = &c->s[!s->idx];
+
+	if (o->shut)
+		return false;
+	if (!side_drained(c, s)) {
+		if (!s->pend_len && !ev_is_active(&c->drain)) {
+			c->drain_start = ev_now(loop_of(c));
+			ev_timer_start(loop_of(c), &c->drain);
+		}
+		return false;	/* parked bytes: on_writable comes back here */
+	}
+	/* the drain timer stays only while the other direction still waits */
+	if (!(o->eof && !s->shut))
+		ev_timer_stop(loop_of(c), &c->drain);
+	shutdown(o->fd, SHUT_WR);
+	o->shut = true;
+	return maybe_finish(c);
+}
+
+static bool on_eof(struct conn *c, struct side *s)
+{
+	s->eof = true;
+	ev_io_stop(loop_of(c), &s->rio);
+	ep_del(s);
+	return propagate_eof(c, s);
+}
+
+/* Splice hand-off: has the verdict taken over side @s? */
+static void check_go(struct conn *c, struct side *s)
+{
+	struct sh_splice_flow f;
+	struct epoll_event ev = { .events = EPOLLRDHUP, .data.ptr = s };
+
+	if (c->path != P_SPLICE || s->spliced || s->eof || s->pend_len)
+		return;
+	if (splice_flow(splice_of(c), c->cookie[s->idx], &f) || f.passed != s->hand)
+		return;	/* passed bytes wait in the socket: EV_READ brings them */
+	/* Every passed byte is across and the peer is ready: the next skb
+	 * is redirected, so only EOF and errors concern us from now on. */
+	if (epoll_ctl(splice_ep, EPOLL_CTL_ADD, s->fd, &ev))
+		return;	/* stay on EV_READ: correct, only costlier */
+	ev_io_stop(loop_of(c), &s->rio);
+	s->in_ep = true;
+	s->spliced = true;
+}
+
+/* Writes bytes of side @s to the other side; parks what does not fit. */
+static int forward(struct conn *c, struct side *s, const char *data, size_t n)
+{
+	struct side *o = &c->s[!s->idx];
+	ssize_t w = send(o->fd, data, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	if (w < 0) {
+		if (errno != EAGAIN)
+			return -errno;
+		w = 0;
+	}
+	account(c, s->idx, (size_t)w);
+	if ((size_t)w == n) {
+		s->hand += n;
+		if (c->path == P_SPLICE)
+			splice_set_handed(splice_of(c), c->cookie, s->idx, s->hand);
+		return 0;
+	}
+	s->pend = malloc(n - (size_t)w);
+	if (!s->pend)
+		return -ENOMEM;
+	memcpy(s->pend, data + w, n - (size_t)w);
+	s->pend_len = n - (size_t)w;
+	s->pend_off = 0;
+	s->hand += (size_t)w;
+	ev_io_stop(loop_of(c), &s->rio);
+	ev_io_start(loop_of(c), &o->wio);
+	return 0;
+}
+
+/* Resets both ends. Return: true (@c is freed), for the callers' returns. */
+static bool on_error(struct conn *c, int err, const char *what)
+{
+	pr_debug("%s: %s: %s; resetting the connection\n", c->svc->cfg->name, what,
+		 strerror(err));
+	conn_reset(c);
+	return true;
+}
+
+/*
+ * One read on side @s, forwarded to the other side. @hup: the splice epoll
+ * reported the peer's FIN, so "no data" means EOF here.
+ * Return: true when @c was freed.
+ */
+static bool read_side(struct conn *c, struct side *s, bool hup)
+{
+	ssize_t n;
+	int err;
+
+	if (s->pend_len) {
+		ev_io_stop(loop_of(c), &s->rio);
+		return false;
+	}
+	n = recv(s->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+	if (n > 0) {
+		err = forward(c, s, scratch, (size_t)n);
+		if (err)
+			return on_error(c, -err, "write");
+		check_go(c, s);
+		return false;
+	}
+	if (n == 0 || (hup && errno == EAGAIN))
+		return on_eof(c, s);
+	if (errno == EAGAIN || errno == EINTR) {
+		check_go(c, s);
+		return false;
+	}
+	return on_error(c, errno, "read");
+}
+
+static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct side *s = w->data;
+
+	(void)loop;
+	(void)revents;
+	read_side(s->c, s, false);
+}
+
+/* The other side can take parked bytes of side @s = this watcher's peer. */
+static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct side *o = w->data;
+	struct conn *c = o->c;
+	struct side *s = &c->s[!o->idx];
+	ssize_t n;
+
+	(void)revents;
+	n = send(o->fd, s->pend + s->pend_off, s->pend_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0) {
+		if (errno != EAGAIN)
+			on_error(c, errno, "write");
+		return;
+	}
+	account(c, s->idx, (size_t)n);
+	s->pend_off += (size_t)n;
+	s->pend_len -= (size_t)n;
+	s->hand += (size_t)n;
+	if (s->pend_len)
+		return;
+	free(s->pend);
+	s->pend = NULL;
+	ev_io_stop(loop, &o->wio);
+	if (c->path == P_SPLICE)
+		splice_set_handed(splice_of(c), c->cookie, s->idx, s->hand);
+	if (s->eof) {
+		propagate_eof(c, s);
+		return;
+	}
+	ev_io_start(loop, &s->rio);
+	check_go(c, s);
+}
+
+/* After @c was freed, later events of the same batch must not touch it. */
+static void forget_events(struct epoll_event *evs, int from, int n, const struct conn *c)
+{
+	int j;
+
+	for (j = from; j < n; j++)
+		if (evs[j].data.ptr == &c->s[0] || evs[j].data.ptr == &c->s[1])
+			evs[j].data.ptr = NULL;
+}
+
+/* Events of spliced sockets: EPOLLRDHUP, EPOLLERR, EPOLLHUP only. */
+static void on_splice_events(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct epoll_event evs[64];
+	int n, i;
+
+	(void)loop;
+	(void)w;
+	(void)revents;
+	n = epoll_wait(splice_ep, evs, 64, 0);
+	for (i = 0; i < n; i++) {
+		struct side *s = evs[i].data.ptr;
+		struct conn *c;
+		bool gone;
+
+		if (!s || !s->in_ep)
+			continue;	/* freed earlier in this batch, or already at EOF */
+		c = s->c;
+		if (evs[i].events & EPOLLERR) {
+			int err = 0;
+			socklen_t len = sizeof(err);
+
+			getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+			gone = on_error(c, err ? err : ECONNRESET, "peer");
+		} else {
+			/* RDHUP or HUP: read what is left (nothing, normally), then EOF */
+			gone = read_side(c, s, true);
+		}
+		if (gone)
+			forget_events(evs, i + 1, n, c);
+	}
+}
+
+static void start_relay(struct conn *c)
+{
+	int i;
+
+	c->path = P_RELAY;
+	c->svc->st.conns_relay++;
+	for (i = 0; i < 2; i++)
+		ev_io_start(loop_of(c), &c->s[i].rio);
+}
+
+static void start_data(struct conn *c)
+{
+	struct service *svc = c->svc;
+	int fds[2] = { c->s[0].fd, c->s[1].fd };
+	int i, err;
+
+	c->state = C_OPEN;
+	c->last_ev = ev_now(loop_of(c));
+	ev_timer_stop(loop_of(c), &c->timer);
+	ev_timer_set(&c->timer, svc->cfg->idle_timeout_ms / 1000.0, 0);
+	ev_timer_start(loop_of(c), &c->timer);
+
+	if (!svc->splice) {
+		service_fallback(svc, svc->relay_cause);
+		start_relay(c);
+		return;
+	}
+	for (i = 0; i < 2; i++)
+		c->s[i].sent_base = sent_counter(c->s[i].fd);
+	err = splice_insert(splice_of(c), fds, c->cookie);
+	if (!err) {
+		err = splice_set_ready(splice_of(c), c->cookie);
+		if (err)
+			splice_remove(splice_of(c), c->cookie);
+	}
+	if (err) {
+		pr_debug("%s: splice refused the pair: %s\n", svc->cfg->name, strerror(-err));
+		service_fallback(svc, FB_MAP_REFUSED);
+		start_relay(c);
+		return;
+	}
+	c->path = P_SPLICE;
+	svc->st.conns_splice++;
+	/* Read once each side: kicks bytes queued before insertion into the
+	 * verdict, or hands over what it passed up, then moves to the epoll. */
+	for (i = 0; i < 2; i++)
+		ev_io_start(loop_of(c), &c->s[i].rio);
+	if (!read_side(c, &c->s[0], false))
+		read_side(c, &c->s[1], false);
+}
+
+static void connect_next(struct conn *c);
+
+static void connect_failed(struct conn *c, int err)
+{
+	struct backend *be = c->be;
+
+	pr_debug("%s: backend %s: connect: %s\n", c->svc->cfg->name, be->cfg->addr.text,
+		 strerror(err));
+	c->svc->st.connect_fail++;
+	be->connect_fail++;
+	ev_io_stop(loop_of(c), &c->s[1].wio);
+	ev_timer_stop(loop_of(c), &c->timer);
+	close(c->s[1].fd);
+	c->s[1].fd = -1;
+	backend_release(c);
+	backend_connect_result(be, false);
+	if (c->ntried < c->svc->cfg->connect_attempts && c->ntried < MAX_TRIES)
+		c->svc->st.retries++;
+	connect_next(c);
+}
+
+static void on_connected(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct side *s = w->data;
+	struct conn *c = s->c;
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	(void)revents;
+	ev_io_stop(loop, w);
+	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len))
+		err = errno;
+	if (err) {
+		connect_failed(c, err);
+		return;
+	}
+	c->be->conns++;
+	backend_connect_result(c->be, true);
+	ev_io_init(&s->wio, on_writable, s->fd, EV_WRITE);
+	s->wio.data = s;
+	start_data(c);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c = w->data;
+	double idle = c->svc->cfg->idle_timeout_ms / 1000.0, ago;
+	uint64_t now_ns, last_ns = 0;
+	int i;
+
+	(void)revents;
+	if (c->state == C_CONNECTING) {
+		connect_failed(c, ETIMEDOUT);
+		return;
+	}
+	/* Idle: the latest of user space's and the verdict's activity. */
+	ago = ev_now(loop) - c->last_ev;
+	if (c->path == P_SPLICE) {
+		now_ns = now_mono_ns();
+		for (i = 0; i < 2; i++) {
+			struct sh_splice_flow f;
+
+			if (!splice_flow(splice_of(c), c->cookie[i], &f) && f.last_ns > last_ns)
+				last_ns = f.last_ns;
+		}
+		if (last_ns && (double)(now_ns - last_ns) / 1e9 < ago)
+			ago = (double)(now_ns - last_ns) / 1e9;
+	}
+	if (ago >= idle) {
+		pr_debug("%s: idle for %.1fs, closing\n", c->svc->cfg->name, ago);
+		c->svc->st.idle_closed++;
+		conn_free(c, false);
+		return;
+	}
+	ev_timer_set(w, idle - ago + 0.01, 0);
+	ev_timer_start(loop, w);
+}
+
+static void no_backend(struct conn *c)
+{
+	pr_debug("%s: no usable backend, resetting the client\n", c->svc->cfg->name);
+	c->svc->st.no_backend++;
+	conn_free(c, true);
+}
+
+/* Picks the next backend not tried yet and connects to it. */
+static void connect_next(struct conn *c)
+{
+	struct service *svc = c->svc;
+	const void *key;
+	unsigned int klen;
+	struct backend *be;
+	int idx, fd, one = 1;
+
+	if (c->ntried >= svc->cfg->connect_attempts || c->ntried >= MAX_TRIES) {
+		no_backend(c);
+		return;
+	}
+	key = client_key(c, &klen);
+	idx = lb_pick(&svc->lb, key, klen, c->tried, c->ntried);
+	if (idx < 0) {
+		no_backend(c);
+		return;
+	}
+	c->tried[c->ntried++] = idx;
+	be = &svc->backends[idx];
+	c->be = be;
+	be->active++;
+	svc->lb.m[idx].active++;
+
+	fd = socket(be->cfg->addr.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		pr_warn("%s: socket: %s\n", svc->cfg->name, strerror(errno));
+		backend_release(c);
+		no_backend(c);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->s[1].fd = fd;
+	ev_io_init(&c->s[1].wio, on_connected, fd, EV_WRITE);
+	ev_io_init(&c->s[1].rio, on_readable, fd, EV_READ);
+	c->s[1].wio.data = c->s[1].rio.data = &c->s[1];
+	if (connect(fd, (const struct sockaddr *)&be->cfg->addr.sa, be->cfg->addr.len) &&
+	    errno != EINPROGRESS) {
+		connect_failed(c, errno);
+		return;
+	}
+	ev_timer_set(&c->timer, svc->cfg->connect_timeout_ms / 1000.0, 0);
+	ev_timer_start(loop_of(c), &c->timer);
+	ev_io_start(loop_of(c), &c->s[1].wio);
+}
+
+void conn_start(struct service *svc, int fd, const struct sockaddr_storage *peer,
+		socklen_t len)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	int i, one = 1;
+
+	if (!c) {
+		close(fd);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->svc = svc;
+	c->peer = *peer;
+	c->peer_len = len;
+	c->state = C_CONNECTING;
+	for (i = 0; i < 2; i++) {
+		c->s[i].c = c;
+		c->s[i].idx = i;
+		c->s[i].fd = -1;
+	}
+	c->s[0].fd = fd;
+	ev_io_init(&c->s[0].rio, on_readable, fd, EV_READ);
+	ev_io_init(&c->s[0].wio, on_writable, fd, EV_WRITE);
+	c->s[0].rio.data = c->s[0].wio.data = &c->s[0];
+	ev_init(&c->timer, on_timer);
+	c->timer.data = c;
+	ev_init(&c->drain, on_drain_timer);
+	ev_timer_set(&c->drain, DRAIN_POLL_S, DRAIN_POLL_S);
+	c->drain.data = c;
+	c->next = svc->conns;
+	if (svc->conns)
+		svc->conns->prev = c;
+	svc->conns = c;
+	svc->active++;
+	svc->all->active++;
+	connect_next(c);
+}
+
+int conn_module_init(struct ev_loop *loop)
+{
+	splice_ep = epoll_create1(EPOLL_CLOEXEC);
+	if (splice_ep < 0)
+		return -errno;
+	ev_io_init(&splice_ep_io, on_splice_events, splice_ep, EV_READ);
+	ev_io_start(loop, &splice_ep_io);
+	return 0;
+}
+
+void conn_module_fini(struct ev_loop *loop)
+{
+	if (splice_ep < 0)
+		return;
+	ev_io_stop(loop, &splice_ep_io);
+	close(splice_ep);
+	splice_ep = -1;
+}

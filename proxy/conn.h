@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * conn.h - one proxied connection: backend choice and non-blocking connect
+ * with retries, then the bytes move by the kernel (splice) or by this
+ * process (relay). Both movers share one state machine: EOF on a side is
+ * passed on as SHUT_WR once that side's bytes have reached the other, an
+ * RST resets the other side, and the idle timeout holds for both.
+ */
+#ifndef SOCKHOP_CONN_H
+#define SOCKHOP_CONN_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include <ev.h>
+
+struct service;
+struct conn;
+
+/** conn_module_init() - the shared watcher of spliced sockets. 0 or -errno. */
+int conn_module_init(struct ev_loop *loop);
+void conn_module_fini(struct ev_loop *loop);
+
+/** conn_start() - take over accepted client socket @fd of @svc. */
+void conn_start(struct service *svc, int fd, const struct sockaddr_storage *peer,
+		socklen_t len);
+
+/** conn_reset() - reset both ends now and free @c. */
+void conn_reset(struct conn *c);
+
+/** conn_next() - walk a service's connection list. */
+struct conn *conn_next(const struct conn *c);
+
+/** conn_spliced_bytes() - bytes the kernel has moved for @c so far (0 if relayed). */
+uint64_t conn_spliced_bytes(const struct conn *c);
+
+#endif /* SOCKHOP_CONN_H */

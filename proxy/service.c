@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * service.c - listeners, accept with limits, backend state, fallback
+ * accounting and graceful drain (see service.h).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "health.h"
+#include "log.h"
+#include "maglev.h"
+#include "service.h"
+
+#include <sched.h>
+
+#define ACCEPT_BATCH	64	/* accepts per wake-up, for fairness between listeners */
+
+static const char *const fb_names[FB_NR] = {
+	[FB_CONFIGURED] = "configured",
+	[FB_AUTO] = "auto",
+	[FB_NO_BPF] = "no-bpf",
+	[FB_SELFTEST] = "selftest",
+	[FB_MAP_REFUSED] = "map-refused",
+};
+
+const char *fallback_name(enum fallback_cause c)
+{
+	return c < FB_NR ? fb_names[c] : "?";
+}
+
+void service_fallback(struct service *svc, enum fallback_cause c)
+{
+	svc->st.fallback[c]++;
+	if (svc->fb_logged[c] || c == FB_CONFIGURED)
+		return;
+	svc->fb_logged[c] = true;
+	pr_info("%s: relaying connections in user space (%s)%s\n", svc->cfg->name,
+		fallback_name(c), c == FB_MAP_REFUSED ? "; logged once, counted always" : "");
+}
+
+void backend_set_state(struct backend *be, enum be_state st, const char *why)
+{
+	if (be->state == st)
+		return;
+	be->state = st;
+	be->transitions++;
+	be->rise_count = be->fall_count = 0;
+	be->svc->lb.m[be->idx].up = st == BE_UP;
+	lb_changed(&be->svc->lb);
+	pr_info("%s: backend %s is %s (%s)\n", be->svc->cfg->name, be->cfg->addr.text,
+		st == BE_UP ? "UP" : "DOWN", why);
+}
+
+/* Passive checks: real connects count toward fall like failed checks do.
+ * Without active checks nothing could bring a backend back, so then they
+ * are only counted. */
+void backend_connect_result(struct backend *be, bool ok)
+{
+	const struct cfg_health *h = &be->svc->cfg->health;
+
+	if (ok) {
+		be->fall_count = 0;
+		return;
+	}
+	if (h->enabled && be->state == BE_UP && ++be->fall_count >= h->fall)
+		backend_set_state(be, BE_DOWN, "connections failed");
+}
+
+bool services_auto_splice(void)
+{
+	cpu_set_t set;
+
+	/* The redirect runs in the psock worker on the sending CPU: with a
+	 * second CPU the proxy's wake-ups are saved and latency wins; on one
+	 * CPU the worker's extra pass costs more than the relay's copies. */
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return false;
+	return CPU_COUNT(&set) >= 2;
+}
+
+static void reject(struct service *svc, int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	/* prompt and unmistakable for the client: a reset, not a silent hang */
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+	svc->st.rejected_limit++;
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct listener *l = w->data;
+	struct service *svc = l->svc;
+	int i;
+
+	(void)loop;
+	(void)revents;
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		int fd = accept4(l->fd, (struct sockaddr *)&peer, &len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				pr_warn("%s: accept: %s\n", svc->cfg->name, strerror(errno));
+			return;
+		}
+		svc->st.accepted++;
+		if (svc->active >= svc->cfg->max_conns) {
+			reject(svc, fd);
+			continue;
+		}
+		conn_start(svc, fd, &peer, len);
+	}
+}
+
+static int open_listener(struct service *svc, struct listener *l)
+{
+	int one = 1, fd, err;
+
+	fd = socket(l->addr->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (l->addr->sa.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&l->addr->sa, l->addr->len) ||
+	    listen(fd, (int)svc->cfg->backlog)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	l->fd = fd;
+	l->svc = svc;
+	ev_io_init(&l->io, on_accept, fd, EV_READ);
+	l->io.data = l;
+	ev_io_start(svc->all->loop, &l->io);
+	return 0;
+}
+
+static void close_listeners(struct service *svc)
+{
+	size_t i;
+
+	for (i = 0; i < svc->nr_listeners; i++) {
+		struct listener *l = &svc->listeners[i];
+
+		if (l->fd < 0)
+			continue;
+		ev_io_stop(svc->all->loop, &l->io);
+		close(l->fd);
+		l->fd = -1;
+	}
+}
+
+static int service_init(struct services *ss, struct service *svc, const struct cfg_service *cfg)
+{
+	size_t i;
+	int err;
+
+	svc->all = ss;
+	svc->cfg = cfg;
+	err = lb_init(&svc->lb, cfg->algo, (unsigned int)cfg->nr_backends,
+		      (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)svc);
+	if (err)
+		return err;
+	svc->backends = calloc(cfg->nr_backends, sizeof(*svc->backends));
+	svc->listeners = calloc(cfg->nr_listen, sizeof(*svc->listeners));
+	if (!svc->backends || !svc->listeners)
+		return -ENOMEM;
+	for (i = 0; i < cfg->nr_backends; i++) {
+		struct backend *be = &svc->backends[i];
+		const struct cfg_backend *cb = &cfg->backends[i];
+
+		be->svc = svc;
+		be->idx = (unsigned int)i;
+		be->cfg = cb;
+		be->state = BE_UP;	/* optimistic: passive and active checks correct it */
+		svc->lb.m[i] = (struct lb_member){
+			.key = maglev_hash(&cb->addr.sa, cb->addr.len, 0),
+			.weight = cb->weight, .backup = cb->backup, .up = true,
+			.max = cfg->max_conns_backend,
+		};
+		health_start(be);
+	}
+	lb_changed(&svc->lb);
+
+	/* auto: the relay unless splice is known to pay here (README, "auto") */
+	if (!ss->splice) {
+		svc->splice = false;
+		svc->relay_cause = cfg->path == CFG_PATH_RELAY ? FB_CONFIGURED : ss->no_splice_cause;
+	} else if (cfg->path == CFG_PATH_RELAY) {
+		svc->relay_cause = FB_CONFIGURED;
+	} else {
+		svc->splice = cfg->path == CFG_PATH_SPLICE || services_auto_splice();
+		svc->relay_cause = FB_AUTO;
+	}
+
+	svc->nr_listeners = cfg->nr_listen;
+	for (i = 0; i < cfg->nr_listen; i++)
+		svc->listeners[i].fd = -1;
+	for (i = 0; i < cfg->nr_listen; i++) {
+		svc->listeners[i].addr = &cfg->listen[i];
+		err = open_listener(svc, &svc->listeners[i]);
+		if (err) {
+			pr_err("%s:%d: service '%s': cannot listen on %s: %s\n", ss->file,
+			       cfg->listen[i].line, cfg->name, cfg->listen[i].text, strerror(-err));
+			return err;
+		}
+	}
+	pr_info("%s: listening on %zu address%s, %zu backend%s, %s, data path %s\n", cfg->name,
+		cfg->nr_listen, cfg->nr_listen == 1 ? "" : "es", cfg->nr_backends,
+		cfg->nr_backends == 1 ? "" : "s", cfg_algo_name(cfg->algo),
+		svc->splice ? "splice" : "relay");
+	return 0;
+}
+
+static void service_fini(struct service *svc)
+{
+	size_t i;
+
+	while (svc->conns)
+		conn_reset(svc->conns);
+	close_listeners(svc);
+	for (i = 0; svc->backends && i < svc->cfg->nr_backends; i++)
+		if (svc->backends[i].svc)
+			health_stop(&svc->backends[i]);
+	free(svc->listeners);
+	free(svc->backends);
+	lb_free(&svc->lb);
+}
+
+int services_start(struct ev_loop *loop, const struct cfg *cfg, struct splice *sp,
+		   enum fallback_cause no_splice_cause, struct services **out)
+{
+	struct services *ss;
+	size_t i;
+	int err;
+
+	ss = calloc(1, sizeof(*ss));
+	if (!ss)
+		return -ENOMEM;
+	ss->loop = loop;
+	ss->file = cfg->file;
+	ss->splice = sp;
+	ss->no_splice_cause = no_splice_cause;
+	ss->svcs = calloc(cfg->nr_services ? cfg->nr_services : 1, sizeof(*ss->svcs));
+	if (!ss->svcs) {
+		free(ss);
+		return -ENOMEM;
+	}
+	ss->nr = cfg->nr_services;
+	for (i = 0; i < ss->nr; i++) {
+		err = service_init(ss, &ss->svcs[i], &cfg->services[i]);
+		if (err) {
+			services_free(ss);
+			return err;
+		}
+	}
+	*out = ss;
+	return 0;
+}
+
+static void on_drain_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct services *ss = w->data;
+	size_t i;
+
+	(void)loop;
+	(void)revents;
+	pr_warn("drain deadline reached with %u connection%s open; resetting them\n",
+		ss->active, ss->active == 1 ? "" : "s");
+	for (i = 0; i < ss->nr; i++)
+		while (ss->svcs[i].conns)
+			conn_reset(ss->svcs[i].conns);	/* the last one calls on_drained */
+}
+
+static void drained(struct services *ss)
+{
+	ev_timer_stop(ss->loop, &ss->drain_timer);
+	if (ss->on_drained_user)
+		ss->on_drained_user(ss);
+}
+
+void services_drain(struct services *ss, void (*done)(struct services *ss))
+{
+	uint32_t longest = 0;
+	size_t i;
+
+	ss->stopping = true;
+	ss->on_drained_user = done;
+	ss->on_drained = drained;
+	for (i = 0; i < ss->nr; i++) {
+		close_listeners(&ss->svcs[i]);
+		if (ss->svcs[i].cfg->drain_timeout_ms > longest)
+			longest = ss->svcs[i].cfg->drain_timeout_ms;
+		ss->svcs[i].st.drained += ss->svcs[i].active;
+	}
+	if (ss->active == 0) {
+		done(ss);
+		return;
+	}
+	pr_info("draining %u connection%s for up to %.1fs\n", ss->active,
+		ss->active == 1 ? "" : "s", longest / 1000.0);
+	ev_timer_init(&ss->drain_timer, on_drain_deadline, longest / 1000.0, 0);
+	ss->drain_timer.data = ss;
+	ev_timer_start(ss->loop, &ss->drain_timer);
+}
+
+void services_free(struct services *ss)
+{
+	size_t i;
+
+	if (!ss)
+		return;
+	ss->on_drained = NULL;
+	ev_timer_stop(ss->loop, &ss->drain_timer);
+	for (i = 0; i < ss->nr; i++)
+		if (ss->svcs[i].cfg)
+			service_fini(&ss->svcs[i]);
+	free(ss->svcs);
+	free(ss);
+}

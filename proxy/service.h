@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * service.h - the proxy's runtime model: a service (listeners, backends,
+ * algorithm, counters) and the set of services the daemon runs. Built from
+ * the config's services; connections (conn.h) refer back to both.
+ */
+#ifndef SOCKHOP_SERVICE_H
+#define SOCKHOP_SERVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <ev.h>
+
+#include "config.h"
+#include "lb.h"
+
+struct splice;
+struct service;
+
+enum be_state { BE_UP, BE_DOWN };
+
+/* Why a connection was relayed instead of spliced; counted per service. */
+enum fallback_cause {
+	FB_CONFIGURED,		/* data-path: relay */
+	FB_AUTO,		/* data-path: auto chose relay (README) */
+	FB_NO_BPF,		/* the splice program could not be loaded */
+	FB_SELFTEST,		/* the kernel failed the start-up self-test */
+	FB_MAP_REFUSED,		/* splice_socks refused a socket */
+	FB_NR,
+};
+
+struct backend {
+	struct service *svc;
+	unsigned int idx;
+	const struct cfg_backend *cfg;
+	enum be_state state;
+	unsigned int rise_count, fall_count;	/* consecutive health results */
+	/* active health check */
+	int hc_fd;
+	ev_timer hc_timer;
+	ev_io hc_io;
+	/* counters */
+	uint32_t active;
+	uint64_t conns, bytes_in, bytes_out;	/* in: from the backend */
+	uint64_t connect_fail, hc_ok, hc_fail, transitions;
+};
+
+struct listener {
+	struct service *svc;
+	const struct cfg_addr *addr;
+	int fd;
+	ev_io io;
+};
+
+struct service_stats {
+	uint64_t accepted, rejected_limit, no_backend, connect_fail, retries;
+	uint64_t conns_splice, conns_relay;
+	uint64_t bytes_splice, bytes_relay;	/* of closed connections */
+	uint64_t fallback[FB_NR];
+	uint64_t idle_closed, resets, drained;
+};
+
+struct conn;
+
+struct service {
+	struct services *all;
+	const struct cfg_service *cfg;
+	struct listener *listeners;
+	size_t nr_listeners;
+	struct backend *backends;
+	size_t nr_backends;
+	struct lb lb;
+	bool splice;			/* this service's connections try the kernel path */
+	enum fallback_cause relay_cause;	/* when !splice */
+	uint32_t active;
+	struct service_stats st;
+	struct conn *conns;		/* active connections, a list */
+	bool fb_logged[FB_NR];		/* each fallback cause is logged once */
+};
+
+struct services {
+	struct ev_loop *loop;
+	const char *file;		/* the config file, for messages */
+	struct service *svcs;
+	size_t nr;
+	struct splice *splice;		/* NULL: the kernel path is unavailable */
+	enum fallback_cause no_splice_cause;
+	uint32_t active;		/* connections over all services */
+	bool stopping;
+	ev_timer drain_timer;
+	void (*on_drained)(struct services *ss);	/* set while draining */
+	void (*on_drained_user)(struct services *ss);
+};
+
+/**
+ * services_start() - open every service's listeners and start its health
+ * checks. @sp may be NULL (no kernel path: every connection is relayed for
+ * @no_splice_cause). Return: 0 or -errno, logged with the address.
+ */
+int services_start(struct ev_loop *loop, const struct cfg *cfg, struct splice *sp,
+		   enum fallback_cause no_splice_cause, struct services **out);
+
+/**
+ * services_drain() - stop accepting; let connections finish for up to the
+ * longest drain timeout, then reset what is left; call @done at the end.
+ */
+void services_drain(struct services *ss, void (*done)(struct services *ss));
+
+/** services_free() - reset every connection and release everything. */
+void services_free(struct services *ss);
+
+/* Health and connection code report backend events here. */
+void backend_set_state(struct backend *be, enum be_state st, const char *why);
+void backend_connect_result(struct backend *be, bool ok);
+
+/** service_fallback() - count, and log once per cause, a relayed connection. */
+void service_fallback(struct service *svc, enum fallback_cause c);
+
+const char *fallback_name(enum fallback_cause c);
+
+/**
+ * services_auto_splice() - does data-path "auto" choose splice on this
+ * machine? The rule and the measurements behind it are in README ("auto").
+ */
+bool services_auto_splice(void);
+
+#endif /* SOCKHOP_SERVICE_H */
