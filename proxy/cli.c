@@ -11,9 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 
+#include "control.h"
 #include "pins.h"
 
 struct scope_row {
@@ -24,15 +28,19 @@ struct scope_row {
 static void usage(FILE *out)
 {
 	fprintf(out,
-"Usage: sockhop [--pin-dir DIR] COMMAND [-j]\n"
-"Shows the state sockhopd pinned, whether or not the daemon is running.\n"
+"Usage: sockhop [--pin-dir DIR] [--control PATH] COMMAND [-j]\n"
+"Shows sockhop's state: status and stats read the pinned maps (whether or\n"
+"not the daemon runs); services asks the running daemon.\n"
 "\n"
 "Commands:\n"
 "  status    pin directory, daemon, scopes and their attachments, sockets\n"
 "  stats     per-scope acceleration counters, summed over CPUs\n"
+"  services  proxy services: backends (state, active connections, bytes,\n"
+"            failures), limits hit, and the split between splice and relay\n"
 "\n"
 "Options:\n"
 "      --pin-dir DIR  pin directory (default " SH_DEFAULT_PIN_DIR ")\n"
+"      --control PATH the daemon's control socket (default " SH_DEFAULT_CONTROL ")\n"
 "  -j, --json         print JSON\n"
 "  -h, --help         show this help\n"
 "  -V, --version      show the version\n");
@@ -265,22 +273,63 @@ static int cmd_stats(const char *dir, bool json)
 	return 0;
 }
 
+/* Sends one command to the daemon's control socket and copies the answer. */
+static int cmd_services(const char *path, bool json)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 5 };
+	const char *req = json ? "services-json\n" : "services\n";
+	char buf[65536];
+	ssize_t n;
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "sockhop: control socket path too long: %s\n", path);
+		return 1;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		fprintf(stderr, "sockhop: cannot reach sockhopd at %s: %s (is it running with "
+			"services? see --control)\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
+		fprintf(stderr, "sockhop: %s: %s\n", path, strerror(errno));
+		close(fd);
+		return 1;
+	}
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+		fwrite(buf, 1, (size_t)n, stdout);
+	close(fd);
+	if (n < 0) {
+		fprintf(stderr, "sockhop: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "control", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = SH_DEFAULT_PIN_DIR, *cmd;
+	const char *dir = SH_DEFAULT_PIN_DIR, *control = SH_DEFAULT_CONTROL, *cmd;
 	bool json = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "+jhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p': dir = optarg; break;
+		case 'c': control = optarg; break;
 		case 'j': json = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("sockhop %s (BPF layout %d)\n", SOCKHOP_VERSION, SH_LAYOUT_VERSION); return 0;
@@ -296,11 +345,14 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p': dir = optarg; break;
+		case 'c': control = optarg; break;
 		case 'j': json = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
+	if (!strcmp(cmd, "services"))
+		return cmd_services(control, json);
 	if (!strcmp(cmd, "status"))
 		return cmd_status(dir, json);
 	if (!strcmp(cmd, "stats"))

@@ -177,12 +177,14 @@ static void services_json(struct control *ctl, struct out *o)
 	}
 	if (ss->splice)
 		splice_stats(ss->splice, &k);
-	put(o, "],\"splice\":{\"available\":%s,\"skbs_redirected\":%llu,\"bytes_redirected\":%llu,"
-	       "\"skbs_passed\":%llu,\"bytes_passed\":%llu,\"no_ctl\":%llu,\"redirect_fail\":%llu}}\n",
-	    ss->splice ? "true" : "false", (unsigned long long)k.skbs_redirected,
+	put(o, "],\"splice\":{\"available\":%s,\"entries\":%ld,\"skbs_redirected\":%llu,"
+	       "\"bytes_redirected\":%llu,\"skbs_passed\":%llu,\"bytes_passed\":%llu,"
+	       "\"no_ctl\":%llu,\"redirect_fail\":%llu,\"empty_skbs\":%llu}}\n",
+	    ss->splice ? "true" : "false", ss->splice ? splice_entries(ss->splice) : 0L,
+	    (unsigned long long)k.skbs_redirected,
 	    (unsigned long long)k.bytes_redirected, (unsigned long long)k.skbs_passed,
 	    (unsigned long long)k.bytes_passed, (unsigned long long)k.no_ctl,
-	    (unsigned long long)k.redirect_fail);
+	    (unsigned long long)k.redirect_fail, (unsigned long long)k.empty_skbs);
 }
 
 static void on_client(struct ev_loop *loop, ev_io *w, int revents)

@@ -183,6 +183,19 @@ int splice_stats(struct splice *sp, struct sh_splice_stats *out)
 	return 0;
 }
 
+long splice_entries(struct splice *sp)
+{
+	uint64_t key, cur, *prev = NULL;
+	long n = 0;
+
+	while (bpf_map_get_next_key(sp->ctl_fd, prev, &key) == 0) {
+		n++;
+		cur = key;
+		prev = &cur;
+	}
+	return n;
+}
+
 /* --- start-up self-test --------------------------------------------------- */
 
 #define SELFTEST_BYTES	(1 << 20)

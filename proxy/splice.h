@@ -49,4 +49,7 @@ void splice_remove(struct splice *sp, const uint64_t cookie[2]);
 /** splice_stats() - the verdict's totals over all CPUs. */
 int splice_stats(struct splice *sp, struct sh_splice_stats *out);
 
+/** splice_entries() - sockets with a splice_ctl entry (two per pair). */
+long splice_entries(struct splice *sp);
+
 #endif /* SOCKHOP_SPLICE_H */

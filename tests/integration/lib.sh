@@ -166,3 +166,94 @@ eagains() {
 	cat "$TMP/server.$1.$2.out" "$TMP/client.$1.$2.out" |
 		sed -n 's/.*spurious_eagain=\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
 }
+
+# --- the proxy (services) -----------------------------------------------------
+CTL=$TMP/ctl.sock
+SHLOAD=$ROOT/$BUILD/tests/shload
+
+# start_proxy CONFIG [ARGS...]: sockhopd inside $NS, control socket $CTL.
+start_proxy() {
+	local cfg=$1; shift
+	local from; from=$(cat "$TMP/daemon.log" 2>/dev/null | wc -l)
+	ip netns exec "$NS" "$SOCKHOPD" -c "$cfg" --pin-dir "$PIN" --control "$CTL" "$@" \
+		>>"$TMP/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	for _ in $(seq 100); do
+		tail -n +$((from + 1)) "$TMP/daemon.log" | grep -q 'ready:' && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$TMP/daemon.log"; fail "sockhopd exited at start"; }
+		sleep 0.1
+	done
+	fail "sockhopd not ready after 10 s"
+}
+
+# services_json: the daemon's answer to `sockhop services -j`.
+services_json() { "$SOCKHOP" --control "$CTL" services -j; }
+
+# svc SERVICE FIELD: one field of a service.
+svc() { services_json | jq -r --arg s "$1" ".services[] | select(.name == \$s) | .$2"; }
+
+# be SERVICE ADDRESS FIELD: one field of a backend.
+be() {
+	services_json | jq -r --arg s "$1" --arg a "$2" \
+		".services[] | select(.name == \$s) | .backends[] | select(.address == \$a) | .$3"
+}
+
+# kstat FIELD: a counter of the splice verdict (summed over CPUs).
+kstat() { services_json | jq -r ".splice.$1"; }
+
+# backend ID PORT [ARGS...]: an shload backend in $NS on 127.0.0.1:PORT.
+backend() {
+	local id=$1 port=$2; shift 2
+	ip netns exec "$NS" "$SHLOAD" backend "$port" --id "$id" --bind 127.0.0.1 "$@" \
+		>"$TMP/backend.$id.out" 2>&1 &
+	BG_PIDS+=($!)
+	eval "BACKEND_PID_$id=$!"
+	wait_port "$port"
+}
+
+# wait_port PORT: until something listens on PORT in $NS.
+wait_port() {
+	for _ in $(seq 100); do
+		ip netns exec "$NS" ss -Hltn "sport = :$1" | grep -q . && return 0
+		sleep 0.05
+	done
+	fail "nothing listens on port $1"
+}
+
+# stop_backend ID: SIGTERM it and check its own verdict (no bad stream).
+stop_backend() {
+	local pid; eval "pid=\$BACKEND_PID_$1"
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	local rc=$?
+	[ $rc = 0 ] || { cat "$TMP/backend.$1.out"; fail "backend $1 saw bad streams (exit $rc)"; }
+}
+
+# load ARGS...: shload client in $NS; its output line is in $LOAD.
+load() {
+	LOAD=$(ip netns exec "$NS" "$SHLOAD" client "$@" 2>"$TMP/load.err")
+	local rc=$?
+	[ $rc = 0 ] || { cat "$TMP/load.err"; fail "shload client: $LOAD (exit $rc)"; }
+}
+
+# load_field NAME: ok, bad, reset, refused from $LOAD.
+load_field() { echo "$LOAD" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+# backend_count ID: connections backend ID served according to $LOAD.
+backend_count() {
+	echo "$LOAD" | sed -n 's/.*backends=//p' | tr ',' '\n' | awk -F: -v id="$1" '$1 == id { print $2 }' |
+		grep . || echo 0
+}
+
+# daemon_fds: open fds of the daemon.
+daemon_fds() { ls "/proc/$DAEMON_PID/fd" | wc -l; }
+
+# daemon_rss_kib: resident set of the daemon.
+daemon_rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$DAEMON_PID/status"; }
+
+# wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
+wait_until() {
+	local t=$1; shift
+	for _ in $(seq $((t * 10))); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
