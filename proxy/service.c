@@ -271,48 +271,51 @@ int services_start(struct ev_loop *loop, const struct cfg *cfg, struct splice *s
 
 static void on_drain_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct services *ss = w->data;
-	size_t i;
+	struct service *svc = w->data;
 
 	(void)loop;
 	(void)revents;
-	pr_warn("drain deadline reached with %u connection%s open; resetting them\n",
-		ss->active, ss->active == 1 ? "" : "s");
-	for (i = 0; i < ss->nr; i++)
-		while (ss->svcs[i].conns)
-			conn_reset(ss->svcs[i].conns);	/* the last one calls on_drained */
+	if (!svc->conns)
+		return;
+	pr_warn("%s: drain deadline reached with %u connection%s open; resetting them\n",
+		svc->cfg->name, svc->active, svc->active == 1 ? "" : "s");
+	while (svc->conns)
+		conn_reset(svc->conns);	/* the very last one calls on_drained */
 }
 
 static void drained(struct services *ss)
 {
-	ev_timer_stop(ss->loop, &ss->drain_timer);
+	size_t i;
+
+	for (i = 0; i < ss->nr; i++)
+		ev_timer_stop(ss->loop, &ss->svcs[i].drain_timer);
 	if (ss->on_drained_user)
 		ss->on_drained_user(ss);
 }
 
 void services_drain(struct services *ss, void (*done)(struct services *ss))
 {
-	uint32_t longest = 0;
 	size_t i;
 
 	ss->stopping = true;
 	ss->on_drained_user = done;
 	ss->on_drained = drained;
 	for (i = 0; i < ss->nr; i++) {
-		close_listeners(&ss->svcs[i]);
-		if (ss->svcs[i].cfg->drain_timeout_ms > longest)
-			longest = ss->svcs[i].cfg->drain_timeout_ms;
-		ss->svcs[i].st.drained += ss->svcs[i].active;
+		struct service *svc = &ss->svcs[i];
+
+		close_listeners(svc);
+		svc->st.drained += svc->active;
+		if (!svc->active)
+			continue;
+		pr_info("%s: draining %u connection%s for up to %.1fs\n", svc->cfg->name,
+			svc->active, svc->active == 1 ? "" : "s", svc->cfg->drain_timeout_ms / 1000.0);
+		ev_timer_init(&svc->drain_timer, on_drain_deadline,
+			      svc->cfg->drain_timeout_ms / 1000.0, 0);
+		svc->drain_timer.data = svc;
+		ev_timer_start(ss->loop, &svc->drain_timer);
 	}
-	if (ss->active == 0) {
+	if (ss->active == 0)
 		done(ss);
-		return;
-	}
-	pr_info("draining %u connection%s for up to %.1fs\n", ss->active,
-		ss->active == 1 ? "" : "s", longest / 1000.0);
-	ev_timer_init(&ss->drain_timer, on_drain_deadline, longest / 1000.0, 0);
-	ss->drain_timer.data = ss;
-	ev_timer_start(ss->loop, &ss->drain_timer);
 }
 
 void services_free(struct services *ss)
@@ -322,10 +325,11 @@ void services_free(struct services *ss)
 	if (!ss)
 		return;
 	ss->on_drained = NULL;
-	ev_timer_stop(ss->loop, &ss->drain_timer);
-	for (i = 0; i < ss->nr; i++)
+	for (i = 0; i < ss->nr; i++) {
+		ev_timer_stop(ss->loop, &ss->svcs[i].drain_timer);
 		if (ss->svcs[i].cfg)
 			service_fini(&ss->svcs[i]);
+	}
 	free(ss->svcs);
 	free(ss);
 }

@@ -75,6 +75,7 @@ struct service {
 	uint32_t active;
 	struct service_stats st;
 	struct conn *conns;		/* active connections, a list */
+	ev_timer drain_timer;		/* graceful stop: this service's deadline */
 	bool fb_logged[FB_NR];		/* each fallback cause is logged once */
 };
 
@@ -87,7 +88,6 @@ struct services {
 	enum fallback_cause no_splice_cause;
 	uint32_t active;		/* connections over all services */
 	bool stopping;
-	ev_timer drain_timer;
 	void (*on_drained)(struct services *ss);	/* set while draining */
 	void (*on_drained_user)(struct services *ss);
 };
@@ -101,8 +101,9 @@ int services_start(struct ev_loop *loop, const struct cfg *cfg, struct splice *s
 		   enum fallback_cause no_splice_cause, struct services **out);
 
 /**
- * services_drain() - stop accepting; let connections finish for up to the
- * longest drain timeout, then reset what is left; call @done at the end.
+ * services_drain() - stop accepting; let each service's connections finish
+ * for up to its drain timeout, then reset what is left; call @done when
+ * the last connection is gone.
  */
 void services_drain(struct services *ss, void (*done)(struct services *ss));
 

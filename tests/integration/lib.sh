@@ -53,7 +53,8 @@ cleanup() {
 	set +e
 	for p in ${BG_PIDS[@]+"${BG_PIDS[@]}"}; do kill "$p" 2>/dev/null; done
 	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-		kill -TERM "$DAEMON_PID"
+		# the second SIGTERM skips the proxy's connection drain
+		kill -TERM "$DAEMON_PID"; sleep 0.2; kill -TERM "$DAEMON_PID" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$DAEMON_PID" 2>/dev/null
 	fi
@@ -257,3 +258,8 @@ wait_until() {
 	for _ in $(seq $((t * 10))); do "$@" && return 0; sleep 0.1; done
 	return 1
 }
+
+# Conditions for wait_until (evaluated on every poll, unlike "$(...)" args).
+svc_is() { [ "$(svc "$1" "$2")" = "$3" ]; }
+be_is() { [ "$(be "$1" "$2" "$3")" = "$4" ]; }
+kstat_is() { [ "$(kstat "$1")" = "$2" ]; }

@@ -154,7 +154,7 @@ done
 result "event loop: an epoll backend answered 2 x 2 x 1000 round trips through both paths, none stalled"
 
 # --- nothing left behind -----------------------------------------------------------
-wait_until 5 [ "$(kstat entries)" = 0 ] || fail "splice map entries left: $(kstat entries)"
+wait_until 5 kstat_is entries 0 || fail "splice map entries left: $(kstat entries)"
 [ "$(kstat redirect_fail)" = 0 ] || fail "redirect failures: $(kstat redirect_fail)"
 stop_daemon
 stop_backend 1

@@ -11,7 +11,8 @@
  *                [--src-base ADDR] [--timeout-ms T]
  *     Opens N connections (P at a time) and prints
  *     "ok=N bad=N reset=N refused=N backends=ID:COUNT,...". Exit 0 when
- *     bad == 0, else 1.
+ *     bad == 0, else 1. --map FILE writes "SOURCE-ADDRESS BACKEND-ID" per
+ *     connection.
  *
  * Protocol: the client sends a 32-byte header {magic, mode, seed, up,
  * down}; the backend answers with {magic, id}. Then the client sends "up"
@@ -298,13 +299,15 @@ static int run_backend(const char *bind_addr, const char *port)
 /* --- client -------------------------------------------------------------- */
 
 struct client_opts {
-	const char *addr, *port, *src_base;
+	const char *addr, *port, *src_base, *map;
 	unsigned long conns, parallel, rst_every;
 	uint64_t up, down;
 	int mode, random_sizes, timeout_ms;
 };
 
 static struct client_opts co;
+static FILE *map_out;
+static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_ulong next_conn, c_ok, c_bad, c_reset, c_refused;
 static atomic_ulong per_id[MAX_IDS];
 
@@ -381,6 +384,18 @@ static void *client_worker(void *arg)
 		if (!err) {
 			if (rep.id < MAX_IDS)
 				atomic_fetch_add(&per_id[rep.id], 1);
+			if (map_out) {
+				struct sockaddr_storage ss;
+				socklen_t sl = sizeof(ss);
+				char host[64] = "?";
+
+				getsockname(fd, (struct sockaddr *)&ss, &sl);
+				getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), NULL, 0,
+					    NI_NUMERICHOST);
+				pthread_mutex_lock(&map_lock);
+				fprintf(map_out, "%s %u\n", host, rep.id);
+				pthread_mutex_unlock(&map_lock);
+			}
 			first = rq.mode == M_CLIENT_FIRST ? 1 : rq.mode == M_SERVER_FIRST ? -1 : 0;
 			err = exchange(fd, rq.seed, rq.up, rq.seed + 1, rq.down, first, abort_at,
 				       co.timeout_ms, 0);
@@ -437,6 +452,7 @@ int main(int argc, char **argv)
 		{ "mode", required_argument, NULL, 'm' },
 		{ "src-base", required_argument, NULL, 's' },
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "map", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *bind_addr = "::";
@@ -463,6 +479,7 @@ int main(int argc, char **argv)
 		case 'k': co.rst_every = strtoul(optarg, NULL, 0); break;
 		case 's': co.src_base = optarg; break;
 		case 't': co.timeout_ms = atoi(optarg); break;
+		case 'M': co.map = optarg; break;
 		case 'm':
 			co.mode = !strcmp(optarg, "client-first") ? M_CLIENT_FIRST :
 				  !strcmp(optarg, "server-first") ? M_SERVER_FIRST :
@@ -479,7 +496,14 @@ int main(int argc, char **argv)
 		co.port = argv[optind + 1];
 		if (!co.parallel)
 			co.parallel = 1;
-		return run_client();
+		if (co.map && !(map_out = fopen(co.map, "w"))) {
+			perror(co.map);
+			return 2;
+		}
+		c = run_client();
+		if (map_out)
+			fclose(map_out);
+		return c;
 	}
 	fprintf(stderr, "usage: see the comment at the top of tests/tools/shload.c\n");
 	return 2;
