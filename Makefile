@@ -50,7 +50,7 @@ CLI_SRCS    := proxy/cli.c proxy/pins.c proxy/log.c
 DAEMON_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRCS))
 CLI_OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 
-UNIT_TESTS  := test_config test_rules test_key test_cgroup
+UNIT_TESTS  := test_config test_rules test_key test_cgroup test_lb
 UNIT_BINS   := $(patsubst %,$(BUILD)/tests/%,$(UNIT_TESTS))
 TOOLS       := $(BUILD)/tests/shtraffic $(BUILD)/tests/shload
 
@@ -151,6 +151,10 @@ $(BUILD)/tests/test_key: $(BUILD)/tests/unit/test_key.o
 	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -o $@
 
 $(BUILD)/tests/test_cgroup: $(BUILD)/tests/unit/test_cgroup.o $(BUILD)/cgroup/cgroup.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -o $@
+
+$(BUILD)/tests/test_lb: $(BUILD)/tests/unit/test_lb.o $(BUILD)/proxy/lb.o $(BUILD)/proxy/maglev.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -o $@
 

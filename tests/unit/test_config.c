@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include "config.h"
 
@@ -109,6 +110,7 @@ struct bad_case {
 };
 
 #define SCOPE "scopes:\n  - name: a\n    cgroup: a\n"
+#define SVC "services:\n  - name: w\n    listen: 127.0.0.1:80\n"
 #define RULES SCOPE "    rules:\n      - action: accelerate\n"
 
 static const struct bad_case bad_cases[] = {
@@ -121,9 +123,9 @@ static const struct bad_case bad_cases[] = {
 	{ "top level is a list", "- a\n",
 	  "t.yaml:1:1: (top level): expected a mapping, found a list" },
 	{ "unknown top-level key", "scopes: []\nscope: []\n",
-	  "t.yaml:2:1: (top level): unknown key 'scope' (expected one of: scopes)" },
+	  "t.yaml:2:1: (top level): unknown key 'scope' (expected one of: scopes, services)" },
 	{ "missing scopes", "other: 1\n",
-	  "t.yaml:1:1: (top level): unknown key 'other' (expected one of: scopes)" },
+	  "t.yaml:1:1: (top level): unknown key 'other' (expected one of: scopes, services)" },
 	{ "scopes is a mapping", "scopes:\n  a: b\n",
 	  "t.yaml:2:3: scopes: expected a list, found a mapping" },
 	{ "scope is a scalar", "scopes:\n  - web\n",
@@ -182,7 +184,80 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:6:15: scopes[0].rules[0].port: '-1' is not a port (1-65535), a range LOW-HIGH, or 'any'" },
 	{ "unknown rule key", RULES "        dport: 80\n",
 	  "t.yaml:6:9: scopes[0].rules[0]: unknown key 'dport' (expected one of: action, protocol, destination, port)" },
+	{ "service without backends", SVC "",
+	  "t.yaml:2:5: services[0]: missing required key 'backends'" },
+	{ "bare IPv6 listen", "services:\n  - name: w\n    listen: ::1:80\n    backends: [127.0.0.1:1]\n",
+	  "t.yaml:3:13: services[0].listen: '::1:80' is not IP:PORT or [IPv6]:PORT (port 1-65535)" },
+	{ "port 0 backend", SVC "    backends: [127.0.0.1:0]\n",
+	  "t.yaml:4:16: services[0].backends[0]: '127.0.0.1:0' is not IP:PORT or [IPv6]:PORT (port 1-65535)" },
+	{ "unknown algorithm", SVC "    backends: [127.0.0.1:1]\n    algorithm: hash\n",
+	  "t.yaml:5:16: services[0].algorithm: unknown algorithm 'hash' (expected one of: round-robin, least-conn, maglev, random-two)" },
+	{ "unknown data path", SVC "    backends: [127.0.0.1:1]\n    data-path: kernel\n",
+	  "t.yaml:5:16: services[0].data-path: unknown data-path 'kernel' (expected one of: auto, splice, relay)" },
+	{ "bad duration", SVC "    backends: [127.0.0.1:1]\n    timeouts: {idle: 5 minutes}\n",
+	  "t.yaml:5:22: services[0].timeouts.idle: '5 minutes' is not a duration (e.g. 250ms, 2s, 5m, 1h)" },
+	{ "check timeout over interval", SVC "    backends: [127.0.0.1:1]\n    health-check: {interval: 1s, timeout: 2s}\n",
+	  "t.yaml:5:19: services[0].health-check: timeout (2000ms) must not exceed interval (1000ms)" },
+	{ "weight 0", SVC "    backends: [{address: 127.0.0.1:1, weight: 0}]\n",
+	  "t.yaml:4:47: services[0].backends[0].weight: '0' is not a whole number in 1-256" },
+	{ "only backups", SVC "    backends: [{address: 127.0.0.1:1, backup: true}]\n",
+	  "t.yaml:2:5: services[0]: every backend is a backup; at least one must be a primary" },
+	{ "duplicate listen", SVC "    backends: [127.0.0.1:1]\n  - name: v\n    listen: 127.0.0.1:80\n    backends: [127.0.0.1:2]\n",
+	  "t.yaml:6:1: services[1]: listen address 127.0.0.1:80 is already used by service 'w' (line 3)" },
+	{ "unknown limits key", SVC "    backends: [127.0.0.1:1]\n    limits: {max: 3}\n",
+	  "t.yaml:5:14: services[0].limits: unknown key 'max' (expected one of: connections, per-backend, attempts)" },
 };
+
+static void test_service_model(void **s)
+{
+	struct cfg *cfg;
+	const struct cfg_service *sv;
+
+	(void)s;
+	cfg = parse_ok("services:\n"
+		       "  - name: web\n"
+		       "    listen: [127.0.0.1:8080, \"[::1]:8080\"]\n"
+		       "    algorithm: maglev\n"
+		       "    data-path: relay\n"
+		       "    backends:\n"
+		       "      - 127.0.0.1:9001\n"
+		       "      - {address: \"[fd00::1]:9002\", weight: 3, backup: true}\n"
+		       "    health-check: {interval: 500ms, timeout: 250ms, rise: 1, fall: 4}\n"
+		       "    timeouts: {connect: 1s, idle: 2m, drain: 0}\n"
+		       "    limits: {connections: 100, per-backend: 10, attempts: 2}\n");
+	assert_int_equal(cfg->nr_scopes, 0);
+	assert_int_equal(cfg->nr_services, 1);
+	sv = &cfg->services[0];
+	assert_int_equal(sv->nr_listen, 2);
+	assert_int_equal(sv->listen[1].sa.ss_family, AF_INET6);
+	assert_int_equal(sv->algo, CFG_ALGO_MAGLEV);
+	assert_int_equal(sv->path, CFG_PATH_RELAY);
+	assert_int_equal(sv->nr_backends, 2);
+	assert_int_equal(sv->backends[0].weight, 1);
+	assert_int_equal(sv->backends[1].weight, 3);
+	assert_true(sv->backends[1].backup);
+	assert_true(sv->health.enabled);
+	assert_int_equal(sv->health.interval_ms, 500);
+	assert_int_equal(sv->health.fall, 4);
+	assert_int_equal(sv->connect_timeout_ms, 1000);
+	assert_int_equal(sv->idle_timeout_ms, 120000);
+	assert_int_equal(sv->drain_timeout_ms, 0);
+	assert_int_equal(sv->max_conns, 100);
+	assert_int_equal(sv->max_conns_backend, 10);
+	assert_int_equal(sv->connect_attempts, 2);
+	cfg_free(cfg);
+
+	/* defaults */
+	cfg = parse_ok("services:\n  - {name: a, listen: 127.0.0.1:1, backends: [127.0.0.1:2]}\n");
+	sv = &cfg->services[0];
+	assert_int_equal(sv->algo, CFG_ALGO_ROUND_ROBIN);
+	assert_int_equal(sv->path, CFG_PATH_AUTO);
+	assert_false(sv->health.enabled);
+	assert_int_equal(sv->backlog, CFG_DEF_BACKLOG);
+	assert_int_equal(sv->idle_timeout_ms, CFG_DEF_IDLE_MS);
+	assert_int_equal(sv->connect_attempts, CFG_DEF_ATTEMPTS);
+	cfg_free(cfg);
+}
 
 static void test_bad_configs(void **s)
 {
@@ -287,6 +362,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_shipped_default),
 		cmocka_unit_test(test_full_model),
 		cmocka_unit_test(test_no_scopes),
+		cmocka_unit_test(test_service_model),
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_too_many_scopes),
