@@ -16,7 +16,7 @@ VERSION  := 0.1.0
 PKGS_BUILD := make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev \
               libev-dev libyaml-dev bpftool iproute2
 PKGS_TEST  := $(PKGS_BUILD) libcmocka-dev procps jq bc util-linux
-PKGS_BENCH := $(PKGS_BUILD) util-linux
+PKGS_BENCH := $(PKGS_BUILD) util-linux jq haproxy nginx-light libnginx-mod-stream python3
 
 ifeq ($(V),1)
 Q :=
@@ -103,6 +103,7 @@ test: deps-test
 bench: deps-bench
 	$(MAKE) --no-print-directory all $(TOOLS)
 	@BUILD=$(BUILD) tests/bench/bench.sh
+	@BUILD=$(BUILD) tests/bench/proxy.sh
 
 install: $(BUILD)/sockhopd $(BUILD)/sockhop
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/sockhop

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# make bench, proxy part: direct loopback vs sockhop splice vs sockhop relay
+# vs HAProxy (tcp mode) vs nginx (stream), each proxy with one thread, in
+# two placements: everything on CPU 0 (the CPU-cost view) and the proxies
+# alone on CPU 1 (the deployment view). Configurations are interleaved in
+# every repetition; the table gives medians and ratios to direct.
+# Environment: REPS (5), BULK_MIB (512), RR_COUNT (2000), CONNS (2000),
+# IDLE (9000 idle connections for the RSS row, 0 skips it: each needs two fds
+# in the proxy and the hard fd limit here is 20000).
+set -u
+. "$(dirname "$0")/../integration/lib.sh"
+
+REPS=${REPS:-5}
+BULK_MIB=${BULK_MIB:-512}
+RR_COUNT=${RR_COUNT:-2000}
+CONNS=${CONNS:-2000}
+IDLE=${IDLE:-9000}
+ulimit -n "$(ulimit -Hn)"
+CONFS="direct splice relay haproxy nginx"
+declare -A BASE=([direct]=9100 [splice]=8100 [relay]=8200 [haproxy]=8300 [nginx]=8400)
+
+# Backends (pinned with the load): 1 bulk (one connection per run),
+# 2 echo 64 B, 3 echo 16 KiB, 4 connection-rate, 5 idle holder.
+ip netns exec "$NS" taskset -c 0 "$SHTRAFFIC" epoll-server 9102 --bind 127.0.0.1 --size 64 >/dev/null 2>&1 &
+BG_PIDS+=($!)
+ip netns exec "$NS" taskset -c 0 "$SHTRAFFIC" epoll-server 9103 --bind 127.0.0.1 --size 16384 >/dev/null 2>&1 &
+BG_PIDS+=($!)
+backend 4 9104
+ip netns exec "$NS" python3 "$ROOT/tests/bench/hold.py" server 9105 >/dev/null 2>&1 &
+BG_PIDS+=($!)
+
+{
+	echo "services:"
+	for p in splice relay; do
+		for i in 1 2 3 4 5; do
+			cat <<CFG
+  - name: $p-$i
+    listen: 127.0.0.1:$((BASE[$p] + i))
+    data-path: $p
+    limits: {connections: 30000}
+    backends: [127.0.0.1:$((9100 + i))]
+CFG
+		done
+	done
+} >"$TMP/sockhop.yaml"
+start_proxy "$TMP/sockhop.yaml"
+SOCKHOPD_PID=$DAEMON_PID
+
+{
+	printf 'global\n  nbthread 1\n  maxconn 9900\ndefaults\n  mode tcp\n  maxconn 9900\n'
+	printf '  timeout connect 5s\n  timeout client 600s\n  timeout server 600s\n'
+	for i in 1 2 3 4 5; do
+		printf 'listen l%d\n  bind 127.0.0.1:%d\n  server s 127.0.0.1:%d\n' $i $((BASE[haproxy] + i)) $((9100 + i))
+	done
+} >"$TMP/haproxy.cfg"
+ip netns exec "$NS" haproxy -f "$TMP/haproxy.cfg" -db >"$TMP/haproxy.log" 2>&1 &
+HAPROXY_PID=$!
+BG_PIDS+=($HAPROXY_PID)
+mkdir -p "$TMP/nginx"
+{
+	printf 'load_module /usr/lib/nginx/modules/ngx_stream_module.so;\nworker_processes 1;\ndaemon off;\npid %s/nginx.pid;\nerror_log %s/error.log;\n' "$TMP/nginx" "$TMP/nginx"
+	printf 'worker_rlimit_nofile 19900;\nevents { worker_connections 19000; }\nstream {\n  proxy_half_close on;\n'
+	for i in 1 2 3 4 5; do
+		printf '  server { listen 127.0.0.1:%d; proxy_pass 127.0.0.1:%d; }\n' $((BASE[nginx] + i)) $((9100 + i))
+	done
+	printf '}\n'
+} >"$TMP/nginx.conf"
+ip netns exec "$NS" nginx -c "$TMP/nginx.conf" -p "$TMP/nginx" >"$TMP/nginx.log" 2>&1 &
+NGINX_PID=$!
+BG_PIDS+=($NGINX_PID)
+wait_port $((BASE[haproxy] + 1)); wait_port $((BASE[nginx] + 1))
+
+# place CPU: every proxy process and thread onto CPU
+place() {
+	local p
+	for p in $SOCKHOPD_PID $HAPROXY_PID $NGINX_PID $(pgrep -P $NGINX_PID); do
+		taskset -a -p -c "$1" "$p" >/dev/null
+	done
+}
+busy_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+load() { ip netns exec "$NS" taskset -c 0 "$@"; }
+
+bulk() {	# CONF -> "Gbit/s cpu_s_per_GiB"
+	local port=$((BASE[$1] + 1)) j0 j1
+	load "$SHTRAFFIC" server 9101 --bind 127.0.0.1 --bench --bytes 0 --max-chunk 65536 >"$TMP/bs" 2>&1 &
+	local sp=$!
+	wait_port 9101
+	j0=$(busy_jiffies)
+	load "$SHTRAFFIC" client 127.0.0.1 $port --bench --bytes $((BULK_MIB << 20)) --max-chunk 65536 \
+		>"$TMP/bc" 2>&1 || fail "$1 bulk client: $(cat "$TMP/bc")"
+	wait $sp || fail "$1 bulk server: $(cat "$TMP/bs")"
+	j1=$(busy_jiffies)
+	sed -n 's/.*recv=\([0-9]*\) .*elapsed=\([0-9.]*\).*/\1 \2/p' "$TMP/bs" |
+		awk -v j=$((j1 - j0)) -v hz="$(getconf CLK_TCK)" -v mib="$BULK_MIB" \
+			'{ printf "%.2f %.2f\n", $1 * 8 / $2 / 1e9, j / hz / (mib / 1024) }'
+}
+rr() {	# CONF SIZE -> "p50 p99"
+	local port=$((BASE[$1] + ($2 == 64 ? 2 : 3)))
+	load "$SHTRAFFIC" rr-client 127.0.0.1 $port --size "$2" --count "$RR_COUNT" >"$TMP/rc" 2>&1 ||
+		fail "$1 rr: $(cat "$TMP/rc")"
+	sed -n 's/.*p50_us=\([0-9.]*\) p99_us=\([0-9.]*\).*/\1 \2/p' "$TMP/rc"
+}
+connrate() {	# CONF -> connections per second
+	local port=$((BASE[$1] + 4)) t0 t1
+	t0=$(date +%s.%N)
+	load "$SHLOAD" client 127.0.0.1 $port --conns "$CONNS" --parallel 4 --up 1 --down 1 >"$TMP/cr" 2>&1 ||
+		fail "$1 connrate: $(cat "$TMP/cr")"
+	t1=$(date +%s.%N)
+	grep -q "^ok=$CONNS " "$TMP/cr" || fail "$1 connrate: $(cat "$TMP/cr")"
+	echo "$CONNS $t0 $t1" | awk '{ printf "%.0f\n", $1 / ($3 - $2) }'
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+for placement in one split; do
+	[ $placement = one ] && place 0 || place 1
+	for rep in $(seq "$REPS"); do
+		for c in $CONFS; do
+			d=$TMP/r.$placement.$c
+			bulk $c >"$TMP/b"; read -r g cpu <"$TMP/b"
+			echo "$g" >>"$d.bulk"; echo "$cpu" >>"$d.cpu"
+			rr $c 64 >"$TMP/r"; read -r a b <"$TMP/r"; echo "$a" >>"$d.rr64p50"; echo "$b" >>"$d.rr64p99"
+			rr $c 16384 >"$TMP/r"; read -r a b <"$TMP/r"; echo "$a" >>"$d.rr16p50"; echo "$b" >>"$d.rr16p99"
+			connrate $c >>"$d.conn"
+		done
+		echo "$placement: repetition $rep/$REPS done" >&2
+	done
+done
+[ "$(svc splice-1 conns_splice)" -gt 0 ] && [ "$(kstat bytes_redirected)" -gt 0 ] ||
+	fail "the splice runs did not go through the kernel path"
+
+# RSS with IDLE idle proxied connections (after the runs: the high-water mark counts)
+rss_of() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+declare -A RSS
+if [ "$IDLE" -gt 0 ]; then
+	for c in splice relay haproxy nginx; do
+		coproc HOLD { ip netns exec "$NS" python3 "$ROOT/tests/bench/hold.py" client $((BASE[$c] + 5)) "$IDLE"; }
+		read -r line <&"${HOLD[0]}" || fail "$c: idle holder failed"
+		sleep 1
+		case $c in
+		splice|relay) RSS[$c]=$(rss_of $SOCKHOPD_PID) ;;
+		haproxy) RSS[$c]=$(rss_of $HAPROXY_PID) ;;
+		nginx) RSS[$c]=$(( $(rss_of $NGINX_PID) + $(rss_of "$(pgrep -P $NGINX_PID)") )) ;;
+		esac
+		eval "exec ${HOLD[1]}>&-"
+		wait $HOLD_PID 2>/dev/null
+		sleep 1
+	done
+fi
+
+printf '\nsockhop proxy bench, %s, kernel %s, %d CPUs, medians of %d, ratios to direct\n' \
+	"$(date -u +%Y-%m-%d)" "$(uname -r)" "$(nproc)" "$REPS"
+for placement in one split; do
+	[ $placement = one ] && echo "placement: everything on CPU 0" ||
+		echo "placement: proxies alone on CPU 1, load and backends on CPU 0"
+	printf '%-22s' metric; for c in $CONFS; do printf '%16s' "$c"; done; printf '\n'
+	for m in bulk:Gbit/s rr64p50:us rr64p99:us rr16p50:us rr16p99:us conn:conn/s cpu:s/GiB; do
+		f=${m%%:*} u=${m#*:}
+		printf '%-22s' "$f ($u)"
+		dm=$(median <"$TMP/r.$placement.direct.$f")
+		for c in $CONFS; do
+			v=$(median <"$TMP/r.$placement.$c.$f")
+			printf '%9s %5sx' "$v" "$(awk -v a="$v" -v b="$dm" 'BEGIN { printf "%.2f", (b > 0) ? (a / b) : 0 }')"
+		done
+		printf '\n'
+	done
+done
+if [ "$IDLE" -gt 0 ]; then
+	printf 'RSS with %d idle connections (KiB): splice %s, relay %s, haproxy %s, nginx %s\n' "$IDLE" \
+		"${RSS[splice]}" "${RSS[relay]}" "${RSS[haproxy]}" "${RSS[nginx]}"
+fi
+printf '(bulk: %d MiB one way; rr: %d round trips on one connection to an epoll echo backend;\n' "$BULK_MIB" "$RR_COUNT"
+printf ' conn: %d connections, 4 at a time, 1 byte each way; cpu: whole-machine busy seconds per GiB of bulk)\n' "$CONNS"
+stop_daemon
