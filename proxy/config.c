@@ -725,6 +725,22 @@ static int parse_named(struct parser *p, yaml_node_t *map, const char *key, cons
 	return -EINVAL;
 }
 
+/* A list of 1..@max items: its length, or 0 after reporting what is wrong. */
+static size_t list_len(struct parser *p, yaml_node_t *v, const char *field, size_t max,
+		       const char *what)
+{
+	size_t nr;
+
+	if (expect(p, v, YAML_SEQUENCE_NODE, field))
+		return 0;
+	nr = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	if (nr == 0 || nr > max) {
+		report(p, v, field, "expected 1-%zu %s, found %zu", max, what, nr);
+		return 0;
+	}
+	return nr;
+}
+
 static int parse_service(struct parser *p, yaml_node_t *n, const char *path, struct cfg_service *sv)
 {
 	static const char *const keys[] = { "name", "listen", "backlog", "backends", "algorithm",
@@ -775,20 +791,14 @@ static int parse_service(struct parser *p, yaml_node_t *n, const char *path, str
 			return -ENOMEM;
 		sv->nr_listen = 1;
 		bad |= parse_addr(p, v, field, &sv->listen[0]);
-	} else if (!expect(p, v, YAML_SEQUENCE_NODE, field)) {
-		nr = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-		if (nr == 0 || nr > CFG_MAX_LISTEN) {
-			report(p, v, field, "expected 1-%d addresses, found %zu", CFG_MAX_LISTEN, nr);
-			bad = -EINVAL;
-		} else {
-			sv->listen = calloc(nr, sizeof(*sv->listen));
-			if (!sv->listen)
-				return -ENOMEM;
-			sv->nr_listen = nr;
-			for (i = 0, it = v->data.sequence.items.start; i < nr; it++, i++) {
-				snprintf(field, sizeof(field), "%s.listen[%zu]", path, i);
-				bad |= parse_addr(p, node_at(p, *it), field, &sv->listen[i]);
-			}
+	} else if ((nr = list_len(p, v, field, CFG_MAX_LISTEN, "addresses"))) {
+		sv->listen = calloc(nr, sizeof(*sv->listen));
+		if (!sv->listen)
+			return -ENOMEM;
+		sv->nr_listen = nr;
+		for (i = 0, it = v->data.sequence.items.start; i < nr; it++, i++) {
+			snprintf(field, sizeof(field), "%s.listen[%zu]", path, i);
+			bad |= parse_addr(p, node_at(p, *it), field, &sv->listen[i]);
 		}
 	} else {
 		bad = -EINVAL;
@@ -800,20 +810,14 @@ static int parse_service(struct parser *p, yaml_node_t *n, const char *path, str
 	if (!v) {
 		report(p, n, path, "missing required key 'backends'");
 		bad = -EINVAL;
-	} else if (!expect(p, v, YAML_SEQUENCE_NODE, field)) {
-		nr = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-		if (nr == 0 || nr > CFG_MAX_BACKENDS) {
-			report(p, v, field, "expected 1-%d backends, found %zu", CFG_MAX_BACKENDS, nr);
-			bad = -EINVAL;
-		} else {
-			sv->backends = calloc(nr, sizeof(*sv->backends));
-			if (!sv->backends)
-				return -ENOMEM;
-			sv->nr_backends = nr;
-			for (i = 0, it = v->data.sequence.items.start; i < nr; it++, i++) {
-				snprintf(field, sizeof(field), "%s.backends[%zu]", path, i);
-				bad |= parse_backend(p, node_at(p, *it), field, &sv->backends[i]);
-			}
+	} else if ((nr = list_len(p, v, field, CFG_MAX_BACKENDS, "backends"))) {
+		sv->backends = calloc(nr, sizeof(*sv->backends));
+		if (!sv->backends)
+			return -ENOMEM;
+		sv->nr_backends = nr;
+		for (i = 0, it = v->data.sequence.items.start; i < nr; it++, i++) {
+			snprintf(field, sizeof(field), "%s.backends[%zu]", path, i);
+			bad |= parse_backend(p, node_at(p, *it), field, &sv->backends[i]);
 		}
 	} else {
 		bad = -EINVAL;

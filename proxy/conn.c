@@ -37,6 +37,7 @@
 #define SCRATCH_SIZE	(64 * 1024)
 #define MAX_TRIES	16
 #define DRAIN_POLL_S	0.001	/* how often a splice half-close re-checks the queue */
+#define TCP_STATE_ESTABLISHED	1	/* tcpi_state value (include/net/tcp_states.h) */
 
 struct side {
 	struct conn *c;
@@ -224,16 +225,20 @@ static bool maybe_finish(struct conn *c)
 	return false;
 }
 
-/* What this socket's send counters say before any payload was written. */
-static uint64_t sent_counter(int fd)
+/*
+ * What this socket's send counters say before any payload was written.
+ * Return: true when the socket is still ESTABLISHED (the map takes it).
+ */
+static bool sent_counter(int fd, uint64_t *base)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 	int outq = 0;
 
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) || ioctl(fd, SIOCOUTQ, &outq))
-		return 0;
-	return ti.tcpi_bytes_acked + (uint64_t)outq;
+		return false;
+	*base = ti.tcpi_bytes_acked + (uint64_t)outq;
+	return ti.tcpi_state == TCP_STATE_ESTABLISHED;
 }
 
 /*
@@ -516,13 +521,21 @@ static void start_data(struct conn *c)
 		start_relay(c);
 		return;
 	}
+	/* A socket the map would refuse (a client that already closed) is
+	 * relayed from the start: an insert that fails after its peer went in
+	 * could lose what the verdict already passed up to that peer. */
+	err = 0;
 	for (i = 0; i < 2; i++)
-		c->s[i].sent_base = sent_counter(c->s[i].fd);
-	err = splice_insert(splice_of(c), fds, c->cookie);
-	if (!err) {
-		err = splice_set_ready(splice_of(c), c->cookie);
-		if (err)
-			splice_remove(splice_of(c), c->cookie);
+		if (!sent_counter(c->s[i].fd, &c->s[i].sent_base))
+			err = -EOPNOTSUPP;
+	if (!err)
+		err = splice_insert(splice_of(c), fds, c->cookie);
+	if (!err && splice_set_ready(splice_of(c), c->cookie)) {
+		/* bytes may wait in the sockets' psock queues: never relay them
+		 * out of order, reset instead */
+		pr_warn("%s: cannot enable the splice of a pair; resetting it\n", svc->cfg->name);
+		conn_reset(c);
+		return;
 	}
 	if (err) {
 		pr_debug("%s: splice refused the pair: %s\n", svc->cfg->name, strerror(-err));

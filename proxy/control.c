@@ -50,12 +50,13 @@ static void put(struct out *o, const char *fmt, ...)
 			o->len += (size_t)n;
 			return;
 		}
-		o->cap = (o->cap + (size_t)n + 1) * 2;
-		o->buf = realloc(o->buf, o->cap);
-		if (!o->buf) {
-			o->len = o->cap = 0;
-			return;
-		}
+		size_t cap = (o->cap + (size_t)n + 1) * 2;
+		char *nb = realloc(o->buf, cap);
+
+		if (!nb)
+			return;	/* the answer is cut short; o->buf is still freed */
+		o->buf = nb;
+		o->cap = cap;
 	}
 }
 
@@ -248,8 +249,19 @@ int control_open(struct ev_loop *loop, const char *path, struct services *ss,
 		err = -errno;
 		goto fail;
 	}
-	/* A socket file left by a daemon that died; a live daemon was already
-	 * refused by the pin directory's owner check. */
+	/* A socket that answers belongs to a live daemon (one with another pin
+	 * directory): refuse. One that does not was left by a daemon that died. */
+	if (!connect(ctl->fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		err = -EADDRINUSE;
+		close(ctl->fd);
+		goto fail;
+	}
+	close(ctl->fd);
+	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ctl->fd < 0) {
+		err = -errno;
+		goto fail;
+	}
 	unlink(path);
 	if (bind(ctl->fd, (struct sockaddr *)&sun, sizeof(sun)) || chmod(path, 0600) ||
 	    listen(ctl->fd, 16)) {

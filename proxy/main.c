@@ -226,6 +226,8 @@ int main(int argc, char **argv)
 	if (cfg->nr_services) {
 		splice = open_splice(have_bpf, &no_splice);
 		err = conn_module_init(loop);
+		if (err)
+			pr_err("cannot create the splice epoll: %s\n", strerror(-err));
 		if (!err)
 			err = services_start(loop, cfg, splice, no_splice, &services);
 		if (!err) {

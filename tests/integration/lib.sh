@@ -107,10 +107,17 @@ CFG
 }
 
 # start_daemon CONFIG [ARGS...]: start sockhopd as a user does; wait for ready.
-start_daemon() {
-	local cfg=$1; shift
+start_daemon() { launch_daemon "" "$@"; }
+
+# launch_daemon NETNS CONFIG [ARGS...]: sockhopd (inside NETNS unless ""); wait for ready.
+launch_daemon() {
+	local ns=$1 cfg=$2; shift 2
 	local from; from=$(cat "$TMP/daemon.log" 2>/dev/null | wc -l)
-	"$SOCKHOPD" -c "$cfg" --pin-dir "$PIN" "$@" >>"$TMP/daemon.log" 2>&1 &
+	if [ -n "$ns" ]; then
+		ip netns exec "$ns" "$SOCKHOPD" -c "$cfg" --pin-dir "$PIN" "$@" >>"$TMP/daemon.log" 2>&1 &
+	else
+		"$SOCKHOPD" -c "$cfg" --pin-dir "$PIN" "$@" >>"$TMP/daemon.log" 2>&1 &
+	fi
 	DAEMON_PID=$!
 	for _ in $(seq 100); do
 		# Only this start's lines count: the log keeps earlier runs.
@@ -173,19 +180,7 @@ CTL=$TMP/ctl.sock
 SHLOAD=$ROOT/$BUILD/tests/shload
 
 # start_proxy CONFIG [ARGS...]: sockhopd inside $NS, control socket $CTL.
-start_proxy() {
-	local cfg=$1; shift
-	local from; from=$(cat "$TMP/daemon.log" 2>/dev/null | wc -l)
-	ip netns exec "$NS" "$SOCKHOPD" -c "$cfg" --pin-dir "$PIN" --control "$CTL" "$@" \
-		>>"$TMP/daemon.log" 2>&1 &
-	DAEMON_PID=$!
-	for _ in $(seq 100); do
-		tail -n +$((from + 1)) "$TMP/daemon.log" | grep -q 'ready:' && return 0
-		kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$TMP/daemon.log"; fail "sockhopd exited at start"; }
-		sleep 0.1
-	done
-	fail "sockhopd not ready after 10 s"
-}
+start_proxy() { local cfg=$1; shift; launch_daemon "$NS" "$cfg" --control "$CTL" "$@"; }
 
 # services_json: the daemon's answer to `sockhop services -j`.
 services_json() { "$SOCKHOP" --control "$CTL" services -j; }

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 "$SOCKHOPD" --check -c "$ROOT/proxy/sockhop.yaml" >"$TMP/out" 2>&1 || fail "the shipped config does not validate"
-grep -q 'configuration is valid (1 scope)' "$TMP/out" || fail "--check output: $(cat "$TMP/out")"
+grep -q 'configuration is valid (1 scope, 0 services)' "$TMP/out" || fail "--check output: $(cat "$TMP/out")"
 printf 'scopes:\n  - name: x\n    cgroup: x\n    rules:\n      - action: accelerate\n        port: 99999\n' >"$TMP/bad.yaml"
 "$SOCKHOPD" --check -c "$TMP/bad.yaml" >"$TMP/out" 2>&1
 [ $? = 1 ] || fail "--check on an invalid file must exit 1"

@@ -38,8 +38,6 @@ backend 1 9001
 start_proxy "$TMP/proxy.yaml"
 [ "$(kstat available)" = true ] || fail "splice is not available: $(grep -i splice "$TMP/daemon.log")"
 
-idle() { [ "$(svc "$1" active)" = 0 ]; }
-
 # --- integrity matrix ---------------------------------------------------------
 for path in splice relay; do
 	[ $path = splice ] && { name=sp; port=8080; } || { name=rl; port=8081; }
@@ -51,7 +49,7 @@ for path in splice relay; do
 			k0=$(kstat bytes_redirected); r0=$(svc rl bytes_relay); s0=$(svc $name bytes_${path})
 			load 127.0.0.1 $port --conns 1 --up $up --down $down --mode duplex
 			[ "$(load_field ok)" = 1 ] || fail "$path $dir $size: $LOAD"
-			wait_until 5 idle $name || fail "$path $dir $size: connection still open"
+			wait_until 5 svc_is $name active 0 || fail "$path $dir $size: connection still open"
 			# the 32-byte request header and 8-byte reply header travel too
 			total=$((up + down + 40))
 			k=$(( $(kstat bytes_redirected) - k0 )); r=$(( $(svc rl bytes_relay) - r0 ))
