@@ -40,7 +40,7 @@ result "keep stop: accelerated with no daemon ($red bytes redirected)"
 
 info "restart adopts"
 start_daemon "$TMP/cfg.yaml"
-grep -q 'ready: 1 scope, pins in .*(adopted)' "$TMP/daemon.log" || fail "the restart did not adopt"
+grep -q 'ready: 1 scope, 0 services, pins in .*(adopted)' "$TMP/daemon.log" || fail "the restart did not adopt"
 [ "$(attached)" = 2 ] || fail "adoption changed the attachments: $(attached)"
 pair "$MESH" "$MESH" "$NS" 127.0.0.1 7404 $MiB 8 7
 red2=$(stat mesh bytes_redirected)
