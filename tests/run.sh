@@ -35,7 +35,9 @@ run_unit() {
 	printf '%-40s %s passed, %s failed\n' "unit/$(basename "$bin")" "${p:-0}" "${f:-0}"
 }
 
-for t in config rules key cgroup; do
+# every tests/unit/test_*.c is a cmocka binary of the same name
+for src in tests/unit/test_*.c; do
+	t=$(basename "$src" .c); t=${t#test_}
 	wanted "$t" || continue
 	case $t in
 	config) run_unit "$BUILD/tests/test_config" . ;;
