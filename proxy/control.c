@@ -92,10 +92,11 @@ static void services_text(struct control *ctl, struct out *o)
 			put(o, " %s", svc->cfg->listen[j].text);
 		put(o, "\n  connections: active %u, accepted %llu, rejected (limit) %llu, "
 		       "no backend %llu, connect failures %llu, retries %llu, idle closed %llu, "
-		       "resets %llu\n", svc->active, (unsigned long long)st->accepted,
+		       "resets %llu, accept paused %llu\n", svc->active, (unsigned long long)st->accepted,
 		    (unsigned long long)st->rejected_limit, (unsigned long long)st->no_backend,
 		    (unsigned long long)st->connect_fail, (unsigned long long)st->retries,
-		    (unsigned long long)st->idle_closed, (unsigned long long)st->resets);
+		    (unsigned long long)st->idle_closed, (unsigned long long)st->resets,
+		    (unsigned long long)st->accept_paused);
 		put(o, "  splice: %llu connections, %llu bytes    relay: %llu connections, %llu bytes\n",
 		    (unsigned long long)st->conns_splice,
 		    (unsigned long long)(st->bytes_splice + live_splice_bytes(svc)),
@@ -146,14 +147,14 @@ static void services_json(struct control *ctl, struct out *o)
 		put(o, "%s{\"name\":\"%s\",\"algorithm\":\"%s\",\"data_path\":\"%s\",\"active\":%u,"
 		       "\"accepted\":%llu,\"rejected_limit\":%llu,\"no_backend\":%llu,"
 		       "\"connect_fail\":%llu,\"retries\":%llu,\"idle_closed\":%llu,\"resets\":%llu,"
-		       "\"conns_splice\":%llu,\"bytes_splice\":%llu,\"conns_relay\":%llu,"
+		       "\"accept_paused\":%llu,\"conns_splice\":%llu,\"bytes_splice\":%llu,\"conns_relay\":%llu,"
 		       "\"bytes_relay\":%llu,\"fallback\":{",
 		    i ? "," : "", svc->cfg->name, cfg_algo_name(svc->cfg->algo),
 		    svc->splice ? "splice" : "relay", svc->active, (unsigned long long)st->accepted,
 		    (unsigned long long)st->rejected_limit, (unsigned long long)st->no_backend,
 		    (unsigned long long)st->connect_fail, (unsigned long long)st->retries,
 		    (unsigned long long)st->idle_closed, (unsigned long long)st->resets,
-		    (unsigned long long)st->conns_splice,
+		    (unsigned long long)st->accept_paused, (unsigned long long)st->conns_splice,
 		    (unsigned long long)(st->bytes_splice + live_splice_bytes(svc)),
 		    (unsigned long long)st->conns_relay, (unsigned long long)st->bytes_relay);
 		for (f = 0; f < FB_NR; f++)

@@ -20,6 +20,7 @@
 #include <sched.h>
 
 #define ACCEPT_BATCH	64	/* accepts per wake-up, for fairness between listeners */
+#define ACCEPT_PAUSE_S	0.1	/* out of fds or memory: level-triggered accept would spin */
 
 static const char *const fb_names[FB_NR] = {
 	[FB_CONFIGURED] = "configured",
@@ -100,7 +101,6 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	struct service *svc = l->svc;
 	int i;
 
-	(void)loop;
 	(void)revents;
 	for (i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage peer;
@@ -109,8 +109,15 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-				pr_warn("%s: accept: %s\n", svc->cfg->name, strerror(errno));
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				/* the client waits in the backlog; say it once per pause */
+				if (!svc->st.accept_paused++ || svc->st.accept_paused % 100 == 0)
+					pr_warn("%s: accept: %s; pausing the listener (%llu times)\n",
+						svc->cfg->name, strerror(errno),
+						(unsigned long long)svc->st.accept_paused);
+				ev_io_stop(loop, &l->io);
+				ev_timer_start(loop, &l->pause);
+			}
 			return;
 		}
 		svc->st.accepted++;
@@ -120,6 +127,15 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		conn_start(svc, fd, &peer, len);
 	}
+}
+
+static void on_accept_resume(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct listener *l = w->data;
+
+	(void)revents;
+	if (l->fd >= 0)
+		ev_io_start(loop, &l->io);
 }
 
 static int open_listener(struct service *svc, struct listener *l)
@@ -142,6 +158,8 @@ static int open_listener(struct service *svc, struct listener *l)
 	l->svc = svc;
 	ev_io_init(&l->io, on_accept, fd, EV_READ);
 	l->io.data = l;
+	ev_timer_init(&l->pause, on_accept_resume, ACCEPT_PAUSE_S, 0);
+	l->pause.data = l;
 	ev_io_start(svc->all->loop, &l->io);
 	return 0;
 }
@@ -156,6 +174,7 @@ static void close_listeners(struct service *svc)
 		if (l->fd < 0)
 			continue;
 		ev_io_stop(svc->all->loop, &l->io);
+		ev_timer_stop(svc->all->loop, &l->pause);
 		close(l->fd);
 		l->fd = -1;
 	}

@@ -50,10 +50,11 @@ struct listener {
 	const struct cfg_addr *addr;
 	int fd;
 	ev_io io;
+	ev_timer pause;		/* accept hit a resource limit: retry in a while */
 };
 
 struct service_stats {
-	uint64_t accepted, rejected_limit, no_backend, connect_fail, retries;
+	uint64_t accepted, accept_paused, rejected_limit, no_backend, connect_fail, retries;
 	uint64_t conns_splice, conns_relay;
 	uint64_t bytes_splice, bytes_relay;	/* of closed connections */
 	uint64_t fallback[FB_NR];

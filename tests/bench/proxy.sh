@@ -144,7 +144,11 @@ if [ "$IDLE" -gt 0 ]; then
 		esac
 		eval "exec ${HOLD[1]}>&-"
 		wait $HOLD_PID 2>/dev/null
-		sleep 1
+		# the next round needs the fds back: wait until this proxy let go
+		case $c in
+		splice|relay) wait_until 60 svc_is $c-5 active 0 || fail "$c: idle connections not closed" ;;
+		*) sleep 2 ;;
+		esac
 	done
 fi
 
