@@ -40,12 +40,13 @@ CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 | \
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
               -Ikern $(CLANG_BPF_SYS_INCLUDES)
 
-BPF_OBJS   := accel splice
+BPF_OBJS   := accel balance splice
 SKELS      := $(patsubst %,$(BUILD)/kern/%.skel.h,$(BPF_OBJS))
 
 DAEMON_SRCS := proxy/main.c proxy/config.c proxy/rules.c proxy/loader.c proxy/pins.c \
                proxy/probe.c proxy/log.c cgroup/cgroup.c proxy/splice.c proxy/conn.c \
-               proxy/service.c proxy/health.c proxy/lb.c proxy/maglev.c proxy/control.c
+               proxy/service.c proxy/health.c proxy/lb.c proxy/maglev.c proxy/control.c \
+               proxy/vip.c
 CLI_SRCS    := proxy/cli.c proxy/pins.c proxy/log.c
 DAEMON_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRCS))
 CLI_OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
@@ -116,7 +117,7 @@ clean:
 	$(Q)rm -rf $(BUILD)
 
 # --- BPF objects and skeletons ---------------------------------------------
-$(BUILD)/kern/%.bpf.o: kern/%.bpf.c kern/sockhop.h | $(BUILD)/kern
+$(BUILD)/kern/%.bpf.o: kern/%.bpf.c kern/sockhop.h kern/maps.bpf.h | $(BUILD)/kern
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

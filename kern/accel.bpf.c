@@ -27,13 +27,7 @@ struct {
 	__type(value, __u64);
 } sock_hash SEC(".maps");
 
-/* The configured scopes: cgroup id -> slot and name. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SH_MAX_SCOPES);
-	__type(key, __u64);
-	__type(value, struct sh_scope);
-} scopes SEC(".maps");
+#include "maps.bpf.h"
 
 /* Per-socket scope tag, set at creation and cloned to accepted children. */
 struct {
@@ -42,27 +36,6 @@ struct {
 	__type(key, int);
 	__type(value, struct sh_sk_scope);
 } sk_scope SEC(".maps");
-
-/*
- * One scope's rules: destination prefix -> the rules that may apply.
- * Sizes rather than BTF types: clang 14 emits the structs of an inner map
- * template only as forward declarations, which libbpf cannot size.
- */
-struct rule_trie {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, SH_MAX_PREFIXES);
-	__uint(key_size, sizeof(struct sh_lpm_key));
-	__uint(value_size, sizeof(struct sh_rule_set));
-};
-
-/* Scope slot -> that scope's rule trie; one update swaps a whole rule set. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, SH_MAX_SCOPES);
-	__type(key, __u32);
-	__array(values, struct rule_trie);
-} scope_rules SEC(".maps");
 
 /* Per-CPU counters, one struct per scope slot plus the global slot. */
 struct {
@@ -111,32 +84,23 @@ SEC("cgroup/sock_create")
 int sock_create_tag(struct bpf_sock *sk)
 {
 	struct sh_sk_scope *tag;
-	struct sh_scope *scope = 0;
 	__u64 cgid = 0;
-	int level;
+	int slot;
 
 	if (sk->family != AF_INET && sk->family != AF_INET6)
 		return 1;
 	if (sk->type != SOCK_STREAM || (sk->protocol && sk->protocol != IPPROTO_TCP))
 		return 1;
-
-	for (level = SH_MAX_CGROUP_DEPTH - 1; level >= 0; level--) {
-		cgid = bpf_get_current_ancestor_cgroup_id(level);
-		if (!cgid)
-			continue;
-		scope = bpf_map_lookup_elem(&scopes, &cgid);
-		if (scope)
-			break;
-	}
-	if (!scope)
+	slot = current_scope_slot(&cgid);
+	if (slot < 0)
 		return 1;
 
 	tag = bpf_sk_storage_get(&sk_scope, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!tag)
 		return 1;	/* no memory: the socket simply is not accelerated */
 	tag->cgroup_id = cgid;
-	tag->slot = scope->slot;
-	COUNT(stats_of(scope->slot), scoped_sockets, 1);
+	tag->slot = (__u32)slot;
+	COUNT(stats_of((__u32)slot), scoped_sockets, 1);
 	return 1;
 }
 
@@ -176,25 +140,11 @@ int sock_create_tag(struct bpf_sock *sk)
 		(key)->netns_cookie = bpf_get_netns_cookie(ctx);	\
 	} while (0)
 
-/*
- * The action of <slot>'s rules for a TCP flow to <addr>:<port> (the
- * service side of the connection). SH_ACT_NONE when no rule matches.
- */
+/* The action of <slot>'s rules for a TCP flow to <addr>:<port>. */
 static __always_inline int scope_action(__u32 slot, const __u32 addr[4], __u16 port)
 {
-	struct sh_lpm_key lk = { .prefixlen = 128 };
-	const struct sh_rule_set *rs;
-	const struct sh_rule *rule;
-	void *trie;
+	const struct sh_rule *rule = scope_rule(slot, addr, port, SH_PROTO_TCP);
 
-	trie = bpf_map_lookup_elem(&scope_rules, &slot);
-	if (!trie)
-		return SH_ACT_NONE;
-	__builtin_memcpy(lk.addr, addr, 16);
-	rs = bpf_map_lookup_elem(trie, &lk);
-	if (!rs)
-		return SH_ACT_NONE;
-	rule = sh_rule_match(rs, SH_PROTO_TCP, port);
 	return rule ? rule->action : SH_ACT_NONE;
 }
 

@@ -12,7 +12,7 @@
 #include <linux/types.h>
 
 /* Bump whenever a pinned map's key, value, type or size changes. */
-#define SH_LAYOUT_VERSION	1
+#define SH_LAYOUT_VERSION	2
 
 /* Limits; overridable at build time so tests can shrink them. */
 #ifndef SH_MAX_SCOPES
@@ -89,6 +89,7 @@ enum sh_proto {
 enum sh_action {
 	SH_ACT_NONE = 0,	/* no rule matched */
 	SH_ACT_ACCELERATE = 1,	/* put the socket in the SOCKHASH */
+	SH_ACT_BALANCE = 2,	/* connect-time LB; arg: the service id */
 };
 
 /* One rule; the trie value lists them in config order, first match wins. */
@@ -151,6 +152,88 @@ struct sh_meta {
 	__u32 nr_scopes;
 };
 _Static_assert(sizeof(struct sh_meta) == 24, "sh_meta ABI");
+
+/*
+ * Connect-time load balancing (kern/balance.bpf.c). A service id is the
+ * service's index in the config; a backend id is
+ * service id * SH_MAX_SVC_BACKENDS + the backend's index in its service.
+ */
+#define SH_MAX_SERVICES		64
+#define SH_MAX_SVC_BACKENDS	256
+#define SH_MAX_BACKEND_IDS	(SH_MAX_SERVICES * SH_MAX_SVC_BACKENDS)
+#define SH_MAX_VIPS		256	/* virtual address:port:protocol entries */
+#define SH_MAGLEV_SLOTS		16381	/* prime; 64 slots per backend at 256 */
+#define SH_BACKEND_NONE		0xffffffffu	/* a table slot with no backend */
+#ifndef SH_MAX_RNAT
+#define SH_MAX_RNAT		65536	/* balanced sockets remembered for replies */
+#endif
+
+/* A virtual address: key of vip_services and of the vip_tables outer map. */
+struct sh_vip_key {
+	__u32 addr[4];		/* IPv6 form, IPv4 v4-mapped */
+	__u16 port;		/* host order */
+	__u8 proto;		/* SH_PROTO_TCP or SH_PROTO_UDP */
+	__u8 pad;
+};
+_Static_assert(sizeof(struct sh_vip_key) == 20, "sh_vip_key ABI");
+
+struct sh_vip {
+	__u32 svc_id;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct sh_vip) == 8, "sh_vip ABI");
+
+/* Value of the backends array, indexed by backend id. */
+struct sh_backend {
+	__u32 addr[4];		/* IPv6 form, IPv4 v4-mapped */
+	__u16 port;		/* host order */
+	__u16 family;		/* AF_INET or AF_INET6; 0: slot unused */
+	__u32 svc_id;
+};
+_Static_assert(sizeof(struct sh_backend) == 24, "sh_backend ABI");
+
+/* Reverse translation: (socket, backend address) -> the virtual address the
+ * application asked for, read by getpeername and recvmsg. */
+struct sh_rnat_key {
+	__u64 cookie;		/* socket cookie */
+	__u32 addr[4];		/* backend, IPv6 form */
+	__u16 port;		/* backend port, host order */
+	__u16 pad;
+	__u32 pad2;
+};
+_Static_assert(sizeof(struct sh_rnat_key) == 32, "sh_rnat_key ABI");
+
+struct sh_rnat {
+	__u32 addr[4];		/* the virtual address, IPv6 form */
+	__u16 port;		/* host order */
+	__u16 pad;
+};
+_Static_assert(sizeof(struct sh_rnat) == 20, "sh_rnat ABI");
+
+/* Socket storage of a balanced TCP socket: which backend it was given. */
+struct sh_sk_balance {
+	__u32 backend_id;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct sh_sk_balance) == 8, "sh_sk_balance ABI");
+
+/* Per-CPU counters per service id. */
+struct sh_vip_stats {
+	__u64 balanced;		/* connects and sends given a backend */
+	__u64 no_backend;	/* refused with ECONNREFUSED: no healthy backend */
+	__u64 not_allowed;	/* from a scope without a balance rule for it */
+	__u64 pad;
+};
+_Static_assert(sizeof(struct sh_vip_stats) == 32, "sh_vip_stats ABI");
+
+/* Per-CPU counters per backend id. */
+struct sh_backend_stats {
+	__u64 balanced;		/* connects and sends given this backend */
+	__u64 established;	/* TCP connects that completed */
+	__u64 failed;		/* TCP connects that ended before ESTABLISHED */
+	__u64 pad;
+};
+_Static_assert(sizeof(struct sh_backend_stats) == 32, "sh_backend_stats ABI");
 
 /*
  * The splice data path (kern/splice.bpf.c). Its maps belong to one daemon

@@ -35,8 +35,16 @@ static void usage(FILE *out)
 "Commands:\n"
 "  status    pin directory, daemon, scopes and their attachments, sockets\n"
 "  stats     per-scope acceleration counters, summed over CPUs\n"
-"  services  proxy services: backends (state, active connections, bytes,\n"
-"            failures), limits hit, and the split between splice and relay\n"
+"  services  services: backends (state, active connections, bytes,\n"
+"            failures), limits hit, the split between splice and relay, and\n"
+"            for virtual addresses the connect-time table and counters\n"
+"  table SERVICE  the connect-time Maglev table: \"SLOT BACKEND\" per line\n"
+"  weight SERVICE BACKEND N     set a backend's weight (1-256) until restart\n"
+"  disable SERVICE BACKEND [kill]\n"
+"            take a backend out of rotation (MAINT); with kill, terminate\n"
+"            the connect-time balanced connections it has, 64 per 100 ms\n"
+"  enable SERVICE BACKEND       put it back\n"
+"            BACKEND is the address as written in the config\n"
 "\n"
 "Options:\n"
 "      --pin-dir DIR  pin directory (default " SH_DEFAULT_PIN_DIR ")\n"
@@ -273,12 +281,13 @@ static int cmd_stats(const char *dir, bool json)
 	return 0;
 }
 
-/* Sends one command to the daemon's control socket and copies the answer. */
-static int cmd_services(const char *path, bool json)
+/* Sends one command to the daemon's control socket and copies the answer;
+ * an answer starting with "error:" fails the command. */
+static int control_request(const char *path, const char *req)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = 5 };
-	const char *req = json ? "services-json\n" : "services\n";
+	bool first = true, failed = false;
 	char buf[65536];
 	ssize_t n;
 	int fd;
@@ -302,14 +311,36 @@ static int cmd_services(const char *path, bool json)
 		close(fd);
 		return 1;
 	}
-	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
-		fwrite(buf, 1, (size_t)n, stdout);
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+		if (first && n >= 6 && !memcmp(buf, "error:", 6))
+			failed = true;
+		first = false;
+		fwrite(buf, 1, (size_t)n, failed ? stderr : stdout);
+	}
 	close(fd);
 	if (n < 0) {
 		fprintf(stderr, "sockhop: %s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	return 0;
+	return failed ? 1 : 0;
+}
+
+/* weight / disable / enable: the words after the command, one line. */
+static int cmd_backend(const char *path, const char *cmd, int argc, char **argv)
+{
+	char req[512];
+	size_t len;
+	int i;
+
+	len = (size_t)snprintf(req, sizeof(req), "%s", cmd);
+	for (i = 0; i < argc && len < sizeof(req); i++)
+		len += (size_t)snprintf(req + len, sizeof(req) - len, " %s", argv[i]);
+	if (len + 2 >= sizeof(req)) {
+		fprintf(stderr, "sockhop: %s: arguments too long\n", cmd);
+		return 2;
+	}
+	strcat(req, "\n");
+	return control_request(path, req);
 }
 
 int main(int argc, char **argv)
@@ -352,7 +383,10 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!strcmp(cmd, "services"))
-		return cmd_services(control, json);
+		return control_request(control, json ? "services-json\n" : "services\n");
+	if (!strcmp(cmd, "weight") || !strcmp(cmd, "disable") || !strcmp(cmd, "enable") ||
+	    !strcmp(cmd, "table"))
+		return cmd_backend(control, cmd, argc - optind, argv + optind);
 	if (!strcmp(cmd, "status"))
 		return cmd_status(dir, json);
 	if (!strcmp(cmd, "stats"))

@@ -25,6 +25,7 @@ struct parser {
 	char *err;		/* error lines accumulate here */
 	size_t errlen, used;
 	int nerr;
+	const struct cfg *cfg;	/* services are parsed first: rules name them */
 };
 
 #define MAX_REPORTED_ERRORS 20
@@ -280,6 +281,7 @@ bad:
 static const char *const action_names[] = {
 	[SH_ACT_NONE] = NULL,
 	[SH_ACT_ACCELERATE] = "accelerate",
+	[SH_ACT_BALANCE] = "balance",
 };
 
 const char *cfg_action_name(int action)
@@ -289,9 +291,109 @@ const char *cfg_action_name(int action)
 	return action_names[action];
 }
 
+/*
+ * `action: balance` + `service: NAME`: the rule matches the service's
+ * virtual addresses and protocols, so it takes no match fields of its own.
+ * It is expanded into one rule per virtual address and protocol later.
+ */
+static int parse_balance_rule(struct parser *p, yaml_node_t *n, const char *path,
+			      struct cfg_rule *r)
+{
+	static const char *const match[] = { "protocol", "destination", "port" };
+	char field[256];
+	yaml_node_t *v;
+	int bad = 0;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		v = lookup(p, n, match[i]);
+		if (!v)
+			continue;
+		snprintf(field, sizeof(field), "%s.%s", path, match[i]);
+		report(p, v, field, "a balance rule matches its service's virtual addresses; "
+		       "remove '%s'", match[i]);
+		bad = -EINVAL;
+	}
+	v = need_scalar(p, n, "service", path);
+	if (!v)
+		return -EINVAL;
+	snprintf(field, sizeof(field), "%s.service", path);
+	for (i = 0; i < p->cfg->nr_services; i++)
+		if (!strcmp(p->cfg->services[i].name, scalar(v)))
+			break;
+	if (i == p->cfg->nr_services) {
+		report(p, v, field, "no service named '%s'", scalar(v));
+		return -EINVAL;
+	}
+	if (!p->cfg->services[i].nr_vips) {
+		report(p, v, field, "service '%s' (line %d) has no 'virtual' address to balance",
+		       scalar(v), p->cfg->services[i].line);
+		return -EINVAL;
+	}
+	r->arg = (uint32_t)i;
+	return bad;
+}
+
+/* Replaces each balance rule by one rule per virtual address and protocol
+ * of its service, in place, keeping config order. */
+static int expand_balance_rules(const struct cfg *cfg, struct cfg_scope *sc)
+{
+	struct cfg_rule *out;
+	size_t i, j, nr = 0;
+	int pr;
+
+	for (i = 0; i < sc->nr_rules; i++)
+		nr += sc->rules[i].action == SH_ACT_BALANCE ?
+		      cfg->services[sc->rules[i].arg].nr_vips *
+		      (size_t)__builtin_popcount(cfg->services[sc->rules[i].arg].vip_protos) : 1;
+	out = calloc(nr ? nr : 1, sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	for (i = 0, nr = 0; i < sc->nr_rules; i++) {
+		const struct cfg_rule *r = &sc->rules[i];
+		const struct cfg_service *sv = &cfg->services[r->arg];
+
+		if (r->action != SH_ACT_BALANCE) {
+			out[nr++] = *r;
+			continue;
+		}
+		for (j = 0; j < sv->nr_vips; j++) {
+			for (pr = 0; pr < 2; pr++) {
+				struct cfg_rule *o = &out[nr];
+				const struct sockaddr_storage *sa = &sv->vips[j].sa;
+
+				if (!(sv->vip_protos & (pr ? CFG_VIP_UDP : CFG_VIP_TCP)))
+					continue;
+				*o = *r;
+				o->proto = pr ? SH_PROTO_UDP : SH_PROTO_TCP;
+				memset(o->addr, 0, sizeof(o->addr));
+				if (sa->ss_family == AF_INET) {
+					const struct sockaddr_in *s4 = (const void *)sa;
+
+					o->addr[10] = o->addr[11] = 0xff;
+					memcpy(&o->addr[12], &s4->sin_addr, 4);
+					o->port_lo = o->port_hi = ntohs(s4->sin_port);
+				} else {
+					const struct sockaddr_in6 *s6 = (const void *)sa;
+
+					memcpy(o->addr, &s6->sin6_addr, 16);
+					o->port_lo = o->port_hi = ntohs(s6->sin6_port);
+				}
+				o->prefixlen = 128;
+				nr++;
+			}
+		}
+	}
+	free(sc->rules);
+	sc->rules = out;
+	sc->nr_rules = nr;
+	return 0;
+}
+
 static int parse_rule(struct parser *p, yaml_node_t *n, const char *path, struct cfg_rule *r)
 {
-	static const char *const keys[] = { "action", "protocol", "destination", "port", NULL };
+	static const char *const keys[] = { "action", "protocol", "destination", "port", "service",
+					    NULL };
 	yaml_node_t *v;
 	char field[256];
 	int bad = 0;
@@ -306,10 +408,18 @@ static int parse_rule(struct parser *p, yaml_node_t *n, const char *path, struct
 		bad = -EINVAL;
 	} else if (!strcmp(scalar(v), "accelerate")) {
 		r->action = SH_ACT_ACCELERATE;
+	} else if (!strcmp(scalar(v), "balance")) {
+		r->action = SH_ACT_BALANCE;
+		return bad | parse_balance_rule(p, n, path, r);
 	} else {
 		snprintf(field, sizeof(field), "%s.action", path);
-		report(p, v, field, "unknown action '%s' (this version supports: accelerate)",
-		       scalar(v));
+		report(p, v, field, "unknown action '%s' (this version supports: accelerate, "
+		       "balance)", scalar(v));
+		bad = -EINVAL;
+	}
+	if (lookup(p, n, "service")) {
+		snprintf(field, sizeof(field), "%s.service", path);
+		report(p, lookup(p, n, "service"), field, "only a balance rule names a service");
 		bad = -EINVAL;
 	}
 
@@ -741,9 +851,42 @@ static size_t list_len(struct parser *p, yaml_node_t *v, const char *field, size
 	return nr;
 }
 
+/* <key>: one address or a list of at most <max>; absent is fine. */
+static int parse_addr_list(struct parser *p, yaml_node_t *n, const char *key, const char *path,
+			   size_t max, struct cfg_addr **out, size_t *nr_out)
+{
+	yaml_node_t *v = lookup(p, n, key);
+	yaml_node_item_t *it;
+	char field[256];
+	int bad = 0;
+	size_t i, nr;
+
+	if (!v)
+		return 0;
+	snprintf(field, sizeof(field), "%s.%s", path, key);
+	if (v->type == YAML_SCALAR_NODE) {
+		nr = 1;
+	} else {
+		nr = list_len(p, v, field, max, "addresses");
+		if (!nr)
+			return -EINVAL;
+	}
+	*out = calloc(nr, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	*nr_out = nr;
+	if (v->type == YAML_SCALAR_NODE)
+		return parse_addr(p, v, field, &(*out)[0]);
+	for (i = 0, it = v->data.sequence.items.start; i < nr; it++, i++) {
+		snprintf(field, sizeof(field), "%s.%s[%zu]", path, key, i);
+		bad |= parse_addr(p, node_at(p, *it), field, &(*out)[i]);
+	}
+	return bad;
+}
+
 static int parse_service(struct parser *p, yaml_node_t *n, const char *path, struct cfg_service *sv)
 {
-	static const char *const keys[] = { "name", "listen", "backlog", "backends", "algorithm",
+	static const char *const keys[] = { "name", "listen", "virtual", "virtual-protocol", "backlog", "backends", "algorithm",
 					    "data-path", "health-check", "timeouts", "limits", NULL };
 	static const char *const hc_keys[] = { "interval", "timeout", "rise", "fall", NULL };
 	static const char *const to_keys[] = { "connect", "idle", "drain", NULL };
@@ -779,28 +922,37 @@ static int parse_service(struct parser *p, yaml_node_t *n, const char *path, str
 		snprintf(sv->name, sizeof(sv->name), "%s", scalar(v));
 	}
 
-	/* listen: one address or a list of them */
-	v = lookup(p, n, "listen");
-	snprintf(field, sizeof(field), "%s.listen", path);
-	if (!v) {
-		report(p, n, path, "missing required key 'listen'");
+	/* listen (the proxy) and virtual (connect-time LB): one address or a
+	 * list; a service has at least one of them */
+	e = parse_addr_list(p, n, "listen", path, CFG_MAX_LISTEN, &sv->listen, &sv->nr_listen);
+	if (e == -ENOMEM)
+		return e;
+	bad |= e;
+	e = parse_addr_list(p, n, "virtual", path, CFG_MAX_VIPS, &sv->vips, &sv->nr_vips);
+	if (e == -ENOMEM)
+		return e;
+	bad |= e;
+	if (!lookup(p, n, "listen") && !lookup(p, n, "virtual")) {
+		report(p, n, path, "missing required key 'listen' (a proxy address) or 'virtual' "
+		       "(a connect-time virtual address)");
 		bad = -EINVAL;
-	} else if (v->type == YAML_SCALAR_NODE) {
-		sv->listen = calloc(1, sizeof(*sv->listen));
-		if (!sv->listen)
-			return -ENOMEM;
-		sv->nr_listen = 1;
-		bad |= parse_addr(p, v, field, &sv->listen[0]);
-	} else if ((nr = list_len(p, v, field, CFG_MAX_LISTEN, "addresses"))) {
-		sv->listen = calloc(nr, sizeof(*sv->listen));
-		if (!sv->listen)
-			return -ENOMEM;
-		sv->nr_listen = nr;
-		for (i = 0, it = v->data.sequence.items.start; i < nr; it++, i++) {
-			snprintf(field, sizeof(field), "%s.listen[%zu]", path, i);
-			bad |= parse_addr(p, node_at(p, *it), field, &sv->listen[i]);
+	}
+	sv->vip_protos = CFG_VIP_TCP;
+	v = lookup(p, n, "virtual-protocol");
+	snprintf(field, sizeof(field), "%s.virtual-protocol", path);
+	if (v && !expect(p, v, YAML_SCALAR_NODE, field)) {
+		if (!strcmp(scalar(v), "tcp")) {
+			sv->vip_protos = CFG_VIP_TCP;
+		} else if (!strcmp(scalar(v), "udp")) {
+			sv->vip_protos = CFG_VIP_UDP;
+		} else if (!strcmp(scalar(v), "both")) {
+			sv->vip_protos = CFG_VIP_TCP | CFG_VIP_UDP;
+		} else {
+			report(p, v, field, "unknown protocol '%s' (expected tcp, udp or both)",
+			       scalar(v));
+			bad = -EINVAL;
 		}
-	} else {
+	} else if (v) {
 		bad = -EINVAL;
 	}
 	bad |= parse_count(p, n, "backlog", path, 1, 65535, &sv->backlog);
@@ -896,6 +1048,33 @@ static int validate_services(struct parser *p, struct cfg *cfg, yaml_node_t *lis
 						bad = -EINVAL;
 					}
 		}
+		for (j = 0; j < i; j++) {
+			struct cfg_service *b = &cfg->services[j];
+
+			if (!(a->vip_protos & b->vip_protos))
+				continue;
+			for (k = 0; k < a->nr_vips; k++)
+				for (l = 0; l < b->nr_vips; l++)
+					if (same_sockaddr(&a->vips[k], &b->vips[l])) {
+						yaml_node_t at = { .start_mark = { .line = (size_t)a->vips[k].line - 1 } };
+
+						report(p, &at, field, "virtual address %s is already service '%s''s (line %d)",
+						       a->vips[k].text, b->name, b->vips[l].line);
+						bad = -EINVAL;
+					}
+		}
+		/* connect4 can only give an IPv4 socket an IPv4 backend, and an
+		 * IPv6 virtual address an IPv6 one: keep the families apart */
+		for (k = 0; k < a->nr_vips; k++)
+			for (l = 0; l < a->nr_backends; l++)
+				if (a->vips[k].sa.ss_family != a->backends[l].addr.sa.ss_family) {
+					yaml_node_t at = { .start_mark = { .line = (size_t)a->backends[l].addr.line - 1 } };
+
+					report(p, &at, field, "backend %s is not of the family of virtual address %s "
+					       "(line %d); connect-time balancing keeps IPv4 and IPv6 apart",
+					       a->backends[l].addr.text, a->vips[k].text, a->vips[k].line);
+					bad = -EINVAL;
+				}
 		for (k = 0; k < a->nr_backends; k++) {
 			bool primary = false;
 
@@ -1003,6 +1182,11 @@ static int parse_root(struct parser *p, struct cfg *cfg)
 	}
 	if (bad)
 		return -EINVAL;
+	for (i = 0; i < cfg->nr_scopes; i++) {
+		err = expand_balance_rules(cfg, &cfg->scopes[i]);
+		if (err)
+			return err;
+	}
 	return validate(p, cfg, list);
 }
 
@@ -1038,6 +1222,7 @@ int cfg_parse(const char *file, const char *buf, size_t len, struct cfg **out, c
 		return -EINVAL;
 	}
 	p.doc = &doc;
+	p.cfg = cfg;
 	ret = parse_root(&p, cfg);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
@@ -1122,6 +1307,7 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->scopes);
 	for (i = 0; i < cfg->nr_services; i++) {
 		free(cfg->services[i].listen);
+		free(cfg->services[i].vips);
 		free(cfg->services[i].backends);
 	}
 	free(cfg->services);

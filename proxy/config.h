@@ -27,6 +27,7 @@ struct cfg_rule {
 	uint8_t prefixlen;		/* 0..128 over addr */
 	uint8_t addr[16];
 	uint16_t port_lo, port_hi;	/* inclusive; 0-65535 is any */
+	uint32_t arg;			/* balance: the service's index */
 };
 
 struct cfg_scope {
@@ -87,7 +88,13 @@ struct cfg_service {
 	uint32_t max_conns;		/* per service, 0 = unlimited */
 	uint32_t max_conns_backend;	/* per backend, 0 = unlimited */
 	uint32_t connect_attempts;	/* backends tried per client, >= 1 */
+	struct cfg_addr *vips;		/* virtual addresses (connect-time LB) */
+	size_t nr_vips;
+	uint8_t vip_protos;		/* CFG_VIP_TCP | CFG_VIP_UDP */
 };
+
+#define CFG_VIP_TCP		(1u << 0)
+#define CFG_VIP_UDP		(1u << 1)
 
 struct cfg {
 	char file[CFG_PATH_LEN];	/* the name errors are reported against */
@@ -108,9 +115,10 @@ struct cfg {
 #define CFG_DEF_HC_TIMEOUT_MS	1000
 #define CFG_DEF_HC_RISE		2
 #define CFG_DEF_HC_FALL		3
-#define CFG_MAX_BACKENDS	256
+#define CFG_MAX_BACKENDS	SH_MAX_SVC_BACKENDS
 #define CFG_MAX_LISTEN		16
-#define CFG_MAX_SERVICES	64
+#define CFG_MAX_VIPS		16	/* virtual addresses per service */
+#define CFG_MAX_SERVICES	SH_MAX_SERVICES
 
 /**
  * cfg_parse() - parse and validate a configuration held in memory.

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "service.h"
 #include "splice.h"
+#include "vip.h"
 
 struct control {
 	struct ev_loop *loop;
@@ -72,7 +73,46 @@ static uint64_t live_splice_bytes(const struct service *svc)
 
 static const char *be_state(const struct backend *be)
 {
-	return be->state == BE_UP ? "UP" : "DOWN";
+	return be->disabled ? "MAINT" : be->state == BE_UP ? "UP" : "DOWN";
+}
+
+/* Connect-time view of one service: counters summed over CPUs and how many
+ * table slots each backend holds. */
+struct vip_view {
+	bool ok;
+	struct sh_vip_stats st;
+	uint32_t slots[SH_MAX_SVC_BACKENDS];
+	uint32_t empty;			/* slots with no backend */
+	struct sh_backend_stats be[SH_MAX_SVC_BACKENDS];
+};
+
+static void vip_view(const struct services *ss, const struct service *svc, struct vip_view *v)
+{
+	uint32_t id0 = vip_backend_id((uint32_t)(svc - ss->svcs), 0), *ids;
+	size_t i;
+
+	memset(v, 0, sizeof(*v));
+	if (!ss->vip || !svc->cfg->nr_vips)
+		return;
+	v->ok = !vip_service_stats(ss->vip, (uint32_t)(svc - ss->svcs), &v->st);
+	for (i = 0; i < svc->cfg->nr_backends; i++)
+		vip_backend_stats(ss->vip, id0 + (uint32_t)i, &v->be[i]);
+	ids = malloc(SH_MAGLEV_SLOTS * sizeof(*ids));
+	if (ids && !vip_read_table(ss->vip, svc->cfg, ids)) {
+		for (i = 0; i < SH_MAGLEV_SLOTS; i++) {
+			if (ids[i] >= id0 && ids[i] < id0 + svc->cfg->nr_backends)
+				v->slots[ids[i] - id0]++;
+			else
+				v->empty++;
+		}
+	}
+	free(ids);
+}
+
+static const char *vip_proto_name(const struct cfg_service *cs)
+{
+	return cs->vip_protos == (CFG_VIP_TCP | CFG_VIP_UDP) ? "tcp+udp" :
+	       cs->vip_protos == CFG_VIP_UDP ? "udp" : "tcp";
 }
 
 static void services_text(struct control *ctl, struct out *o)
@@ -111,11 +151,37 @@ static void services_text(struct control *ctl, struct out *o)
 			const struct backend *be = &svc->backends[j];
 
 			put(o, "  %-28s %-5s %6u %6u %8llu %14llu %14llu %8llu %10llu%s\n",
-			    be->cfg->addr.text, be_state(be), be->cfg->weight, be->active,
+			    be->cfg->addr.text, be_state(be), be->weight, be->active,
 			    (unsigned long long)be->conns, (unsigned long long)be->bytes_out,
 			    (unsigned long long)be->bytes_in,
 			    (unsigned long long)(be->connect_fail + be->hc_fail),
 			    (unsigned long long)be->hc_ok, be->cfg->backup ? "  backup" : "");
+		}
+		if (svc->cfg->nr_vips) {
+			struct vip_view *v = malloc(sizeof(*v));
+
+			if (!v)
+				continue;
+			vip_view(ss, svc, v);
+			put(o, "  virtual (%s):", vip_proto_name(svc->cfg));
+			for (j = 0; j < svc->cfg->nr_vips; j++)
+				put(o, " %s", svc->cfg->vips[j].text);
+			put(o, "\n  connect-time: balanced %llu, refused (no backend) %llu, not allowed "
+			       "%llu, table swaps %llu (failed %llu), empty slots %u of %u%s\n",
+			    (unsigned long long)v->st.balanced, (unsigned long long)v->st.no_backend,
+			    (unsigned long long)v->st.not_allowed, (unsigned long long)st->vip_swaps,
+			    (unsigned long long)st->vip_swap_fail, v->empty, SH_MAGLEV_SLOTS,
+			    ss->vip ? "" : " (inactive: no BPF)");
+			put(o, "  %-28s %6s %10s %12s %8s %8s\n", "BACKEND", "SLOTS", "BALANCED",
+			    "ESTABLISHED", "FAILED", "KILLED");
+			for (j = 0; j < svc->cfg->nr_backends; j++)
+				put(o, "  %-28s %6u %10llu %12llu %8llu %8llu\n",
+				    svc->backends[j].cfg->addr.text, v->slots[j],
+				    (unsigned long long)v->be[j].balanced,
+				    (unsigned long long)v->be[j].established,
+				    (unsigned long long)v->be[j].failed,
+				    (unsigned long long)svc->backends[j].killed);
+			free(v);
 		}
 	}
 	if (ss->splice) {
@@ -136,6 +202,7 @@ static void services_json(struct control *ctl, struct out *o)
 {
 	struct services *ss = ctl->ss;
 	struct sh_splice_stats k = { 0 };
+	struct vip_view *v;
 	size_t i, j;
 	int f;
 
@@ -161,21 +228,38 @@ static void services_json(struct control *ctl, struct out *o)
 			put(o, "%s\"%s\":%llu", f ? "," : "", fallback_name((enum fallback_cause)f),
 			    (unsigned long long)st->fallback[f]);
 		put(o, "},\"backends\":[");
+		v = malloc(sizeof(*v));
+		if (!v)
+			return;
+		vip_view(ss, svc, v);
 		for (j = 0; j < svc->cfg->nr_backends; j++) {
 			const struct backend *be = &svc->backends[j];
 
 			put(o, "%s{\"address\":\"%s\",\"state\":\"%s\",\"weight\":%u,\"backup\":%s,"
 			       "\"active\":%u,\"conns\":%llu,\"bytes_out\":%llu,\"bytes_in\":%llu,"
 			       "\"connect_fail\":%llu,\"check_ok\":%llu,\"check_fail\":%llu,"
-			       "\"transitions\":%llu}",
-			    j ? "," : "", be->cfg->addr.text, be_state(be), be->cfg->weight,
+			       "\"transitions\":%llu,\"slots\":%u,\"vip_balanced\":%llu,"
+			       "\"vip_established\":%llu,\"vip_failed\":%llu,\"killed\":%llu}",
+			    j ? "," : "", be->cfg->addr.text, be_state(be), be->weight,
 			    be->cfg->backup ? "true" : "false", be->active,
 			    (unsigned long long)be->conns, (unsigned long long)be->bytes_out,
 			    (unsigned long long)be->bytes_in, (unsigned long long)be->connect_fail,
 			    (unsigned long long)be->hc_ok, (unsigned long long)be->hc_fail,
-			    (unsigned long long)be->transitions);
+			    (unsigned long long)be->transitions, v->slots[j],
+			    (unsigned long long)v->be[j].balanced,
+			    (unsigned long long)v->be[j].established,
+			    (unsigned long long)v->be[j].failed, (unsigned long long)be->killed);
 		}
-		put(o, "]}");
+		put(o, "],\"virtual\":[");
+		for (j = 0; j < svc->cfg->nr_vips; j++)
+			put(o, "%s\"%s\"", j ? "," : "", svc->cfg->vips[j].text);
+		put(o, "],\"vip\":{\"protocols\":\"%s\",\"balanced\":%llu,\"no_backend\":%llu,"
+		       "\"not_allowed\":%llu,\"swaps\":%llu,\"swap_fail\":%llu,\"empty_slots\":%u}}",
+		    vip_proto_name(svc->cfg), (unsigned long long)v->st.balanced,
+		    (unsigned long long)v->st.no_backend, (unsigned long long)v->st.not_allowed,
+		    (unsigned long long)st->vip_swaps, (unsigned long long)st->vip_swap_fail,
+		    svc->cfg->nr_vips ? v->empty : 0);
+		free(v);
 	}
 	if (ss->splice)
 		splice_stats(ss->splice, &k);
@@ -189,12 +273,80 @@ static void services_json(struct control *ctl, struct out *o)
 	    (unsigned long long)k.redirect_fail, (unsigned long long)k.empty_skbs);
 }
 
+/* "table SVC": the backend of each slot of the service's connect-time
+ * Maglev table, one line per slot ("-" for none), for operators and tests. */
+static void table_command(struct control *ctl, const char *name, struct out *o)
+{
+	struct services *ss = ctl->ss;
+	uint32_t *ids, id0, i;
+	size_t k;
+
+	for (k = 0; k < ss->nr && strcmp(ss->svcs[k].cfg->name, name); k++)
+		;
+	if (k == ss->nr || !ss->svcs[k].cfg->nr_vips || !ss->vip) {
+		put(o, "error: no active virtual service named '%s'\n", name);
+		return;
+	}
+	ids = malloc(SH_MAGLEV_SLOTS * sizeof(*ids));
+	if (!ids || vip_read_table(ss->vip, ss->svcs[k].cfg, ids)) {
+		put(o, "error: cannot read the table of '%s'\n", name);
+		free(ids);
+		return;
+	}
+	id0 = vip_backend_id((uint32_t)k, 0);
+	for (i = 0; i < SH_MAGLEV_SLOTS; i++)
+		put(o, "%u %s\n", i, ids[i] >= id0 && ids[i] < id0 + ss->svcs[k].cfg->nr_backends ?
+				     ss->svcs[k].backends[ids[i] - id0].cfg->addr.text : "-");
+	free(ids);
+}
+
+/* "weight SVC ADDR N", "disable SVC ADDR [kill]", "enable SVC ADDR" */
+static void backend_command(struct control *ctl, char *cmd, struct out *o)
+{
+	char *verb, *svc, *addr, *arg, *save = NULL, why[160];
+	unsigned long w = 0;
+	int enable = -1;
+	bool kill = false;
+
+	verb = strtok_r(cmd, " ", &save);
+	svc = strtok_r(NULL, " ", &save);
+	addr = strtok_r(NULL, " ", &save);
+	arg = strtok_r(NULL, " ", &save);
+	if (!svc || !addr) {
+		put(o, "error: usage: %s SERVICE BACKEND%s\n", verb,
+		    !strcmp(verb, "weight") ? " N" : !strcmp(verb, "disable") ? " [kill]" : "");
+		return;
+	}
+	if (!strcmp(verb, "weight")) {
+		char *end;
+
+		w = arg ? strtoul(arg, &end, 10) : 0;
+		if (!arg || *end || w < 1 || w > 256) {
+			put(o, "error: weight: expected 1-256, found '%s'\n", arg ? arg : "");
+			return;
+		}
+	} else if (!strcmp(verb, "disable")) {
+		enable = 0;
+		kill = arg && !strcmp(arg, "kill");
+		if (arg && !kill) {
+			put(o, "error: disable: unknown argument '%s' (expected kill)\n", arg);
+			return;
+		}
+	} else {
+		enable = 1;
+	}
+	if (service_backend_admin(ctl->ss, svc, addr, (uint32_t)w, enable, kill, why, sizeof(why)))
+		put(o, "error: %s\n", why);
+	else
+		put(o, "ok\n");
+}
+
 static void on_client(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct control *ctl = w->data;
 	struct timeval tv = { .tv_sec = 1 };
 	struct out o = { 0 };
-	char cmd[64];
+	char cmd[256];
 	ssize_t n;
 	size_t off = 0;
 	int fd;
@@ -217,8 +369,14 @@ static void on_client(struct ev_loop *loop, ev_io *w, int revents)
 		services_text(ctl, &o);
 	else if (!strcmp(cmd, "services-json"))
 		services_json(ctl, &o);
+	else if (!strncmp(cmd, "table ", 6))
+		table_command(ctl, cmd + 6, &o);
+	else if (!strncmp(cmd, "weight ", 7) || !strncmp(cmd, "disable ", 8) ||
+		 !strncmp(cmd, "enable ", 7))
+		backend_command(ctl, cmd, &o);
 	else
-		put(&o, "error: unknown command '%s' (expected services or services-json)\n", cmd);
+		put(&o, "error: unknown command '%s' (expected services, services-json, weight, "
+		    "table, disable or enable)\n", cmd);
 	while (o.buf && off < o.len) {
 		n = send(fd, o.buf + off, o.len - off, MSG_NOSIGNAL);
 		if (n <= 0)

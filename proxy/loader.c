@@ -19,11 +19,13 @@
 #include <bpf/libbpf.h>
 
 #include "accel.skel.h"
+#include "balance.skel.h"
 #include "cgroup.h"
 #include "loader.h"
 #include "log.h"
 #include "pins.h"
 #include "rules.h"
+#include "vip.h"
 
 #define PATH_LEN 512
 
@@ -42,6 +44,8 @@ struct loader_link {
 
 struct loader {
 	struct accel_bpf *skel;
+	struct balance_bpf *bal;	/* connect-time balancing */
+	bool balance;		/* the config has virtual services: attach bal */
 	char pin_dir[PATH_LEN];
 	bool adopted;		/* the pin directory held a kept state */
 	bool map_progs;		/* sk_msg / sk_skb attached to sock_hash */
@@ -51,20 +55,45 @@ struct loader {
 	size_t nr_links;
 };
 
-/* The cgroup programs and the attach type each is linked with. */
+/* The cgroup programs and the attach type each is linked with; the
+ * balance ones only when the config has virtual services. */
 static const struct {
 	const char *name;
 	enum bpf_attach_type type;
+	bool balance;
 } cgroup_progs[] = {
-	{ "sock_create", BPF_CGROUP_INET_SOCK_CREATE },
-	{ "sockops", BPF_CGROUP_SOCK_OPS },
+	{ "sock_create", BPF_CGROUP_INET_SOCK_CREATE, false },
+	{ "sockops", BPF_CGROUP_SOCK_OPS, false },
+	{ "connect4", BPF_CGROUP_INET4_CONNECT, true },
+	{ "connect6", BPF_CGROUP_INET6_CONNECT, true },
+	{ "sendmsg4", BPF_CGROUP_UDP4_SENDMSG, true },
+	{ "sendmsg6", BPF_CGROUP_UDP6_SENDMSG, true },
+	{ "recvmsg4", BPF_CGROUP_UDP4_RECVMSG, true },
+	{ "recvmsg6", BPF_CGROUP_UDP6_RECVMSG, true },
+	{ "getpeername4", BPF_CGROUP_INET4_GETPEERNAME, true },
+	{ "getpeername6", BPF_CGROUP_INET6_GETPEERNAME, true },
+	{ "balance_sockops", BPF_CGROUP_SOCK_OPS, true },
 };
 #define NR_CGROUP_PROGS (sizeof(cgroup_progs) / sizeof(cgroup_progs[0]))
 
 static int cgroup_prog_fd(struct loader *l, size_t i)
 {
-	return bpf_program__fd(i == 0 ? l->skel->progs.sock_create_tag :
-					l->skel->progs.sockops_accel);
+	struct bpf_program *progs[] = {
+		l->skel->progs.sock_create_tag, l->skel->progs.sockops_accel,
+		l->bal->progs.balance_connect4, l->bal->progs.balance_connect6,
+		l->bal->progs.balance_sendmsg4, l->bal->progs.balance_sendmsg6,
+		l->bal->progs.balance_recvmsg4, l->bal->progs.balance_recvmsg6,
+		l->bal->progs.balance_getpeername4, l->bal->progs.balance_getpeername6,
+		l->bal->progs.balance_sockops,
+	};
+	_Static_assert(sizeof(progs) / sizeof(progs[0]) == NR_CGROUP_PROGS, "one per entry");
+
+	return bpf_program__fd(progs[i]);
+}
+
+static bool prog_wanted(const struct loader *l, size_t p)
+{
+	return !cgroup_progs[p].balance || l->balance;
 }
 
 /*
@@ -147,19 +176,15 @@ static int check_pins(struct loader *l)
 	return 0;
 }
 
-static int open_and_load(struct loader *l)
+/* Pins every map of @obj under maps/ by name: the first object pins, later
+ * ones reuse what is pinned there (maps.bpf.h). */
+static int set_pin_paths(struct loader *l, struct bpf_object *obj)
 {
 	struct bpf_map *map;
 	char path[PATH_LEN];
 	int err;
 
-	l->skel = accel_bpf__open();
-	if (!l->skel) {
-		err = -errno;
-		pr_err("cannot open the embedded BPF object: %s\n", strerror(-err));
-		return err;
-	}
-	bpf_object__for_each_map(map, l->skel->obj) {
+	bpf_object__for_each_map(map, obj) {
 		if (bpf_map__is_internal(map))
 			continue;
 		err = pins_path(path, sizeof(path), l->pin_dir, "maps", bpf_map__name(map));
@@ -171,9 +196,30 @@ static int open_and_load(struct loader *l)
 			return err;
 		}
 	}
+	return 0;
+}
+
+static int open_and_load(struct loader *l)
+{
+	int err;
+
+	l->skel = accel_bpf__open();
+	l->bal = balance_bpf__open();
+	if (!l->skel || !l->bal) {
+		err = -errno;
+		pr_err("cannot open the embedded BPF objects: %s\n", strerror(-err));
+		return err;
+	}
+	err = set_pin_paths(l, l->skel->obj);
+	if (!err)
+		err = set_pin_paths(l, l->bal->obj);
+	if (err)
+		return err;
 	/* libbpf reuses a pinned map whose definition matches and pins new
 	 * ones; a mismatch with the same layout version is a bug we report. */
 	err = accel_bpf__load(l->skel);
+	if (!err)
+		err = balance_bpf__load(l->bal);
 	if (err) {
 		pr_err("cannot load the BPF programs: %s (run with -vv for the verifier log)\n",
 		       strerror(-err));
@@ -403,6 +449,8 @@ static bool link_wanted(struct loader *l, const char *name)
 		if (!l->scopes[i].attach)
 			continue;
 		for (p = 0; p < NR_CGROUP_PROGS; p++) {
+			if (!prog_wanted(l, p))
+				continue;
 			snprintf(want, sizeof(want), "%s-%llu", cgroup_progs[p].name,
 				 (unsigned long long)l->scopes[i].cgid);
 			if (!strcmp(want, name))
@@ -471,6 +519,8 @@ static int attach_cgroups(struct loader *l)
 			char name[64];
 			int cg, fd;
 
+			if (!prog_wanted(l, p))
+				continue;
 			snprintf(name, sizeof(name), "%s-%llu", cgroup_progs[p].name,
 				 (unsigned long long)ls->cgid);
 			pins_path(lk->pin, sizeof(lk->pin), dir, NULL, name);
@@ -530,6 +580,11 @@ static void unpin_all(struct loader *l)
 			if (bpf_map__pin_path(map))
 				bpf_map__unpin(map, NULL);
 	}
+	if (l->bal) {	/* the shared ones are gone already: ENOENT, ignored */
+		bpf_object__for_each_map(map, l->bal->obj)
+			if (bpf_map__pin_path(map))
+				unlink(bpf_map__pin_path(map));
+	}
 	pins_path(path, sizeof(path), l->pin_dir, "links", NULL);
 	rmdir(path);
 	pins_path(path, sizeof(path), l->pin_dir, "maps", NULL);
@@ -544,6 +599,7 @@ static void release(struct loader *l)
 
 	for (i = 0; i < l->nr_links; i++)
 		close(l->links[i].fd);
+	balance_bpf__destroy(l->bal);
 	accel_bpf__destroy(l->skel);
 	free(l->links);
 	free(l->scopes);
@@ -576,6 +632,8 @@ int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_moun
 	if (!l)
 		return -ENOMEM;
 	snprintf(l->pin_dir, sizeof(l->pin_dir), "%s", pin_dir);
+	for (size_t i = 0; i < cfg->nr_services; i++)
+		l->balance |= cfg->services[i].nr_vips > 0;
 
 	err = ensure_bpffs(pin_dir);
 	if (err)
@@ -603,6 +661,12 @@ int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_moun
 		err = fill_scopes(l, cfg);
 	if (!err)
 		err = fill_all_rules(l, cfg);
+	if (!err) {
+		struct vip_maps vm;
+
+		loader_vip_maps(l, &vm);
+		err = vip_fill(&vm, cfg);
+	}
 	if (err)
 		goto err_unpin;
 	/* Attach only once every table is full. */
@@ -652,4 +716,14 @@ void loader_stop(struct loader *l, bool keep)
 bool loader_adopted(const struct loader *l)
 {
 	return l->adopted;
+}
+
+void loader_vip_maps(const struct loader *l, struct vip_maps *m)
+{
+	m->services = bpf_map__fd(l->bal->maps.vip_services);
+	m->tables = bpf_map__fd(l->bal->maps.vip_tables);
+	m->backends = bpf_map__fd(l->bal->maps.backends);
+	m->rnat = bpf_map__fd(l->bal->maps.rnat);
+	m->vip_stats = bpf_map__fd(l->bal->maps.vip_stats);
+	m->backend_stats = bpf_map__fd(l->bal->maps.backend_stats);
 }

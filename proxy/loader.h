@@ -35,6 +35,11 @@ int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_moun
  */
 void loader_stop(struct loader *l, bool keep);
 
+struct vip_maps;
+
+/** loader_vip_maps() - the fds of the connect-time balancing maps. */
+void loader_vip_maps(const struct loader *l, struct vip_maps *m);
+
 /** loader_adopted() - did the start adopt pins an earlier daemon kept? */
 bool loader_adopted(const struct loader *l);
 

@@ -22,6 +22,7 @@
 #include "probe.h"
 #include "service.h"
 #include "splice.h"
+#include "vip.h"
 
 #define DEFAULT_CONFIG "/etc/sockhop/sockhop.yaml"
 
@@ -156,6 +157,7 @@ int main(int argc, char **argv)
 	bool have_bpf = true;
 	char errbuf[8192], cg_mount[512];
 	struct loader *loader = NULL;
+	struct vip_maps vip;
 	ev_signal sigterm, sigint;
 	struct ev_loop *loop;
 	struct cfg *cfg = NULL;
@@ -222,6 +224,7 @@ int main(int argc, char **argv)
 		err = loader_start(cfg, o.pin_dir, cg_mount, &loader);
 		if (err)
 			goto out;
+		loader_vip_maps(loader, &vip);
 	}
 	if (cfg->nr_services) {
 		splice = open_splice(have_bpf, &no_splice);
@@ -229,7 +232,8 @@ int main(int argc, char **argv)
 		if (err)
 			pr_err("cannot create the splice epoll: %s\n", strerror(-err));
 		if (!err)
-			err = services_start(loop, cfg, splice, no_splice, &services);
+			err = services_start(loop, cfg, splice, no_splice, loader ? &vip : NULL,
+					     &services);
 		if (!err) {
 			err = control_open(loop, o.control, services, &control);
 			if (err)

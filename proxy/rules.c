@@ -79,7 +79,7 @@ int rules_compile(const struct cfg_scope *scope, struct rules_entry **out, size_
 			sr->rule_id = (uint16_t)i;
 			sr->port_lo = r->port_lo;
 			sr->port_hi = r->port_hi;
-			sr->arg = 0;
+			sr->arg = r->arg;
 		}
 	}
 	*out = ents;

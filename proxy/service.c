@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #include "log.h"
 #include "maglev.h"
 #include "service.h"
+#include "vip.h"
 
 #include <sched.h>
 
@@ -45,6 +47,35 @@ void service_fallback(struct service *svc, enum fallback_cause c)
 		fallback_name(c), c == FB_MAP_REFUSED ? "; logged once, counted always" : "");
 }
 
+/* The connect-time table follows the proxy's view of its backends: one
+ * rebuild and swap per change (README, "Connect-time load balancing"). */
+static void service_vip_sync(struct service *svc)
+{
+	int err;
+
+	if (!svc->all->vip || !svc->cfg->nr_vips)
+		return;
+	err = vip_swap(svc->all->vip, svc->cfg, (uint32_t)(svc - svc->all->svcs), svc->lb.m);
+	if (err) {
+		svc->st.vip_swap_fail++;
+		pr_err("%s: cannot swap in a new connect-time table: %s (the previous one "
+		       "stays)\n", svc->cfg->name, strerror(-err));
+		return;
+	}
+	svc->st.vip_swaps++;
+}
+
+/* Pushes a backend's state, admin flag and weight to the balancer. */
+static void backend_refresh(struct backend *be)
+{
+	struct lb_member *m = &be->svc->lb.m[be->idx];
+
+	m->up = be->state == BE_UP && !be->disabled;
+	m->weight = be->weight;
+	lb_changed(&be->svc->lb);
+	service_vip_sync(be->svc);
+}
+
 void backend_set_state(struct backend *be, enum be_state st, const char *why)
 {
 	if (be->state == st)
@@ -52,10 +83,73 @@ void backend_set_state(struct backend *be, enum be_state st, const char *why)
 	be->state = st;
 	be->transitions++;
 	be->rise_count = be->fall_count = 0;
-	be->svc->lb.m[be->idx].up = st == BE_UP;
-	lb_changed(&be->svc->lb);
 	pr_info("%s: backend %s is %s (%s)\n", be->svc->cfg->name, be->cfg->addr.text,
 		st == BE_UP ? "UP" : "DOWN", why);
+	backend_refresh(be);
+}
+
+#define KILL_BATCH	64	/* connections terminated per tick */
+#define KILL_TICK_S	0.1
+
+static void on_kill_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct backend *be = w->data;
+	int n;
+
+	(void)revents;
+	n = be->svc->all->vip && be->disabled ?
+	    vip_destroy_conns(be->svc->all->vip, &be->cfg->addr, KILL_BATCH) : 0;
+	if (n < 0) {
+		pr_warn("%s: backend %s: cannot terminate its connections: %s\n",
+			be->svc->cfg->name, be->cfg->addr.text, strerror(-n));
+		return;
+	}
+	be->killed += (uint64_t)n;
+	if (n == KILL_BATCH) {
+		ev_timer_set(w, KILL_TICK_S, 0);
+		ev_timer_start(loop, w);
+	} else if (be->killed) {
+		pr_info("%s: backend %s: terminated %llu balanced connection%s\n",
+			be->svc->cfg->name, be->cfg->addr.text, (unsigned long long)be->killed,
+			be->killed == 1 ? "" : "s");
+	}
+}
+
+int service_backend_admin(struct services *ss, const char *svc_name, const char *addr,
+			  uint32_t weight, int enable, bool kill, char *why, size_t whylen)
+{
+	size_t i, j;
+
+	for (i = 0; i < ss->nr; i++) {
+		struct service *svc = &ss->svcs[i];
+
+		if (strcmp(svc->cfg->name, svc_name))
+			continue;
+		for (j = 0; j < svc->cfg->nr_backends; j++) {
+			struct backend *be = &svc->backends[j];
+
+			if (strcmp(be->cfg->addr.text, addr))
+				continue;
+			if (weight)
+				be->weight = weight;
+			if (enable >= 0 && be->disabled == (bool)enable) {
+				be->disabled = !enable;
+				pr_info("%s: backend %s %s by the operator\n", svc->cfg->name,
+					addr, enable ? "enabled" : "disabled");
+			}
+			backend_refresh(be);
+			if (kill && be->disabled && !ev_is_active(&be->kill_timer)) {
+				be->killed = 0;
+				ev_timer_set(&be->kill_timer, 0, 0);
+				ev_timer_start(ss->loop, &be->kill_timer);
+			}
+			return 0;
+		}
+		snprintf(why, whylen, "service '%s' has no backend '%s'", svc_name, addr);
+		return -ENOENT;
+	}
+	snprintf(why, whylen, "no service named '%s'", svc_name);
+	return -ENOENT;
 }
 
 /* Passive checks: real connects count toward fall like failed checks do.
@@ -203,6 +297,9 @@ static int service_init(struct services *ss, struct service *svc, const struct c
 		be->idx = (unsigned int)i;
 		be->cfg = cb;
 		be->state = BE_UP;	/* optimistic: passive and active checks correct it */
+		be->weight = cb->weight;
+		ev_timer_init(&be->kill_timer, on_kill_tick, 0, 0);
+		be->kill_timer.data = be;
 		svc->lb.m[i] = (struct lb_member){
 			.key = maglev_hash(&cb->addr.sa, cb->addr.len, 0),
 			.weight = cb->weight, .backup = cb->backup, .up = true,
@@ -235,10 +332,16 @@ static int service_init(struct services *ss, struct service *svc, const struct c
 			return err;
 		}
 	}
-	pr_info("%s: listening on %zu address%s, %zu backend%s, %s, data path %s\n", cfg->name,
-		cfg->nr_listen, cfg->nr_listen == 1 ? "" : "es", cfg->nr_backends,
-		cfg->nr_backends == 1 ? "" : "s", cfg_algo_name(cfg->algo),
-		svc->splice ? "splice" : "relay");
+	if (cfg->nr_listen)
+		pr_info("%s: listening on %zu address%s, %zu backend%s, %s, data path %s\n",
+			cfg->name, cfg->nr_listen, cfg->nr_listen == 1 ? "" : "es",
+			cfg->nr_backends, cfg->nr_backends == 1 ? "" : "s",
+			cfg_algo_name(cfg->algo), svc->splice ? "splice" : "relay");
+	if (cfg->nr_vips)
+		pr_info("%s: %zu virtual address%s balanced at connect() over %zu backend%s%s\n",
+			cfg->name, cfg->nr_vips, cfg->nr_vips == 1 ? "" : "es", cfg->nr_backends,
+			cfg->nr_backends == 1 ? "" : "s",
+			ss->vip ? "" : " (not active: BPF is not available)");
 	return 0;
 }
 
@@ -250,15 +353,18 @@ static void service_fini(struct service *svc)
 		conn_reset(svc->conns);
 	close_listeners(svc);
 	for (i = 0; svc->backends && i < svc->cfg->nr_backends; i++)
-		if (svc->backends[i].svc)
+		if (svc->backends[i].svc) {
 			health_stop(&svc->backends[i]);
+			ev_timer_stop(svc->all->loop, &svc->backends[i].kill_timer);
+		}
 	free(svc->listeners);
 	free(svc->backends);
 	lb_free(&svc->lb);
 }
 
 int services_start(struct ev_loop *loop, const struct cfg *cfg, struct splice *sp,
-		   enum fallback_cause no_splice_cause, struct services **out)
+		   enum fallback_cause no_splice_cause, const struct vip_maps *vip,
+		   struct services **out)
 {
 	struct services *ss;
 	size_t i;
@@ -271,6 +377,7 @@ int services_start(struct ev_loop *loop, const struct cfg *cfg, struct splice *s
 	ss->file = cfg->file;
 	ss->splice = sp;
 	ss->no_splice_cause = no_splice_cause;
+	ss->vip = vip;
 	ss->svcs = calloc(cfg->nr_services ? cfg->nr_services : 1, sizeof(*ss->svcs));
 	if (!ss->svcs) {
 		free(ss);

@@ -16,6 +16,7 @@
 
 struct splice;
 struct service;
+struct vip_maps;
 
 enum be_state { BE_UP, BE_DOWN };
 
@@ -34,6 +35,8 @@ struct backend {
 	unsigned int idx;
 	const struct cfg_backend *cfg;
 	enum be_state state;
+	bool disabled;			/* by the operator (sockhop disable) */
+	uint32_t weight;		/* live weight (sockhop weight), from the config */
 	unsigned int rise_count, fall_count;	/* consecutive health results */
 	/* active health check */
 	int hc_fd;
@@ -43,6 +46,10 @@ struct backend {
 	uint32_t active;
 	uint64_t conns, bytes_in, bytes_out;	/* in: from the backend */
 	uint64_t connect_fail, hc_ok, hc_fail, transitions;
+	/* terminating the connect-time balanced connections of a disabled
+	 * backend, a batch per tick so that clients do not reconnect at once */
+	ev_timer kill_timer;
+	uint64_t killed;
 };
 
 struct listener {
@@ -59,6 +66,7 @@ struct service_stats {
 	uint64_t bytes_splice, bytes_relay;	/* of closed connections */
 	uint64_t fallback[FB_NR];
 	uint64_t idle_closed, resets, drained;
+	uint64_t vip_swaps, vip_swap_fail;	/* connect-time table rebuilds */
 };
 
 struct conn;
@@ -86,6 +94,7 @@ struct services {
 	struct service *svcs;
 	size_t nr;
 	struct splice *splice;		/* NULL: the kernel path is unavailable */
+	const struct vip_maps *vip;	/* NULL: no connect-time balancing */
 	enum fallback_cause no_splice_cause;
 	uint32_t active;		/* connections over all services */
 	bool stopping;
@@ -99,7 +108,18 @@ struct services {
  * @no_splice_cause). Return: 0 or -errno, logged with the address.
  */
 int services_start(struct ev_loop *loop, const struct cfg *cfg, struct splice *sp,
-		   enum fallback_cause no_splice_cause, struct services **out);
+		   enum fallback_cause no_splice_cause, const struct vip_maps *vip,
+		   struct services **out);
+
+/**
+ * service_backend_admin() - the operator's backend commands: @weight
+ * (1-256, or 0 to leave it), @enable (1), @disable (0, or -1 to leave it);
+ * @kill terminates, paced, the connect-time balanced connections a
+ * disabled backend still has. Rebuilds the tables that depend on it.
+ * Return: 0, or -ENOENT (no such service or backend, @why says which).
+ */
+int service_backend_admin(struct services *ss, const char *svc, const char *addr,
+			  uint32_t weight, int enable, bool kill, char *why, size_t whylen);
 
 /**
  * services_drain() - stop accepting; let each service's connections finish

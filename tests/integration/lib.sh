@@ -114,7 +114,10 @@ launch_daemon() {
 	local ns=$1 cfg=$2; shift 2
 	local from; from=$(cat "$TMP/daemon.log" 2>/dev/null | wc -l)
 	if [ -n "$ns" ]; then
-		ip netns exec "$ns" "$SOCKHOPD" -c "$cfg" --pin-dir "$PIN" "$@" >>"$TMP/daemon.log" 2>&1 &
+		# nsenter, not `ip netns exec`: that remounts /sys, hiding the
+		# cgroup2 mount that scopes need
+		nsenter --net="/run/netns/$ns" "$SOCKHOPD" -c "$cfg" --pin-dir "$PIN" "$@" \
+			>>"$TMP/daemon.log" 2>&1 &
 	else
 		"$SOCKHOPD" -c "$cfg" --pin-dir "$PIN" "$@" >>"$TMP/daemon.log" 2>&1 &
 	fi

@@ -9,10 +9,18 @@
  *                [--down BYTES] [--random-sizes] [--rst-every K]
  *                [--mode duplex|client-first|server-first|random]
  *                [--src-base ADDR] [--timeout-ms T]
- *     Opens N connections (P at a time) and prints
- *     "ok=N bad=N reset=N refused=N backends=ID:COUNT,...". Exit 0 when
- *     bad == 0, else 1. --map FILE writes "SOURCE-ADDRESS BACKEND-ID" per
- *     connection.
+ *     Opens N connections (P at a time) and prints "ok=N bad=N reset=N
+ *     refused=N econnrefused=N backends=ID:COUNT,...". Exit 0 when bad == 0,
+ *     else 1. --map FILE writes "SOURCE-ADDRESS BACKEND-ID" per connection.
+ *     getpeername() must return ADDR PORT (connect-time balancing hides the
+ *     backend); a mismatch is a bad connection. econnrefused counts the
+ *     connects that failed with exactly ECONNREFUSED.
+ *   shload udp-backend PORT --id N [--bind ADDR]
+ *     Answers each datagram with {magic, id} followed by the datagram.
+ *   shload udp-client ADDR PORT --conns N
+ *     N sockets, each sends one datagram with sendto() (unconnected) and
+ *     waits for the answer: its payload must echo, and recvfrom() must name
+ *     ADDR PORT as the sender. Prints "ok=N bad=N backends=ID:COUNT,...".
  *
  * Protocol: the client sends a 32-byte header {magic, mode, seed, up,
  * down}; the backend answers with {magic, id}. Then the client sends "up"
@@ -308,8 +316,27 @@ struct client_opts {
 static struct client_opts co;
 static FILE *map_out;
 static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
-static atomic_ulong next_conn, c_ok, c_bad, c_reset, c_refused;
+static atomic_ulong next_conn, c_ok, c_bad, c_reset, c_refused, c_econnrefused;
 static atomic_ulong per_id[MAX_IDS];
+
+/* Is @want (as resolved) what getpeername() says @fd is connected to? */
+static int same_peer(int fd, const struct sockaddr *want)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) || ss.ss_family != want->sa_family)
+		return 0;
+	if (want->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)&ss, *b = (const void *)want;
+
+		return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
+	} else {
+		const struct sockaddr_in6 *a = (const void *)&ss, *b = (const void *)want;
+
+		return !memcmp(&a->sin6_addr, &b->sin6_addr, 16) && a->sin6_port == b->sin6_port;
+	}
+}
 
 static int connect_one(unsigned long i)
 {
@@ -338,9 +365,17 @@ static int connect_one(unsigned long i)
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen)) {
 		int err = -errno;
 
+		if (err == -ECONNREFUSED)
+			atomic_fetch_add(&c_econnrefused, 1);
 		close(fd);
 		freeaddrinfo(ai);
 		return err;
+	}
+	if (!same_peer(fd, ai->ai_addr)) {
+		fprintf(stderr, "connection %lu: getpeername() is not %s %s\n", i, co.addr, co.port);
+		close(fd);
+		freeaddrinfo(ai);
+		return -EDESTADDRREQ;
 	}
 	freeaddrinfo(ai);
 	return fd;
@@ -372,6 +407,10 @@ static void *client_worker(void *arg)
 			rq.mode = M_DUPLEX;
 		}
 		fd = connect_one(i);
+		if (fd == -EDESTADDRREQ) {
+			atomic_fetch_add(&c_bad, 1);	/* wrong getpeername() */
+			continue;
+		}
 		if (fd < 0) {
 			atomic_fetch_add(&c_refused, 1);
 			continue;
@@ -425,8 +464,9 @@ static int run_client(void)
 		pthread_create(&t[i], NULL, client_worker, (void *)(uintptr_t)(i + 1));
 	for (i = 0; i < co.parallel; i++)
 		pthread_join(t[i], NULL);
-	printf("ok=%lu bad=%lu reset=%lu refused=%lu backends=", atomic_load(&c_ok),
-	       atomic_load(&c_bad), atomic_load(&c_reset), atomic_load(&c_refused));
+	printf("ok=%lu bad=%lu reset=%lu refused=%lu econnrefused=%lu backends=",
+	       atomic_load(&c_ok), atomic_load(&c_bad), atomic_load(&c_reset),
+	       atomic_load(&c_refused), atomic_load(&c_econnrefused));
 	for (i = 0; i < MAX_IDS; i++)
 		if (atomic_load(&per_id[i])) {
 			printf("%s%lu:%lu", first ? "" : ",", i, atomic_load(&per_id[i]));
@@ -435,6 +475,102 @@ static int run_client(void)
 	printf("\n");
 	free(t);
 	return atomic_load(&c_bad) ? 1 : 0;
+}
+
+/* --- UDP ------------------------------------------------------------------ */
+
+static int run_udp_backend(const char *bind_addr, const char *port)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST |
+				  AI_PASSIVE }, *ai;
+	char buf[2048];
+	int fd;
+
+	if (getaddrinfo(bind_addr, port, &hints, &ai))
+		return 2;
+	fd = socket(ai->ai_family, SOCK_DGRAM, 0);
+	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen)) {
+		perror("udp-backend");
+		return 2;
+	}
+	freeaddrinfo(ai);
+	signal(SIGTERM, on_sig);
+	while (!stop) {
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		struct rep rep = { MAGIC_REP, backend_id };
+		ssize_t n = recvfrom(fd, buf + sizeof(rep), sizeof(buf) - sizeof(rep), 0,
+				     (struct sockaddr *)&from, &fl);
+
+		if (n < 0)
+			continue;
+		memcpy(buf, &rep, sizeof(rep));
+		sendto(fd, buf, sizeof(rep) + (size_t)n, 0, (struct sockaddr *)&from, fl);
+	}
+	return 0;
+}
+
+static int run_udp_client(void)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST }, *ai;
+	struct timeval tv = { .tv_sec = 2 };
+	unsigned long i, ok = 0, bad = 0;
+	int first = 1;
+
+	if (getaddrinfo(co.addr, co.port, &hints, &ai))
+		return 2;
+	for (i = 0; i < co.conns; i++) {
+		uint64_t payload[8], back[16];
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		struct rep rep;
+		ssize_t n;
+		int fd, j;
+
+		for (j = 0; j < 8; j++)
+			payload[j] = splitmix64(i * 8 + (uint64_t)j);
+		fd = socket(ai->ai_family, SOCK_DGRAM, 0);
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		n = sendto(fd, payload, sizeof(payload), 0, ai->ai_addr, ai->ai_addrlen);
+		if (n == sizeof(payload))
+			n = recvfrom(fd, back, sizeof(back), 0, (struct sockaddr *)&from, &fl);
+		close(fd);
+		memcpy(&rep, back, sizeof(rep));
+		if (n != (ssize_t)(sizeof(rep) + sizeof(payload)) || rep.magic != MAGIC_REP ||
+		    memcmp((char *)back + sizeof(rep), payload, sizeof(payload))) {
+			fprintf(stderr, "datagram %lu: no or wrong answer (%zd bytes)\n", i, n);
+			bad++;
+			continue;
+		}
+		fl = fl < ai->ai_addrlen ? fl : ai->ai_addrlen;
+		if (from.ss_family != ai->ai_family ||
+		    (ai->ai_family == AF_INET ?
+		     memcmp(&((struct sockaddr_in *)&from)->sin_addr,
+			    &((struct sockaddr_in *)ai->ai_addr)->sin_addr, 4) ||
+		     ((struct sockaddr_in *)&from)->sin_port != ((struct sockaddr_in *)ai->ai_addr)->sin_port :
+		     memcmp(&((struct sockaddr_in6 *)&from)->sin6_addr,
+			    &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, 16) ||
+		     ((struct sockaddr_in6 *)&from)->sin6_port != ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port)) {
+			char host[64] = "?";
+
+			getnameinfo((struct sockaddr *)&from, fl, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
+			fprintf(stderr, "datagram %lu: the answer came from %s, not %s\n", i, host, co.addr);
+			bad++;
+			continue;
+		}
+		if (rep.id < MAX_IDS)
+			atomic_fetch_add(&per_id[rep.id], 1);
+		ok++;
+	}
+	freeaddrinfo(ai);
+	printf("ok=%lu bad=%lu backends=", ok, bad);
+	for (i = 0; i < MAX_IDS; i++)
+		if (atomic_load(&per_id[i])) {
+			printf("%s%lu:%lu", first ? "" : ",", i, atomic_load(&per_id[i]));
+			first = 0;
+		}
+	printf("\n");
+	return bad ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -491,6 +627,13 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "backend") && optind + 1 == argc)
 		return run_backend(bind_addr, argv[optind]);
+	if (!strcmp(argv[1], "udp-backend") && optind + 1 == argc)
+		return run_udp_backend(bind_addr, argv[optind]);
+	if (!strcmp(argv[1], "udp-client") && optind + 2 == argc) {
+		co.addr = argv[optind];
+		co.port = argv[optind + 1];
+		return run_udp_client();
+	}
 	if (!strcmp(argv[1], "client") && optind + 2 == argc) {
 		co.addr = argv[optind];
 		co.port = argv[optind + 1];

@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * vip.c - connect-time load balancing tables and counters (see vip.h).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "maglev.h"
+#include "vip.h"
+
+/* An array map's elements are rounded up to 8 bytes, in the mmap view too:
+ * slot i's __u32 backend id sits at word 2 * i. */
+#define SLOT_WORDS	2
+#define TABLE_BYTES	(SH_MAGLEV_SLOTS * SLOT_WORDS * sizeof(__u32))
+
+/* The address of @a in the kernel's IPv6 form (v4 as v4-mapped), port in
+ * host order. */
+static void addr_words(const struct sockaddr_storage *a, __u32 out[4], __u16 *port)
+{
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)a;
+
+		sh_addr_from_ip4(out, s4->sin_addr.s_addr);
+		*port = ntohs(s4->sin_port);
+	} else {
+		const struct sockaddr_in6 *s6 = (const void *)a;
+
+		memcpy(out, &s6->sin6_addr, 16);
+		*port = ntohs(s6->sin6_port);
+	}
+}
+
+static void vip_key(const struct cfg_addr *a, __u8 proto, struct sh_vip_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	addr_words(&a->sa, k->addr, &k->port);
+	k->proto = proto;
+}
+
+/* The protocols of @cs, as SH_PROTO_* values; returns how many. */
+static int vip_protos(const struct cfg_service *cs, __u8 out[2])
+{
+	int n = 0;
+
+	if (cs->vip_protos & CFG_VIP_TCP)
+		out[n++] = SH_PROTO_TCP;
+	if (cs->vip_protos & CFG_VIP_UDP)
+		out[n++] = SH_PROTO_UDP;
+	return n;
+}
+
+/* Is @k one of @cfg's virtual addresses? */
+static bool vip_configured(const struct cfg *cfg, const struct sh_vip_key *k)
+{
+	struct sh_vip_key want;
+	__u8 protos[2];
+	size_t i, j;
+	int p, np;
+
+	for (i = 0; i < cfg->nr_services; i++) {
+		np = vip_protos(&cfg->services[i], protos);
+		for (j = 0; j < cfg->services[i].nr_vips; j++)
+			for (p = 0; p < np; p++) {
+				vip_key(&cfg->services[i].vips[j], protos[p], &want);
+				if (!memcmp(&want, k, sizeof(want)))
+					return true;
+			}
+	}
+	return false;
+}
+
+/* Deletes every key of hash map @fd that @cfg does not configure. */
+static void prune_vips(int fd, const struct cfg *cfg)
+{
+	struct sh_vip_key key, next, *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		if (!vip_configured(cfg, &key) && bpf_map_delete_elem(fd, &key) == 0)
+			continue;	/* deleted: the walk restarts cleanly from key */
+		prev = &key;
+	}
+}
+
+int vip_swap(const struct vip_maps *m, const struct cfg_service *cs, uint32_t svc_id,
+	     const struct lb_member *mem)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	struct maglev_backend mb[SH_MAX_SVC_BACKENDS];
+	size_t size = TABLE_BYTES;
+	bool primary_up = false;
+	struct sh_vip_key key;
+	uint16_t *idx = NULL;
+	__u32 *ids = MAP_FAILED;
+	__u8 protos[2];
+	int inner, err = 0, p, np;
+	size_t i, j;
+
+	if (!cs->nr_vips)
+		return 0;
+	for (i = 0; i < cs->nr_backends; i++)
+		primary_up |= mem[i].up && !mem[i].backup;
+	for (i = 0; i < cs->nr_backends; i++) {
+		bool eligible = mem[i].up && mem[i].backup != primary_up;
+
+		mb[i].key = mem[i].key;
+		mb[i].weight = eligible ? mem[i].weight : 0;
+	}
+	idx = malloc(SH_MAGLEV_SLOTS * sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	err = maglev_build(mb, (unsigned int)cs->nr_backends, idx, SH_MAGLEV_SLOTS);
+	if (err)
+		goto out;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sh_maglev", sizeof(__u32), sizeof(__u32),
+			       SH_MAGLEV_SLOTS, &opts);
+	if (inner < 0) {
+		err = -errno;
+		goto out;
+	}
+	ids = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
+	if (ids == MAP_FAILED) {
+		err = -errno;
+		goto out_close;
+	}
+	for (i = 0; i < SH_MAGLEV_SLOTS; i++)
+		ids[i * SLOT_WORDS] = idx[i] == MAGLEV_EMPTY ? SH_BACKEND_NONE :
+				      vip_backend_id(svc_id, idx[i]);
+	/* The table is whole before any reader can find it. */
+	np = vip_protos(cs, protos);
+	for (j = 0; j < cs->nr_vips && !err; j++)
+		for (p = 0; p < np && !err; p++) {
+			vip_key(&cs->vips[j], protos[p], &key);
+			if (bpf_map_update_elem(m->tables, &key, &inner, BPF_ANY))
+				err = -errno;
+		}
+	munmap(ids, size);
+out_close:
+	close(inner);	/* the outer map holds it now; the old one goes with RCU */
+out:
+	free(idx);
+	return err;
+}
+
+int vip_fill(const struct vip_maps *m, const struct cfg *cfg)
+{
+	struct lb_member mem[SH_MAX_SVC_BACKENDS];
+	struct sh_backend none = {};
+	__u8 protos[2];
+	size_t i, j;
+	int err, p, np;
+	__u32 id;
+
+	prune_vips(m->services, cfg);
+	prune_vips(m->tables, cfg);
+	for (i = 0; i < cfg->nr_services; i++) {
+		const struct cfg_service *cs = &cfg->services[i];
+
+		if (!cs->nr_vips)
+			continue;
+		for (j = 0; j < SH_MAX_SVC_BACKENDS; j++) {
+			struct sh_backend be = { .svc_id = (__u32)i };
+
+			id = vip_backend_id((uint32_t)i, (uint32_t)j);
+			if (j < cs->nr_backends) {
+				addr_words(&cs->backends[j].addr.sa, be.addr, &be.port);
+				be.family = cs->backends[j].addr.sa.ss_family;
+			}
+			if (bpf_map_update_elem(m->backends, &id, j < cs->nr_backends ? &be : &none,
+						BPF_ANY))
+				goto fail;
+			if (j < cs->nr_backends)
+				mem[j] = (struct lb_member){
+					.key = maglev_hash(&cs->backends[j].addr.sa,
+							   cs->backends[j].addr.len, 0),
+					.weight = cs->backends[j].weight,
+					.backup = cs->backends[j].backup, .up = true,
+				};
+		}
+		/* the table before the address: a connect that finds the
+		 * address always finds a table */
+		err = vip_swap(m, cs, (uint32_t)i, mem);
+		if (err) {
+			pr_err("service '%s': cannot install its Maglev table: %s\n", cs->name,
+			       strerror(-err));
+			return err;
+		}
+		np = vip_protos(cs, protos);
+		for (j = 0; j < cs->nr_vips; j++)
+			for (p = 0; p < np; p++) {
+				struct sh_vip_key key;
+				struct sh_vip v = { .svc_id = (__u32)i };
+
+				vip_key(&cs->vips[j], protos[p], &key);
+				if (bpf_map_update_elem(m->services, &key, &v, BPF_ANY))
+					goto fail;
+			}
+	}
+	return 0;
+fail:
+	err = -errno;
+	pr_err("cannot fill the connect-time balancing maps: %s\n", strerror(-err));
+	return err;
+}
+
+int vip_read_table(const struct vip_maps *m, const struct cfg_service *cs, uint32_t *ids)
+{
+	size_t size = TABLE_BYTES, i;
+	struct sh_vip_key key;
+	__u8 protos[2];
+	__u32 inner_id;
+	__u32 *mem;
+	int inner;
+
+	if (!cs->nr_vips || !vip_protos(cs, protos))
+		return -ENOENT;
+	vip_key(&cs->vips[0], protos[0], &key);
+	if (bpf_map_lookup_elem(m->tables, &key, &inner_id))
+		return -errno;
+	inner = bpf_map_get_fd_by_id(inner_id);
+	if (inner < 0)
+		return -errno;
+	mem = mmap(NULL, size, PROT_READ, MAP_SHARED, inner, 0);
+	close(inner);
+	if (mem == MAP_FAILED)
+		return -errno;
+	for (i = 0; i < SH_MAGLEV_SLOTS; i++)
+		ids[i] = mem[i * SLOT_WORDS];
+	munmap(mem, size);
+	return 0;
+}
+
+/* Sums the per-CPU values of @fd at @key into @out (@words 64-bit fields). */
+static int sum_percpu(int fd, __u32 key, __u64 *out, size_t words)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	__u64 *vals;
+	size_t w;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	vals = calloc((size_t)ncpu * words, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, vals)) {
+		free(vals);
+		return -errno;
+	}
+	memset(out, 0, words * sizeof(*out));
+	for (c = 0; c < ncpu; c++)
+		for (w = 0; w < words; w++)
+			out[w] += vals[(size_t)c * words + w];
+	free(vals);
+	return 0;
+}
+
+int vip_service_stats(const struct vip_maps *m, uint32_t svc_id, struct sh_vip_stats *out)
+{
+	return sum_percpu(m->vip_stats, svc_id, (__u64 *)out, sizeof(*out) / 8);
+}
+
+int vip_backend_stats(const struct vip_maps *m, uint32_t id, struct sh_backend_stats *out)
+{
+	return sum_percpu(m->backend_stats, id, (__u64 *)out, sizeof(*out) / 8);
+}
+
+/* --- SOCK_DESTROY ---------------------------------------------------------- */
+
+struct diag_req {
+	struct nlmsghdr nlh;
+	struct inet_diag_req_v2 r;
+};
+
+static int diag_send(int nl, __u16 type, __u16 flags, __u8 family, const struct inet_diag_sockid *id)
+{
+	struct diag_req req = {
+		.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = type, .nlmsg_flags = flags },
+		.r = { .sdiag_family = family, .sdiag_protocol = IPPROTO_TCP,
+		       .idiag_states = ~0u & ~(1u << 10) /* all but LISTEN */ },
+	};
+
+	if (id)
+		req.r.id = *id;
+	return send(nl, &req, sizeof(req), 0) < 0 ? -errno : 0;
+}
+
+/* Collects up to @max sockets of @family that @m says were balanced to @be. */
+static int diag_collect(int nl, const struct vip_maps *m, __u8 family, const __u32 be_addr[4],
+			__u16 be_port, struct inet_diag_sockid *found, __u8 *fam, int *n, int max)
+{
+	char buf[32768];
+	int err;
+
+	err = diag_send(nl, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, family, NULL);
+	if (err)
+		return err;
+	for (;;) {
+		ssize_t len = recv(nl, buf, sizeof(buf), 0);
+		struct nlmsghdr *h;
+
+		if (len < 0)
+			return -errno;
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
+			struct inet_diag_msg *d = NLMSG_DATA(h);
+			struct sh_rnat_key rk = {};
+			struct sh_rnat rv;
+			__u32 dst[4];
+
+			if (h->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (h->nlmsg_type == NLMSG_ERROR)
+				return -EIO;
+			if (ntohs(d->id.idiag_dport) != be_port)
+				continue;
+			if (family == AF_INET)
+				sh_addr_from_ip4(dst, d->id.idiag_dst[0]);
+			else
+				memcpy(dst, d->id.idiag_dst, 16);
+			if (memcmp(dst, be_addr, 16))
+				continue;
+			rk.cookie = (__u64)d->id.idiag_cookie[0] | (__u64)d->id.idiag_cookie[1] << 32;
+			memcpy(rk.addr, dst, 16);
+			rk.port = be_port;
+			if (bpf_map_lookup_elem(m->rnat, &rk, &rv))
+				continue;	/* not a balanced socket: leave it */
+			if (*n < max) {
+				found[*n] = d->id;
+				fam[*n] = family;
+				(*n)++;
+			}
+		}
+	}
+}
+
+int vip_destroy_conns(const struct vip_maps *m, const struct cfg_addr *be, int max)
+{
+	struct inet_diag_sockid *found;
+	__u32 addr[4];
+	__u16 port;
+	__u8 *fam;
+	int nl, n = 0, i, err, done = 0;
+
+	addr_words(&be->sa, addr, &port);
+	found = calloc((size_t)max, sizeof(*found));
+	fam = calloc((size_t)max, 1);
+	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (!found || !fam || nl < 0) {
+		err = nl < 0 ? -errno : -ENOMEM;
+		goto out;
+	}
+	err = diag_collect(nl, m, AF_INET6, addr, port, found, fam, &n, max);
+	if (!err && be->sa.ss_family == AF_INET)
+		err = diag_collect(nl, m, AF_INET, addr, port, found, fam, &n, max);
+	for (i = 0; i < n && !err; i++) {
+		char ack[256];
+
+		err = diag_send(nl, SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, fam[i], &found[i]);
+		if (!err && recv(nl, ack, sizeof(ack), 0) > 0) {
+			struct nlmsgerr *e = NLMSG_DATA((struct nlmsghdr *)ack);
+
+			if (e->error == 0)
+				done++;
+			else if (e->error != -ENOENT)	/* gone meanwhile: fine */
+				err = e->error;
+		}
+	}
+out:
+	if (nl >= 0)
+		close(nl);
+	free(found);
+	free(fam);
+	return err ? err : done;
+}
