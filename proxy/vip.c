@@ -278,6 +278,10 @@ int vip_backend_stats(const struct vip_maps *m, uint32_t id, struct sh_backend_s
 
 /* --- SOCK_DESTROY ---------------------------------------------------------- */
 
+/* 1 << TCP_ESTABLISHED .. TCP_CLOSING, except TIME_WAIT and CLOSE */
+#define LIVE_STATES	((1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | \
+			 (1u << 8) | (1u << 9) | (1u << 11))
+
 struct diag_req {
 	struct nlmsghdr nlh;
 	struct inet_diag_req_v2 r;
@@ -287,8 +291,10 @@ static int diag_send(int nl, __u16 type, __u16 flags, __u8 family, const struct 
 {
 	struct diag_req req = {
 		.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = type, .nlmsg_flags = flags },
+		/* live connections only: a TIME_WAIT socket keeps its cookie
+		 * and would be "destroyed" for nothing */
 		.r = { .sdiag_family = family, .sdiag_protocol = IPPROTO_TCP,
-		       .idiag_states = ~0u & ~(1u << 10) /* all but LISTEN */ },
+		       .idiag_states = LIVE_STATES },
 	};
 
 	if (id)
