@@ -1058,7 +1058,7 @@ static int validate_services(struct parser *p, struct cfg *cfg, yaml_node_t *lis
 					if (same_sockaddr(&a->vips[k], &b->vips[l])) {
 						yaml_node_t at = { .start_mark = { .line = (size_t)a->vips[k].line - 1 } };
 
-						report(p, &at, field, "virtual address %s is already service '%s''s (line %d)",
+						report(p, &at, field, "virtual address %s already belongs to service '%s' (line %d)",
 						       a->vips[k].text, b->name, b->vips[l].line);
 						bad = -EINVAL;
 					}

@@ -319,13 +319,17 @@ static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_ulong next_conn, c_ok, c_bad, c_reset, c_refused, c_econnrefused;
 static atomic_ulong per_id[MAX_IDS];
 
-/* Is @want (as resolved) what getpeername() says @fd is connected to? */
+/* Is @want (as resolved) what getpeername() says @fd is connected to? A
+ * connection the peer already reset has no peer any more: not a mismatch
+ * (the exchange then reports the reset). */
 static int same_peer(int fd, const struct sockaddr *want)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) || ss.ss_family != want->sa_family)
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl))
+		return errno == ENOTCONN;
+	if (ss.ss_family != want->sa_family)
 		return 0;
 	if (want->sa_family == AF_INET) {
 		const struct sockaddr_in *a = (const void *)&ss, *b = (const void *)want;

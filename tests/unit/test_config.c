@@ -159,7 +159,7 @@ static const struct bad_case bad_cases[] = {
 	{ "rule without action", SCOPE "    rules:\n      - port: 80\n",
 	  "t.yaml:5:9: scopes[0].rules[0]: missing required key 'action'" },
 	{ "unknown action", SCOPE "    rules:\n      - action: speedup\n",
-	  "t.yaml:5:17: scopes[0].rules[0].action: unknown action 'speedup' (this version supports: accelerate)" },
+	  "t.yaml:5:17: scopes[0].rules[0].action: unknown action 'speedup' (this version supports: accelerate, balance)" },
 	{ "accelerate over udp", RULES "        protocol: udp\n",
 	  "t.yaml:6:19: scopes[0].rules[0].protocol: action accelerate applies to tcp only, not 'udp'" },
 	{ "unknown protocol", RULES "        protocol: sctp\n",
@@ -183,7 +183,7 @@ static const struct bad_case bad_cases[] = {
 	{ "negative port", RULES "        port: -1\n",
 	  "t.yaml:6:15: scopes[0].rules[0].port: '-1' is not a port (1-65535), a range LOW-HIGH, or 'any'" },
 	{ "unknown rule key", RULES "        dport: 80\n",
-	  "t.yaml:6:9: scopes[0].rules[0]: unknown key 'dport' (expected one of: action, protocol, destination, port)" },
+	  "t.yaml:6:9: scopes[0].rules[0]: unknown key 'dport' (expected one of: action, protocol, destination, port, service)" },
 	{ "service without backends", SVC "",
 	  "t.yaml:2:5: services[0]: missing required key 'backends'" },
 	{ "bare IPv6 listen", "services:\n  - name: w\n    listen: ::1:80\n    backends: [127.0.0.1:1]\n",
@@ -204,6 +204,22 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:2:5: services[0]: every backend is a backup; at least one must be a primary" },
 	{ "duplicate listen", SVC "    backends: [127.0.0.1:1]\n  - name: v\n    listen: 127.0.0.1:80\n    backends: [127.0.0.1:2]\n",
 	  "t.yaml:6:1: services[1]: listen address 127.0.0.1:80 is already used by service 'w' (line 3)" },
+	{ "balance: unknown service", "services:\n  - {name: w, virtual: 10.0.0.1:80, backends: [10.0.1.1:80]}\n" SCOPE "    rules:\n      - {action: balance, service: x}\n",
+	  "t.yaml:7:36: scopes[0].rules[0].service: no service named 'x'" },
+	{ "balance: no virtual address", SVC "    backends: [127.0.0.1:1]\n" SCOPE "    rules:\n      - {action: balance, service: w}\n",
+	  "t.yaml:9:36: scopes[0].rules[0].service: service 'w' (line 2) has no 'virtual' address to balance" },
+	{ "balance with a destination", "services:\n  - {name: w, virtual: 10.0.0.1:80, backends: [10.0.1.1:80]}\n" SCOPE "    rules:\n      - {action: balance, service: w, destination: 10.0.0.0/8}\n",
+	  "t.yaml:7:52: scopes[0].rules[0].destination: a balance rule matches its service's virtual addresses; remove 'destination'" },
+	{ "accelerate naming a service", RULES "        service: w\n",
+	  "t.yaml:6:18: scopes[0].rules[0].service: only a balance rule names a service" },
+	{ "virtual family mismatch", "services:\n  - name: w\n    virtual: 10.0.0.1:80\n    backends: [\"[::1]:80\"]\n",
+	  "t.yaml:4:1: services[0]: backend [::1]:80 is not of the family of virtual address 10.0.0.1:80 (line 3); connect-time balancing keeps IPv4 and IPv6 apart" },
+	{ "duplicate virtual", "services:\n  - {name: w, virtual: 10.0.0.1:80, backends: [10.0.1.1:80]}\n  - {name: v, virtual: 10.0.0.1:80, backends: [10.0.1.2:80]}\n",
+	  "t.yaml:3:1: services[1]: virtual address 10.0.0.1:80 already belongs to service 'w' (line 2)" },
+	{ "neither listen nor virtual", "services:\n  - {name: w, backends: [10.0.1.1:80]}\n",
+	  "t.yaml:2:5: services[0]: missing required key 'listen' (a proxy address) or 'virtual' (a connect-time virtual address)" },
+	{ "unknown virtual protocol", "services:\n  - {name: w, virtual: 10.0.0.1:80, virtual-protocol: sctp, backends: [10.0.1.1:80]}\n",
+	  "t.yaml:2:55: services[0].virtual-protocol: unknown protocol 'sctp' (expected tcp, udp or both)" },
 	{ "unknown limits key", SVC "    backends: [127.0.0.1:1]\n    limits: {max: 3}\n",
 	  "t.yaml:5:14: services[0].limits: unknown key 'max' (expected one of: connections, per-backend, attempts)" },
 };
@@ -256,6 +272,36 @@ static void test_service_model(void **s)
 	assert_int_equal(sv->backlog, CFG_DEF_BACKLOG);
 	assert_int_equal(sv->idle_timeout_ms, CFG_DEF_IDLE_MS);
 	assert_int_equal(sv->connect_attempts, CFG_DEF_ATTEMPTS);
+	cfg_free(cfg);
+
+	/* a balance rule becomes one rule per virtual address and protocol,
+	 * in place, matching exactly that address and port */
+	cfg = parse_ok("services:\n"
+		       "  - {name: a, listen: 127.0.0.1:1, backends: [127.0.0.1:2]}\n"
+		       "  - name: b\n"
+		       "    virtual: [10.96.0.1:53, 10.96.0.2:5353]\n"
+		       "    virtual-protocol: both\n"
+		       "    backends: [10.0.0.1:53]\n"
+		       "scopes:\n"
+		       "  - name: s\n"
+		       "    cgroup: s\n"
+		       "    rules:\n"
+		       "      - {action: accelerate, destination: 127.0.0.0/8}\n"
+		       "      - {action: balance, service: b}\n");
+	sv = &cfg->services[1];
+	assert_int_equal(sv->nr_vips, 2);
+	assert_int_equal(sv->vip_protos, CFG_VIP_TCP | CFG_VIP_UDP);
+	assert_int_equal(cfg->scopes[0].nr_rules, 5);
+	assert_int_equal(cfg->scopes[0].rules[0].action, SH_ACT_ACCELERATE);
+	assert_int_equal(cfg->scopes[0].rules[1].action, SH_ACT_BALANCE);
+	assert_int_equal(cfg->scopes[0].rules[1].arg, 1);
+	assert_int_equal(cfg->scopes[0].rules[1].proto, SH_PROTO_TCP);
+	assert_int_equal(cfg->scopes[0].rules[2].proto, SH_PROTO_UDP);
+	assert_int_equal(cfg->scopes[0].rules[3].port_lo, 5353);
+	assert_int_equal(cfg->scopes[0].rules[3].port_hi, 5353);
+	assert_int_equal(cfg->scopes[0].rules[3].prefixlen, 128);
+	assert_int_equal(cfg->scopes[0].rules[3].addr[15], 2);
+	assert_int_equal(cfg->scopes[0].rules[3].addr[10], 0xff);
 	cfg_free(cfg);
 }
 
