@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-# make bench, proxy part: direct loopback vs sockhop splice vs sockhop relay
-# vs HAProxy (tcp mode) vs nginx (stream), each proxy with one thread, in
+# make bench, proxy part: direct loopback vs sockhop connect-time balancing
+# (vip: the load runs in a scope and connects to virtual addresses) vs sockhop
+# splice vs sockhop relay vs HAProxy (tcp mode) vs nginx (stream), each
+# proxy with one thread, in
 # two placements: everything on CPU 0 (the CPU-cost view) and the proxies
 # alone on CPU 1 (the deployment view). Configurations are interleaved in
 # every repetition; the table gives medians and ratios to direct.
@@ -17,7 +19,9 @@ RR_COUNT=${RR_COUNT:-2000}
 CONNS=${CONNS:-2000}
 IDLE=${IDLE:-9000}
 ulimit -n "$(ulimit -Hn)"
-CONFS="direct splice relay haproxy nginx"
+CONFS="direct vip splice relay haproxy nginx"
+BENCH_CG=$TEST_CG/bench
+mkdir -p "$BENCH_CG"
 declare -A BASE=([direct]=9100 [splice]=8100 [relay]=8200 [haproxy]=8300 [nginx]=8400)
 
 # Backends (pinned with the load): 1 bulk (one connection per run),
@@ -32,6 +36,9 @@ BG_PIDS+=($!)
 
 {
 	echo "services:"
+	for i in 1 2 3 4 5; do
+		printf '  - {name: vip-%d, virtual: "10.96.1.%d:80", backends: [127.0.0.1:%d]}\n' $i $i $((9100 + i))
+	done
 	for p in splice relay; do
 		for i in 1 2 3 4 5; do
 			cat <<CFG
@@ -42,6 +49,10 @@ BG_PIDS+=($!)
     backends: [127.0.0.1:$((9100 + i))]
 CFG
 		done
+	done
+	printf 'scopes:\n  - name: bench\n    cgroup: %s\n    rules:\n' "$BENCH_CG"
+	for i in 1 2 3 4 5; do
+		printf '      - {action: balance, service: vip-%d}\n' $i
 	done
 } >"$TMP/sockhop.yaml"
 start_proxy "$TMP/sockhop.yaml"
@@ -79,15 +90,22 @@ place() {
 	done
 }
 busy_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
-load() { ip netns exec "$NS" taskset -c 0 "$@"; }
+# load CONF CMD...: the load generator on CPU 0, in the balanced scope for
+# vip and in a plain cgroup otherwise (the same start-up cost for all)
+load() {
+	local c=$1; shift
+	run_in "$([ "$c" = vip ] && echo "$BENCH_CG" || echo "$TEST_CG/plain")" "$NS" taskset -c 0 "$@"
+}
+# target CONF N: the address and port a client of test port N connects to
+target() { [ "$1" = vip ] && echo "10.96.1.$2 80" || echo "127.0.0.1 $((BASE[$1] + $2))"; }
 
 bulk() {	# CONF -> "Gbit/s cpu_s_per_GiB"
-	local port=$((BASE[$1] + 1)) j0 j1
-	load "$SHTRAFFIC" server 9101 --bind 127.0.0.1 --bench --bytes 0 --max-chunk 65536 >"$TMP/bs" 2>&1 &
+	local j0 j1
+	load direct "$SHTRAFFIC" server 9101 --bind 127.0.0.1 --bench --bytes 0 --max-chunk 65536 >"$TMP/bs" 2>&1 &
 	local sp=$!
 	wait_port 9101
 	j0=$(busy_jiffies)
-	load "$SHTRAFFIC" client 127.0.0.1 $port --bench --bytes $((BULK_MIB << 20)) --max-chunk 65536 \
+	load $1 "$SHTRAFFIC" client $(target $1 1) --bench --bytes $((BULK_MIB << 20)) --max-chunk 65536 \
 		>"$TMP/bc" 2>&1 || fail "$1 bulk client: $(cat "$TMP/bc")"
 	wait $sp || fail "$1 bulk server: $(cat "$TMP/bs")"
 	j1=$(busy_jiffies)
@@ -96,15 +114,14 @@ bulk() {	# CONF -> "Gbit/s cpu_s_per_GiB"
 			'{ printf "%.2f %.2f\n", $1 * 8 / $2 / 1e9, j / hz / (mib / 1024) }'
 }
 rr() {	# CONF SIZE -> "p50 p99"
-	local port=$((BASE[$1] + ($2 == 64 ? 2 : 3)))
-	load "$SHTRAFFIC" rr-client 127.0.0.1 $port --size "$2" --count "$RR_COUNT" >"$TMP/rc" 2>&1 ||
+	load $1 "$SHTRAFFIC" rr-client $(target $1 $(($2 == 64 ? 2 : 3))) --size "$2" --count "$RR_COUNT" >"$TMP/rc" 2>&1 ||
 		fail "$1 rr: $(cat "$TMP/rc")"
 	sed -n 's/.*p50_us=\([0-9.]*\) p99_us=\([0-9.]*\).*/\1 \2/p' "$TMP/rc"
 }
 connrate() {	# CONF -> connections per second
-	local port=$((BASE[$1] + 4)) t0 t1
+	local t0 t1
 	t0=$(date +%s.%N)
-	load "$SHLOAD" client 127.0.0.1 $port --conns "$CONNS" --parallel 4 --up 1 --down 1 >"$TMP/cr" 2>&1 ||
+	load $1 "$SHLOAD" client $(target $1 4) --conns "$CONNS" --parallel 4 --up 1 --down 1 >"$TMP/cr" 2>&1 ||
 		fail "$1 connrate: $(cat "$TMP/cr")"
 	t1=$(date +%s.%N)
 	grep -q "^ok=$CONNS " "$TMP/cr" || fail "$1 connrate: $(cat "$TMP/cr")"
@@ -128,6 +145,8 @@ for placement in one split; do
 done
 [ "$(svc splice-1 conns_splice)" -gt 0 ] && [ "$(kstat bytes_redirected)" -gt 0 ] ||
 	fail "the splice runs did not go through the kernel path"
+[ "$(services_json | jq -r '.services[] | select(.name == "vip-4") | .vip.balanced')" -ge "$CONNS" ] ||
+	fail "the vip runs were not balanced at connect()"
 
 # RSS with IDLE idle proxied connections (after the runs: the high-water mark counts)
 rss_of() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
