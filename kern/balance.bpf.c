@@ -103,16 +103,6 @@ struct {
 			__sync_fetch_and_add(&__s->field, 1);		\
 	} while (0)
 
-/* SplitMix64 finaliser: spreads socket cookies over the table. */
-static __always_inline __u64 mix64(__u64 x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
 
 /* The sock_addr context's destination in IPv6 form (v4 as v4-mapped). */
 static __always_inline void ctx_addr(struct bpf_sock_addr *ctx, int v6, __u32 out[4])
@@ -176,7 +166,7 @@ static __always_inline int balance(struct bpf_sock_addr *ctx, int v6)
 	}
 
 	cookie = bpf_get_socket_cookie(ctx);
-	idx = (__u32)(mix64(cookie) % SH_MAGLEV_SLOTS);
+	idx = (__u32)(sh_mix64(cookie) % SH_MAGLEV_SLOTS);	/* spread cookies */
 	id = SH_BACKEND_NONE;
 	table = bpf_map_lookup_elem(&vip_tables, &key);
 	if (table) {

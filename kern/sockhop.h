@@ -303,6 +303,18 @@ static inline void sh_addr_from_ip6(__u32 out[4], const __u32 in[4])
 	out[3] = in[3];
 }
 
+/* SplitMix64's finaliser: cheap and well distributed. Maglev's table
+ * building (user space) and the connect-time slot choice (BPF) use it. */
+static inline __u64 sh_mix64(__u64 x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
 /* Builds the key of the flow seen from the peer's side: swap the ends. */
 static inline void sh_sock_key_peer(const struct sh_sock_key *k, struct sh_sock_key *peer)
 {

@@ -490,6 +490,25 @@ static const char *cgroup_path_problem(const char *s)
 	return NULL;
 }
 
+/* The required "name" of a scope or service into @out. */
+static int parse_name(struct parser *p, yaml_node_t *n, const char *path,
+		      char out[SH_SCOPE_NAME_LEN])
+{
+	yaml_node_t *v = need_scalar(p, n, "name", path);
+	char field[256];
+
+	if (!v)
+		return -EINVAL;
+	if (!valid_name(scalar(v))) {
+		snprintf(field, sizeof(field), "%s.name", path);
+		report(p, v, field, "'%s' is not a valid name (1-%d characters of A-Z a-z 0-9 . _ -)",
+		       scalar(v), SH_SCOPE_NAME_LEN - 1);
+		return -EINVAL;
+	}
+	snprintf(out, SH_SCOPE_NAME_LEN, "%s", scalar(v));
+	return 0;
+}
+
 static int parse_scope(struct parser *p, yaml_node_t *n, const char *path, struct cfg_scope *sc)
 {
 	static const char *const keys[] = { "name", "cgroup", "create", "rules", NULL };
@@ -505,17 +524,7 @@ static int parse_scope(struct parser *p, yaml_node_t *n, const char *path, struc
 		return -EINVAL;
 	bad |= check_keys(p, n, path, keys);
 
-	v = need_scalar(p, n, "name", path);
-	if (!v) {
-		bad = -EINVAL;
-	} else if (!valid_name(scalar(v))) {
-		snprintf(field, sizeof(field), "%s.name", path);
-		report(p, v, field, "'%s' is not a valid name (1-%d characters of A-Z a-z 0-9 . _ -)",
-		       scalar(v), SH_SCOPE_NAME_LEN - 1);
-		bad = -EINVAL;
-	} else {
-		snprintf(sc->name, sizeof(sc->name), "%s", scalar(v));
-	}
+	bad |= parse_name(p, n, path, sc->name);
 
 	v = need_scalar(p, n, "cgroup", path);
 	if (!v) {
@@ -910,17 +919,7 @@ static int parse_service(struct parser *p, yaml_node_t *n, const char *path, str
 		return -EINVAL;
 	bad |= check_keys(p, n, path, keys);
 
-	v = need_scalar(p, n, "name", path);
-	if (!v) {
-		bad = -EINVAL;
-	} else if (!valid_name(scalar(v))) {
-		snprintf(field, sizeof(field), "%s.name", path);
-		report(p, v, field, "'%s' is not a valid name (1-%d characters of A-Z a-z 0-9 . _ -)",
-		       scalar(v), SH_SCOPE_NAME_LEN - 1);
-		bad = -EINVAL;
-	} else {
-		snprintf(sv->name, sizeof(sv->name), "%s", scalar(v));
-	}
+	bad |= parse_name(p, n, path, sv->name);
 
 	/* listen (the proxy) and virtual (connect-time LB): one address or a
 	 * list; a service has at least one of them */

@@ -12,27 +12,18 @@
 #include <string.h>
 
 #include "maglev.h"
+#include "sockhop.h"
 
-/* A 64-bit mix (SplitMix64's finalizer): cheap and well distributed. */
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
 
 uint64_t maglev_hash(const void *data, unsigned int len, uint64_t seed)
 {
 	const unsigned char *p = data;
-	uint64_t h = mix64(seed ^ len);
+	uint64_t h = sh_mix64(seed ^ len);
 	unsigned int i;
 
 	for (i = 0; i < len; i++)
-		h = mix64(h ^ p[i]) + i;
-	return mix64(h);
+		h = sh_mix64(h ^ p[i]) + i;
+	return sh_mix64(h);
 }
 
 int maglev_build(const struct maglev_backend *b, unsigned int n, uint16_t *table, uint32_t size)
@@ -61,8 +52,8 @@ int maglev_build(const struct maglev_backend *b, unsigned int n, uint16_t *table
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		offset[i] = (uint32_t)(mix64(b[i].key ^ 0x6d61676c6576ULL) % size);
-		skip[i] = (uint32_t)(mix64(b[i].key ^ 0x736b6970ULL) % (size - 1)) + 1;
+		offset[i] = (uint32_t)(sh_mix64(b[i].key ^ 0x6d61676c6576ULL) % size);
+		skip[i] = (uint32_t)(sh_mix64(b[i].key ^ 0x736b6970ULL) % (size - 1)) + 1;
 	}
 	while (filled < size) {
 		for (i = 0; i < n && filled < size; i++) {
