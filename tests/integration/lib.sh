@@ -219,13 +219,18 @@ wait_port() {
 	fail "nothing listens on port $1"
 }
 
-# stop_backend ID: SIGTERM it and check its own verdict (no bad stream).
+# stop_backend ID [MAX_BAD]: SIGTERM it and check its own verdict: no bad
+# stream, or at most MAX_BAD where the test broke connections on purpose
+# (streams in flight on a backend whose address vanished die with it).
 stop_backend() {
-	local pid; eval "pid=\$BACKEND_PID_$1"
+	local pid max_bad=${2:-0} bad; eval "pid=\$BACKEND_PID_$1"
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	local rc=$?
-	[ $rc = 0 ] || { cat "$TMP/backend.$1.out"; fail "backend $1 saw bad streams (exit $rc)"; }
+	[ $rc = 0 ] && return 0
+	bad=$(grep -o '^conns=.* bad=[0-9]*' "$TMP/backend.$1.out" | tail -1 | sed 's/.*bad=//')
+	[ -n "$bad" ] && [ "$rc" = 1 ] && [ "$bad" -le "$max_bad" ] && return 0
+	cat "$TMP/backend.$1.out"; fail "backend $1 saw bad streams (exit $rc, at most $max_bad allowed)"
 }
 
 # load ARGS...: shload client in $NS; its output line is in $LOAD.
