@@ -40,13 +40,13 @@ CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 | \
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
               -Ikern $(CLANG_BPF_SYS_INCLUDES)
 
-BPF_OBJS   := accel balance splice
+BPF_OBJS   := accel balance splice policy
 SKELS      := $(patsubst %,$(BUILD)/kern/%.skel.h,$(BPF_OBJS))
 
 DAEMON_SRCS := proxy/main.c proxy/config.c proxy/rules.c proxy/loader.c proxy/pins.c \
                proxy/probe.c proxy/log.c cgroup/cgroup.c proxy/splice.c proxy/conn.c \
                proxy/service.c proxy/health.c proxy/lb.c proxy/maglev.c proxy/control.c \
-               proxy/vip.c
+               proxy/vip.c proxy/reload.c
 CLI_SRCS    := proxy/cli.c proxy/pins.c proxy/log.c
 DAEMON_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRCS))
 CLI_OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
@@ -140,7 +140,8 @@ $(BUILD)/sockhop: $(CLI_OBJS)
 	$(Q)$(CC) $(CFLAGS) $^ $(CLI_LIBS) -o $@
 
 # --- tests -----------------------------------------------------------------------
-$(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(BUILD)/proxy/config.o $(BUILD)/proxy/rules.o
+$(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(BUILD)/proxy/config.o $(BUILD)/proxy/rules.o \
+			   $(BUILD)/proxy/reload.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -lyaml -o $@
 

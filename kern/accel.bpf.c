@@ -17,7 +17,9 @@
 #define AF_INET		2
 #define AF_INET6	10
 #define SOCK_STREAM	1
+#define SOCK_DGRAM	2
 #define IPPROTO_TCP	6
+#define IPPROTO_UDP	17
 
 /* Established sockets of accelerated flows, keyed by netns cookie + tuple. */
 struct {
@@ -29,13 +31,6 @@ struct {
 
 #include "maps.bpf.h"
 
-/* Per-socket scope tag, set at creation and cloned to accepted children. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
-	__type(key, int);
-	__type(value, struct sh_sk_scope);
-} sk_scope SEC(".maps");
 
 /* Per-CPU counters, one struct per scope slot plus the global slot. */
 struct {
@@ -79,7 +74,8 @@ static __always_inline int insert_err_index(long err)
 	}
 }
 
-/* Tags TCP sockets created inside a scope with that scope, deepest first. */
+/* Tags TCP and UDP sockets created inside a scope with that scope, deepest
+ * first: sockops (TCP) and tc ingress (both) read the tag. */
 SEC("cgroup/sock_create")
 int sock_create_tag(struct bpf_sock *sk)
 {
@@ -89,7 +85,8 @@ int sock_create_tag(struct bpf_sock *sk)
 
 	if (sk->family != AF_INET && sk->family != AF_INET6)
 		return 1;
-	if (sk->type != SOCK_STREAM || (sk->protocol && sk->protocol != IPPROTO_TCP))
+	if (!(sk->type == SOCK_STREAM && (!sk->protocol || sk->protocol == IPPROTO_TCP)) &&
+	    !(sk->type == SOCK_DGRAM && (!sk->protocol || sk->protocol == IPPROTO_UDP)))
 		return 1;
 	slot = current_scope_slot(&cgid);
 	if (slot < 0)
@@ -143,7 +140,8 @@ int sock_create_tag(struct bpf_sock *sk)
 /* The action of <slot>'s rules for a TCP flow to <addr>:<port>. */
 static __always_inline int scope_action(__u32 slot, const __u32 addr[4], __u16 port)
 {
-	const struct sh_rule *rule = scope_rule(slot, addr, port, SH_PROTO_TCP);
+	const struct sh_rule *rule = scope_rule(slot, SH_KIND(SH_ACT_ACCELERATE), addr, port,
+						 SH_PROTO_TCP);
 
 	return rule ? rule->action : SH_ACT_NONE;
 }

@@ -159,8 +159,9 @@ static __always_inline int balance(struct bpf_sock_addr *ctx, int v6)
 	svc_id = vip->svc_id;
 
 	slot = current_scope_slot(0);
-	rule = slot < 0 ? 0 : scope_rule((__u32)slot, key.addr, key.port, key.proto);
-	if (!rule || rule->action != SH_ACT_BALANCE || rule->arg != svc_id) {
+	rule = slot < 0 ? 0 : scope_rule((__u32)slot, SH_KIND(SH_ACT_BALANCE), key.addr,
+					 key.port, key.proto);
+	if (!rule || rule->arg != svc_id) {
 		COUNT(vip_stats, svc_id, struct sh_vip_stats, not_allowed);
 		return 1;
 	}

@@ -41,6 +41,15 @@ struct {
 	__array(values, struct rule_trie);
 } scope_rules SEC(".maps");
 
+/* Per-socket scope tag, set at creation (cgroup/sock_create) and cloned
+ * to accepted children. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct sh_sk_scope);
+} sk_scope SEC(".maps");
+
 /*
  * The slot of the scope the current task is in: the deepest ancestor cgroup
  * that is a configured scope. Only valid in task context (sock_create,
@@ -66,9 +75,11 @@ static __always_inline int current_scope_slot(__u64 *cgid_out)
 	return -1;
 }
 
-/* The first rule of scope <slot> matching a flow to <addr>:<port>/<proto>. */
-static __always_inline const struct sh_rule *scope_rule(__u32 slot, const __u32 addr[4],
-							__u16 port, __u8 proto)
+/* The first rule of a kind in <kinds> of scope <slot> matching a flow to
+ * <addr>:<port>/<proto>. */
+static __always_inline const struct sh_rule *scope_rule(__u32 slot, __u32 kinds,
+							const __u32 addr[4], __u16 port,
+							__u8 proto)
 {
 	struct sh_lpm_key lk = { .prefixlen = 128 };
 	const struct sh_rule_set *rs;
@@ -81,7 +92,7 @@ static __always_inline const struct sh_rule *scope_rule(__u32 slot, const __u32 
 	rs = bpf_map_lookup_elem(trie, &lk);
 	if (!rs)
 		return 0;
-	return sh_rule_match(rs, proto, port);
+	return sh_rule_match(rs, kinds, proto, port);
 }
 
 #endif /* SOCKHOP_MAPS_BPF_H */

@@ -12,14 +12,14 @@
 #include <linux/types.h>
 
 /* Bump whenever a pinned map's key, value, type or size changes. */
-#define SH_LAYOUT_VERSION	2
+#define SH_LAYOUT_VERSION	3
 
 /* Limits; overridable at build time so tests can shrink them. */
 #ifndef SH_MAX_SCOPES
 #define SH_MAX_SCOPES		64	/* scopes (cgroups) in one config */
 #endif
 #ifndef SH_MAX_RULES
-#define SH_MAX_RULES		16	/* rules that can apply to one prefix */
+#define SH_MAX_RULES		32	/* rules that can apply to one prefix */
 #endif
 #ifndef SH_MAX_PREFIXES
 #define SH_MAX_PREFIXES		256	/* distinct prefixes in one scope */
@@ -30,6 +30,7 @@
 #ifndef SH_MAX_CONNS
 #define SH_MAX_CONNS		32768	/* proxied connections (two sockets each) */
 #endif
+#define SH_MAX_SCOPE_RULES	256	/* rules of one scope (rule_id < this) */
 #define SH_MAX_CGROUP_DEPTH	32	/* ancestor levels searched for a scope */
 #define SH_SCOPE_NAME_LEN	32	/* scope name, NUL included */
 
@@ -82,6 +83,7 @@ _Static_assert(sizeof(struct sh_lpm_key) == 20, "sh_lpm_key ABI");
 
 enum sh_proto {
 	SH_PROTO_ANY = 0,
+	SH_PROTO_ICMP = 1,	/* ICMP, and ICMPv6 (58) for IPv6 packets */
 	SH_PROTO_TCP = 6,
 	SH_PROTO_UDP = 17,
 };
@@ -90,7 +92,22 @@ enum sh_action {
 	SH_ACT_NONE = 0,	/* no rule matched */
 	SH_ACT_ACCELERATE = 1,	/* put the socket in the SOCKHASH */
 	SH_ACT_BALANCE = 2,	/* connect-time LB; arg: the service id */
+	SH_ACT_ALLOW = 3,	/* tc policy: let the packet through */
+	SH_ACT_DENY = 4,	/* tc policy: drop it */
+	SH_ACT_COUNT = 5,	/* tc policy: count it, then the next rule decides */
+	SH_ACT_MARK = 6,	/* tc policy: set skb->mark to arg and let it through */
+	SH_ACT_NR = 7,
 };
+
+/*
+ * Each hook takes the first rule of its own kind: sockops looks only at
+ * accelerate rules, connect at balance rules, tc at policy rules. One rule
+ * table per scope thus serves every hook, and rules of one kind never hide
+ * rules of another.
+ */
+#define SH_KIND(a)		(1u << (a))
+#define SH_KINDS_POLICY		(SH_KIND(SH_ACT_ALLOW) | SH_KIND(SH_ACT_DENY) | \
+				 SH_KIND(SH_ACT_COUNT) | SH_KIND(SH_ACT_MARK))
 
 /* One rule; the trie value lists them in config order, first match wins. */
 struct sh_rule {
@@ -137,7 +154,7 @@ struct sh_stats {
 	__u64 insert_fail;	/* sum of insert_errno[] */
 	__u64 not_matched;	/* established sockets no rule accelerated */
 	__u64 skb_verdict;	/* skbs seen by the sk_skb verdict program */
-	__u64 scoped_sockets;	/* TCP sockets tagged with a scope at creation */
+	__u64 scoped_sockets;	/* TCP and UDP sockets tagged with a scope at creation */
 	__u64 insert_errno[SH_ERR_NR];
 	__u64 pad;
 };
@@ -236,6 +253,82 @@ struct sh_backend_stats {
 _Static_assert(sizeof(struct sh_backend_stats) == 32, "sh_backend_stats ABI");
 
 /*
+ * Traffic policy at tc (kern/policy.bpf.c): the entry programs operators
+ * attach, and the stages they tail-call through the pinned tc_stages
+ * PROG_ARRAY. The slot numbers, the skb->cb layout between stages and the
+ * structs below are the stage ABI (README, "Traffic policy at tc"): a stage
+ * built for another SH_TC_ABI_VERSION must never be put in a slot.
+ */
+#define SH_TC_ABI_VERSION	1
+
+enum sh_tc_stage {
+	SH_TC_STAGE_PARSE = 0,		/* headers -> protocol, remote address, port;
+					 * ingress: the local socket's scope */
+	SH_TC_STAGE_RULES = 1,		/* the scope's rules -> action */
+	SH_TC_STAGE_ACTION = 2,		/* counters, mark, verdict */
+	SH_TC_STAGES = 3,
+};
+
+enum sh_tc_dir {
+	SH_TC_EGRESS = 0,
+	SH_TC_INGRESS = 1,
+	SH_TC_DIRS = 2,
+};
+
+/*
+ * skb->cb between stages (five __u32, written by the entry and the stages):
+ *   cb[0]  bits 0-6 scope slot (SH_SLOT_GLOBAL: no scope), bit 7 direction,
+ *          bits 8-15 protocol (enum sh_proto), bits 16-31 remote port
+ *   cb[1..4]  remote address, IPv6 form (after PARSE)
+ *   after RULES: cb[1] action, cb[2] mark, cb[3] rule id + 1 (0: default)
+ */
+#define SH_TC_CB_SLOT(c)	((c) & 0x7f)
+#define SH_TC_CB_DIR(c)		(((c) >> 7) & 1)
+#define SH_TC_CB_PROTO(c)	(((c) >> 8) & 0xff)
+#define SH_TC_CB_PORT(c)	((c) >> 16)
+#define SH_TC_CB0(slot, dir, proto, port) \
+	((__u32)(slot) | ((__u32)(dir) << 7) | ((__u32)(proto) << 8) | ((__u32)(port) << 16))
+_Static_assert(SH_STATS_SLOTS <= 128, "the scope slot fits in 7 bits of cb[0]");
+
+/* Value of tc_defaults, indexed by scope slot (SH_SLOT_GLOBAL: traffic of
+ * no scope, and packets whose scope cannot be known). */
+struct sh_tc_default {
+	__u32 action;		/* SH_ACT_ALLOW, SH_ACT_DENY or SH_ACT_MARK */
+	__u32 mark;		/* for SH_ACT_MARK */
+};
+_Static_assert(sizeof(struct sh_tc_default) == 8, "sh_tc_default ABI");
+
+/* Per-CPU packet and byte counts: tc_stats is indexed by
+ * SH_TC_STATS_IDX(slot, dir, action), tc_rule_stats by
+ * slot * SH_MAX_SCOPE_RULES + rule id. */
+struct sh_tc_count {
+	__u64 packets;
+	__u64 bytes;
+};
+_Static_assert(sizeof(struct sh_tc_count) == 16, "sh_tc_count ABI");
+#define SH_TC_STATS_IDX(slot, dir, act)	(((slot) * SH_TC_DIRS + (dir)) * SH_ACT_NR + (act))
+#define SH_TC_STATS_SLOTS	(SH_STATS_SLOTS * SH_TC_DIRS * SH_ACT_NR)
+#define SH_TC_RULE_SLOTS	(SH_MAX_SCOPES * SH_MAX_SCOPE_RULES)
+
+/* Why a packet took a default verdict, or was not looked at: tc_errors,
+ * per-CPU __u64 per reason. */
+enum sh_tc_err {
+	SH_TC_ERR_NO_SOCKET,	/* egress: no full socket on the skb (forwarded,
+				 * or sent by the kernel itself) */
+	SH_TC_ERR_EMPTY_SLOT,	/* a scope's CGROUP_ARRAY slot is empty */
+	SH_TC_ERR_BAD_SLOT,	/* any other bpf_skb_under_cgroup error */
+	SH_TC_ERR_NO_STAGE,	/* a tail call failed: its slot is empty; + stage */
+	SH_TC_ERR_NO_STAGE_LAST = SH_TC_ERR_NO_STAGE + SH_TC_STAGES - 1,
+	SH_TC_ERR_NOT_IP,	/* not IPv4 or IPv6 (ARP...): passed, no policy */
+	SH_TC_ERR_TRUNCATED,	/* a header ends past the packet */
+	SH_TC_ERR_MALFORMED,	/* bad version, header length or total length */
+	SH_TC_ERR_FRAGMENT,	/* a later fragment: no ports, port rules miss */
+	SH_TC_ERR_NO_LOCAL,	/* ingress: no local socket for the packet */
+	SH_TC_ERR_NO_RULES,	/* the scope has no rule table */
+	SH_TC_ERR_NR,
+};
+
+/*
  * The splice data path (kern/splice.bpf.c). Its maps belong to one daemon
  * and are not pinned: the proxied sockets die with the daemon anyway. Both
  * are keyed by socket cookie (__u64).
@@ -326,27 +419,44 @@ static inline void sh_sock_key_peer(const struct sh_sock_key *k, struct sh_sock_
 	peer->pad = 0;
 }
 
+/* Is <r> of a kind in <kinds>, for <proto> and destination port <port>? */
+static inline int sh_rule_matches(const struct sh_rule *r, __u32 kinds, __u8 proto, __u16 port)
+{
+	if (!(kinds & SH_KIND(r->action & 31)))
+		return 0;
+	if (r->proto != SH_PROTO_ANY && r->proto != proto)
+		return 0;
+	return port >= r->port_lo && port <= r->port_hi;
+}
+
 /*
- * First rule of <rs> that matches <proto> and destination port <port>;
- * NULL when none does. The loop is bounded by SH_MAX_RULES for the verifier.
+ * Index of the first rule of <rs>, from <from> on, whose action is one of
+ * <kinds> (SH_KIND bits) and that matches <proto> and port <port>; -1 when
+ * none does. The loop is bounded by SH_MAX_RULES for the verifier.
  */
-static inline const struct sh_rule *sh_rule_match(const struct sh_rule_set *rs, __u8 proto,
-						  __u16 port)
+static inline int sh_rule_find(const struct sh_rule_set *rs, __u32 from, __u32 kinds,
+			       __u8 proto, __u16 port)
 {
 	__u32 i;
 
 	for (i = 0; i < SH_MAX_RULES; i++) {
-		const struct sh_rule *r = &rs->rules[i];
-
 		if (i >= rs->count)
 			break;
-		if (r->proto != SH_PROTO_ANY && r->proto != proto)
-			continue;
-		if (port < r->port_lo || port > r->port_hi)
-			continue;
-		return r;
+		if (i >= from && sh_rule_matches(&rs->rules[i], kinds, proto, port))
+			return (int)i;
 	}
-	return 0;
+	return -1;
+}
+
+/* The first rule of <rs> of a kind in <kinds> matching <proto>/<port>. */
+static inline const struct sh_rule *sh_rule_match(const struct sh_rule_set *rs, __u32 kinds,
+						  __u8 proto, __u16 port)
+{
+	int i = sh_rule_find(rs, 0, kinds, proto, port);
+
+	if (i < 0 || i >= SH_MAX_RULES)
+		return 0;
+	return &rs->rules[i];
 }
 
 #endif /* SOCKHOP_H */

@@ -282,13 +282,89 @@ static const char *const action_names[] = {
 	[SH_ACT_NONE] = NULL,
 	[SH_ACT_ACCELERATE] = "accelerate",
 	[SH_ACT_BALANCE] = "balance",
+	[SH_ACT_ALLOW] = "allow",
+	[SH_ACT_DENY] = "deny",
+	[SH_ACT_COUNT] = "count",
+	[SH_ACT_MARK] = "mark",
 };
+#define NR_ACTIONS (sizeof(action_names) / sizeof(action_names[0]))
+_Static_assert(NR_ACTIONS == SH_ACT_NR, "a name for every action");
 
 const char *cfg_action_name(int action)
 {
-	if (action <= 0 || (size_t)action >= sizeof(action_names) / sizeof(action_names[0]))
+	if (action <= 0 || (size_t)action >= NR_ACTIONS)
 		return "none";
 	return action_names[action];
+}
+
+static int action_by_name(const char *s)
+{
+	size_t i;
+
+	for (i = 1; i < NR_ACTIONS; i++)
+		if (!strcmp(s, action_names[i]))
+			return (int)i;
+	return -1;
+}
+
+/* A packet mark: 0-4294967295, decimal or 0x hexadecimal (as tc and ip
+ * rule write it). */
+static int parse_mark(struct parser *p, yaml_node_t *v, const char *field, uint32_t *out)
+{
+	const char *s;
+	unsigned long long m;
+	char *end;
+
+	if (expect(p, v, YAML_SCALAR_NODE, field))
+		return -EINVAL;
+	s = scalar(v);
+	errno = 0;
+	m = isdigit((unsigned char)*s) ? strtoull(s, &end, 0) : 0;
+	if (!isdigit((unsigned char)*s) || errno || *end || m > 0xffffffffull) {
+		report(p, v, field, "'%s' is not a mark (0-4294967295, or 0x hexadecimal)", s);
+		return -EINVAL;
+	}
+	*out = (uint32_t)m;
+	return 0;
+}
+
+/*
+ * A tc policy default: `default: allow|deny|mark` plus `default-mark: N`
+ * for mark, in a scope or under the top-level `policy`.
+ */
+static int parse_verdict(struct parser *p, yaml_node_t *map, const char *path,
+			 struct cfg_verdict *out)
+{
+	yaml_node_t *v = lookup(p, map, "default"), *m = lookup(p, map, "default-mark");
+	char field[256];
+	int a;
+
+	out->action = SH_ACT_ALLOW;
+	out->mark = 0;
+	out->line = 0;
+	snprintf(field, sizeof(field), "%s.default", path);
+	if (v) {
+		if (expect(p, v, YAML_SCALAR_NODE, field))
+			return -EINVAL;
+		a = action_by_name(scalar(v));
+		if (a != SH_ACT_ALLOW && a != SH_ACT_DENY && a != SH_ACT_MARK) {
+			report(p, v, field, "'%s' is not a default verdict (expected allow, deny "
+			       "or mark)", scalar(v));
+			return -EINVAL;
+		}
+		out->action = (uint8_t)a;
+		out->line = (int)v->start_mark.line + 1;
+	}
+	snprintf(field, sizeof(field), "%s.default-mark", path);
+	if (out->action == SH_ACT_MARK && !m) {
+		report(p, v, field, "default 'mark' needs 'default-mark: N'");
+		return -EINVAL;
+	}
+	if (m && out->action != SH_ACT_MARK) {
+		report(p, m, field, "'default-mark' is only for 'default: mark'");
+		return -EINVAL;
+	}
+	return m ? parse_mark(p, m, field, &out->mark) : 0;
 }
 
 /*
@@ -393,10 +469,11 @@ static int expand_balance_rules(const struct cfg *cfg, struct cfg_scope *sc)
 static int parse_rule(struct parser *p, yaml_node_t *n, const char *path, struct cfg_rule *r)
 {
 	static const char *const keys[] = { "action", "protocol", "destination", "port", "service",
-					    NULL };
+					    "mark", NULL };
+	bool policy;
 	yaml_node_t *v;
 	char field[256];
-	int bad = 0;
+	int bad = 0, a;
 
 	r->line = (int)n->start_mark.line + 1;
 	if (expect(p, n, YAML_MAPPING_NODE, path))
@@ -404,38 +481,57 @@ static int parse_rule(struct parser *p, yaml_node_t *n, const char *path, struct
 	bad |= check_keys(p, n, path, keys);
 
 	v = need_scalar(p, n, "action", path);
-	if (!v) {
-		bad = -EINVAL;
-	} else if (!strcmp(scalar(v), "accelerate")) {
-		r->action = SH_ACT_ACCELERATE;
-	} else if (!strcmp(scalar(v), "balance")) {
-		r->action = SH_ACT_BALANCE;
-		return bad | parse_balance_rule(p, n, path, r);
-	} else {
+	a = v ? action_by_name(scalar(v)) : -1;
+	if (v && a < 0) {
 		snprintf(field, sizeof(field), "%s.action", path);
-		report(p, v, field, "unknown action '%s' (this version supports: accelerate, "
-		       "balance)", scalar(v));
-		bad = -EINVAL;
+		report(p, v, field, "unknown action '%s' (expected accelerate, balance, allow, "
+		       "deny, count or mark)", scalar(v));
 	}
+	if (a < 0)
+		return -EINVAL;
+	r->action = (uint8_t)a;
+	if (a == SH_ACT_BALANCE)
+		return bad | parse_balance_rule(p, n, path, r);
+	policy = SH_KINDS_POLICY & SH_KIND(a);
 	if (lookup(p, n, "service")) {
 		snprintf(field, sizeof(field), "%s.service", path);
 		report(p, lookup(p, n, "service"), field, "only a balance rule names a service");
 		bad = -EINVAL;
 	}
+	v = lookup(p, n, "mark");
+	snprintf(field, sizeof(field), "%s.mark", path);
+	if (a == SH_ACT_MARK && !v) {
+		report(p, n, field, "a mark rule needs 'mark: N'");
+		bad = -EINVAL;
+	} else if (v && a != SH_ACT_MARK) {
+		report(p, v, field, "only a mark rule sets a mark");
+		bad = -EINVAL;
+	} else if (v && parse_mark(p, v, field, &r->arg)) {
+		bad = -EINVAL;
+	}
 
-	/* accelerate moves TCP streams; the protocol defaults to tcp. */
-	r->proto = SH_PROTO_TCP;
+	/* accelerate moves TCP streams: tcp, the default; a policy rule
+	 * matches any protocol unless told */
+	r->proto = policy ? SH_PROTO_ANY : SH_PROTO_TCP;
 	v = lookup(p, n, "protocol");
 	snprintf(field, sizeof(field), "%s.protocol", path);
 	if (v && !expect(p, v, YAML_SCALAR_NODE, field)) {
-		if (!strcmp(scalar(v), "tcp")) {
+		const char *pr = scalar(v);
+
+		if (!strcmp(pr, "tcp")) {
 			r->proto = SH_PROTO_TCP;
-		} else if (!strcmp(scalar(v), "udp") || !strcmp(scalar(v), "any")) {
-			report(p, v, field, "action accelerate applies to tcp only, not '%s'",
-			       scalar(v));
+		} else if (policy && !strcmp(pr, "udp")) {
+			r->proto = SH_PROTO_UDP;
+		} else if (policy && !strcmp(pr, "icmp")) {
+			r->proto = SH_PROTO_ICMP;
+		} else if (policy && !strcmp(pr, "any")) {
+			r->proto = SH_PROTO_ANY;
+		} else if (!policy && (!strcmp(pr, "udp") || !strcmp(pr, "any"))) {
+			report(p, v, field, "action accelerate applies to tcp only, not '%s'", pr);
 			bad = -EINVAL;
 		} else {
-			report(p, v, field, "unknown protocol '%s' (expected tcp)", scalar(v));
+			report(p, v, field, "unknown protocol '%s' (expected %s)", pr,
+			       policy ? "tcp, udp, icmp or any" : "tcp");
 			bad = -EINVAL;
 		}
 	} else if (v) {
@@ -453,8 +549,12 @@ static int parse_rule(struct parser *p, yaml_node_t *n, const char *path, struct
 	r->port_hi = 65535;
 	v = lookup(p, n, "port");
 	snprintf(field, sizeof(field), "%s.port", path);
-	if (v && (expect(p, v, YAML_SCALAR_NODE, field) || parse_ports(p, v, field, r)))
+	if (v && r->proto == SH_PROTO_ICMP) {
+		report(p, v, field, "icmp has no ports; remove 'port' or match tcp or udp");
 		bad = -EINVAL;
+	} else if (v && (expect(p, v, YAML_SCALAR_NODE, field) || parse_ports(p, v, field, r))) {
+		bad = -EINVAL;
+	}
 	return bad;
 }
 
@@ -511,7 +611,8 @@ static int parse_name(struct parser *p, yaml_node_t *n, const char *path,
 
 static int parse_scope(struct parser *p, yaml_node_t *n, const char *path, struct cfg_scope *sc)
 {
-	static const char *const keys[] = { "name", "cgroup", "create", "rules", NULL };
+	static const char *const keys[] = { "name", "cgroup", "create", "rules", "default",
+					    "default-mark", NULL };
 	yaml_node_item_t *it;
 	yaml_node_t *v;
 	char field[256];
@@ -553,6 +654,8 @@ static int parse_scope(struct parser *p, yaml_node_t *n, const char *path, struc
 		bad = -EINVAL;
 	}
 
+	bad |= parse_verdict(p, n, path, &sc->def);
+
 	v = lookup(p, n, "rules");
 	snprintf(field, sizeof(field), "%s.rules", path);
 	if (!v)
@@ -562,12 +665,18 @@ static int parse_scope(struct parser *p, yaml_node_t *n, const char *path, struc
 	if (expect(p, v, YAML_SEQUENCE_NODE, field))
 		return -EINVAL;
 	i = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	if (i > SH_MAX_SCOPE_RULES) {
+		report(p, v, field, "%zu rules, at most %d per scope are supported", i,
+		       SH_MAX_SCOPE_RULES);
+		return -EINVAL;
+	}
 	sc->rules = calloc(i ? i : 1, sizeof(*sc->rules));
 	if (!sc->rules)
 		return -ENOMEM;
-	sc->nr_rules = i;
+	sc->nr_rules = sc->nr_written = i;
 	for (i = 0, it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++, i++) {
 		snprintf(field, sizeof(field), "%s.rules[%zu]", path, i);
+		sc->rules[i].index = (uint16_t)i;
 		bad |= parse_rule(p, node_at(p, *it), field, &sc->rules[i]);
 	}
 	return bad;
@@ -1131,8 +1240,9 @@ static int parse_services(struct parser *p, struct cfg *cfg, yaml_node_t *list)
 
 static int parse_root(struct parser *p, struct cfg *cfg)
 {
-	static const char *const keys[] = { "scopes", "services", NULL };
-	yaml_node_t *root = yaml_document_get_root_node(p->doc), *list, *svcs;
+	static const char *const keys[] = { "scopes", "services", "policy", NULL };
+	static const char *const policy_keys[] = { "default", "default-mark", NULL };
+	yaml_node_t *root = yaml_document_get_root_node(p->doc), *list, *svcs, *pol;
 	yaml_node_item_t *it;
 	char field[64];
 	int bad = 0, err;
@@ -1152,6 +1262,11 @@ static int parse_root(struct parser *p, struct cfg *cfg)
 		report(p, root, "(top level)", "missing required key 'scopes' or 'services'");
 		return -EINVAL;
 	}
+	err = sub_map(p, root, "policy", "policy", policy_keys, &pol, field, sizeof(field));
+	bad |= err;
+	cfg->no_scope.action = SH_ACT_ALLOW;
+	if (pol)
+		bad |= parse_verdict(p, pol, "policy", &cfg->no_scope);
 	if (svcs) {
 		err = parse_services(p, cfg, svcs);
 		if (err == -ENOMEM)

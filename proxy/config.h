@@ -27,7 +27,16 @@ struct cfg_rule {
 	uint8_t prefixlen;		/* 0..128 over addr */
 	uint8_t addr[16];
 	uint16_t port_lo, port_hi;	/* inclusive; 0-65535 is any */
-	uint32_t arg;			/* balance: the service's index */
+	uint32_t arg;			/* balance: the service's index; mark: the mark */
+	uint16_t index;			/* the rule's place in its scope as written
+					 * (a balance rule expands to several) */
+};
+
+/* A tc policy default: allow, deny or mark N. */
+struct cfg_verdict {
+	int line;			/* 0: not written, the built-in allow */
+	uint8_t action;			/* SH_ACT_ALLOW, SH_ACT_DENY, SH_ACT_MARK */
+	uint32_t mark;
 };
 
 struct cfg_scope {
@@ -38,6 +47,8 @@ struct cfg_scope {
 	bool create;			/* create the cgroup when missing */
 	struct cfg_rule *rules;
 	size_t nr_rules;
+	size_t nr_written;		/* rules as written, before expansion */
+	struct cfg_verdict def;		/* tc policy: when no policy rule matches */
 };
 
 /* A socket address as written in the config: "IP:PORT" or "[IPv6]:PORT". */
@@ -102,6 +113,7 @@ struct cfg {
 	size_t nr_scopes;
 	struct cfg_service *services;
 	size_t nr_services;
+	struct cfg_verdict no_scope;	/* tc policy of traffic of no scope */
 };
 
 /* Defaults of a service's optional fields (README, "Services"). */

@@ -25,6 +25,7 @@
 struct control {
 	struct ev_loop *loop;
 	struct services *ss;
+	struct control_hooks hooks;
 	char path[108];
 	int fd;
 	ev_io io;
@@ -341,6 +342,21 @@ static void backend_command(struct control *ctl, char *cmd, struct out *o)
 		put(o, "ok\n");
 }
 
+static void hook_command(struct control *ctl, const char *cmd, struct out *o)
+{
+	int (*fn)(void *, char *, size_t) = !strcmp(cmd, "reload") ? ctl->hooks.reload :
+					    ctl->hooks.replace_stages;
+	char msg[1024] = "";
+	int err;
+
+	if (!fn) {
+		put(o, "error: %s is not available in this daemon\n", cmd);
+		return;
+	}
+	err = fn(ctl->hooks.ctx, msg, sizeof(msg));
+	put(o, "%s%s\n", err ? "error: " : "", msg);
+}
+
 static void on_client(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct control *ctl = w->data;
@@ -374,9 +390,11 @@ static void on_client(struct ev_loop *loop, ev_io *w, int revents)
 	else if (!strncmp(cmd, "weight ", 7) || !strncmp(cmd, "disable ", 8) ||
 		 !strncmp(cmd, "enable ", 7))
 		backend_command(ctl, cmd, &o);
+	else if (!strcmp(cmd, "reload") || !strcmp(cmd, "tc-replace-stages"))
+		hook_command(ctl, cmd, &o);
 	else
 		put(&o, "error: unknown command '%s' (expected services, services-json, weight, "
-		    "table, disable or enable)\n", cmd);
+		    "table, disable, enable, reload or tc-replace-stages)\n", cmd);
 	while (o.buf && off < o.len) {
 		n = send(fd, o.buf + off, o.len - off, MSG_NOSIGNAL);
 		if (n <= 0)
@@ -388,7 +406,7 @@ static void on_client(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 int control_open(struct ev_loop *loop, const char *path, struct services *ss,
-		 struct control **out)
+		 const struct control_hooks *hooks, struct control **out)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct control *ctl;
@@ -401,6 +419,8 @@ int control_open(struct ev_loop *loop, const char *path, struct services *ss,
 		return -ENOMEM;
 	ctl->loop = loop;
 	ctl->ss = ss;
+	if (hooks)
+		ctl->hooks = *hooks;
 	snprintf(ctl->path, sizeof(ctl->path), "%s", path);
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

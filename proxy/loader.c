@@ -20,6 +20,7 @@
 
 #include "accel.skel.h"
 #include "balance.skel.h"
+#include "policy.skel.h"
 #include "cgroup.h"
 #include "loader.h"
 #include "log.h"
@@ -45,6 +46,8 @@ struct loader_link {
 struct loader {
 	struct accel_bpf *skel;
 	struct balance_bpf *bal;	/* connect-time balancing */
+	struct policy_bpf *pol;		/* tc policy: entries and stages */
+	unsigned int stage_generation;	/* stage sets loaded so far */
 	bool balance;		/* the config has virtual services: attach bal */
 	char pin_dir[PATH_LEN];
 	bool adopted;		/* the pin directory held a kept state */
@@ -205,7 +208,8 @@ static int open_and_load(struct loader *l)
 
 	l->skel = accel_bpf__open();
 	l->bal = balance_bpf__open();
-	if (!l->skel || !l->bal) {
+	l->pol = policy_bpf__open();
+	if (!l->skel || !l->bal || !l->pol) {
 		err = -errno;
 		pr_err("cannot open the embedded BPF objects: %s\n", strerror(-err));
 		return err;
@@ -213,6 +217,8 @@ static int open_and_load(struct loader *l)
 	err = set_pin_paths(l, l->skel->obj);
 	if (!err)
 		err = set_pin_paths(l, l->bal->obj);
+	if (!err)
+		err = set_pin_paths(l, l->pol->obj);
 	if (err)
 		return err;
 	/* libbpf reuses a pinned map whose definition matches and pins new
@@ -220,6 +226,8 @@ static int open_and_load(struct loader *l)
 	err = accel_bpf__load(l->skel);
 	if (!err)
 		err = balance_bpf__load(l->bal);
+	if (!err)
+		err = policy_bpf__load(l->pol);
 	if (err) {
 		pr_err("cannot load the BPF programs: %s (run with -vv for the verifier log)\n",
 		       strerror(-err));
@@ -405,6 +413,166 @@ static int fill_all_rules(struct loader *l, const struct cfg *cfg)
 	return 0;
 }
 
+/* --- tc policy ------------------------------------------------------------ */
+
+static int cgroup_depth(const char *dir)
+{
+	int d = 0;
+
+	for (; *dir; dir++)
+		d += *dir == '/';
+	return d;
+}
+
+/*
+ * tc_cgroups[slot] := the scope's cgroup; tc_order := the slots deepest
+ * cgroup first, so a packet of a nested scope's process gets the nested
+ * scope's policy; tc_defaults := each scope's default verdict and, at
+ * SH_SLOT_GLOBAL, the one of traffic of no scope.
+ */
+static int fill_policy(struct loader *l, const struct cfg *cfg)
+{
+	int cgs = bpf_map__fd(l->pol->maps.tc_cgroups);
+	int order = bpf_map__fd(l->pol->maps.tc_order);
+	__u32 slots[SH_MAX_SCOPES], i, j, n = (__u32)l->nr_scopes, none = 0xffffffffu;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		int fd = cg_open(l->scopes[i].dir);
+
+		if (fd < 0) {
+			pr_err("scope '%s': cannot open cgroup %s: %s\n", cfg->scopes[i].name,
+			       l->scopes[i].dir, strerror(-fd));
+			return fd;
+		}
+		err = bpf_map_update_elem(cgs, &i, &fd, BPF_ANY) ? -errno : 0;
+		close(fd);
+		if (err) {
+			pr_err("scope '%s': cannot store its cgroup in tc_cgroups: %s\n",
+			       cfg->scopes[i].name, strerror(-err));
+			return err;
+		}
+		/* insertion sort by depth, deepest first; config order on ties */
+		for (j = i; j > 0 && cgroup_depth(l->scopes[slots[j - 1]].dir) <
+					 cgroup_depth(l->scopes[i].dir); j--)
+			slots[j] = slots[j - 1];
+		slots[j] = i;
+	}
+	for (i = n; i < SH_MAX_SCOPES; i++)
+		bpf_map_delete_elem(cgs, &i);	/* slots of scopes that left */
+	/* the end marker first, then the list: a reader sees either order */
+	for (i = SH_MAX_SCOPES; i-- > 0;) {
+		if (bpf_map_update_elem(order, &i, i < n ? &slots[i] : &none, BPF_ANY)) {
+			pr_err("cannot fill tc_order: %m\n");
+			return -errno;
+		}
+	}
+	return loader_policy_defaults(l, cfg);
+}
+
+int loader_policy_defaults(struct loader *l, const struct cfg *cfg)
+{
+	int fd = bpf_map__fd(l->pol->maps.tc_defaults);
+	__u32 slot;
+
+	for (slot = 0; slot < SH_STATS_SLOTS; slot++) {
+		const struct cfg_verdict *v = slot < cfg->nr_scopes ? &cfg->scopes[slot].def :
+					      &cfg->no_scope;
+		struct sh_tc_default d = { .action = v->action, .mark = v->mark };
+
+		if (bpf_map_update_elem(fd, &slot, &d, BPF_ANY)) {
+			pr_err("cannot fill tc_defaults: %m\n");
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+/* Puts @pol's stage programs in the tc_stages slots (the ABI's numbers). */
+static int fill_stages(struct policy_bpf *pol)
+{
+	struct bpf_program *stages[SH_TC_STAGES] = {
+		[SH_TC_STAGE_PARSE] = pol->progs.tc_stage_parse,
+		[SH_TC_STAGE_RULES] = pol->progs.tc_stage_rules,
+		[SH_TC_STAGE_ACTION] = pol->progs.tc_stage_action,
+	};
+	int map = bpf_map__fd(pol->maps.tc_stages);
+	__u32 i;
+
+	for (i = 0; i < SH_TC_STAGES; i++) {
+		int fd = bpf_program__fd(stages[i]);
+
+		if (bpf_map_update_elem(map, &i, &fd, BPF_ANY)) {
+			pr_err("cannot put tc stage %u in tc_stages: %m\n", i);
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+/* Pins @pol's entry programs at PIN_DIR/tc/{egress,ingress}, replacing what
+ * is there in one rename: `tc filter ... pinned PATH` never misses. */
+static int pin_entries(struct loader *l, struct policy_bpf *pol)
+{
+	struct bpf_program *entry[2] = { pol->progs.tc_egress, pol->progs.tc_ingress };
+	static const char *const name[2] = { "egress", "ingress" };
+	char dir[PATH_LEN], path[PATH_LEN], tmp[PATH_LEN];
+	int i, err;
+
+	pins_path(dir, sizeof(dir), l->pin_dir, "tc", NULL);
+	err = mkdir_0700(dir);
+	for (i = 0; i < 2 && !err; i++) {
+		pins_path(path, sizeof(path), dir, NULL, name[i]);
+		snprintf(tmp, sizeof(tmp), "%s-new", path);
+		unlink(tmp);
+		if (bpf_obj_pin(bpf_program__fd(entry[i]), tmp) || rename(tmp, path)) {
+			err = -errno;
+			unlink(tmp);
+		}
+	}
+	if (err)
+		pr_err("cannot pin the tc entry programs in %s: %s\n", dir, strerror(-err));
+	return err;
+}
+
+int loader_replace_stages(struct loader *l)
+{
+	struct policy_bpf *pol;
+	int err;
+
+	pol = policy_bpf__open();
+	if (!pol)
+		return -errno;
+	err = set_pin_paths(l, pol->obj);	/* the same maps, reused */
+	if (!err)
+		err = policy_bpf__load(pol);
+	if (!err)
+		err = fill_stages(pol);
+	if (!err)
+		err = pin_entries(l, pol);
+	if (err) {
+		pr_err("replacing the tc stages failed (%s); the running ones stay\n",
+		       strerror(-err));
+		policy_bpf__destroy(pol);
+		return err;
+	}
+	/* the old stage programs leave once nothing refers to them */
+	policy_bpf__destroy(l->pol);
+	l->pol = pol;
+	l->stage_generation++;
+	pr_info("tc stages replaced (generation %u)\n", l->stage_generation);
+	return 0;
+}
+
+int loader_reload(struct loader *l, const struct cfg *cfg)
+{
+	int err = fill_all_rules(l, cfg);
+
+	if (!err)
+		err = loader_policy_defaults(l, cfg);
+	return err;
+}
+
 static int attach_map_progs(struct loader *l)
 {
 	int map = bpf_map__fd(l->skel->maps.sock_hash);
@@ -580,11 +748,23 @@ static void unpin_all(struct loader *l)
 			if (bpf_map__pin_path(map))
 				bpf_map__unpin(map, NULL);
 	}
-	if (l->bal) {	/* the shared ones are gone already: ENOENT, ignored */
+	/* the shared ones are gone already: ENOENT, ignored */
+	if (l->bal) {
 		bpf_object__for_each_map(map, l->bal->obj)
 			if (bpf_map__pin_path(map))
 				unlink(bpf_map__pin_path(map));
 	}
+	if (l->pol) {
+		bpf_object__for_each_map(map, l->pol->obj)
+			if (bpf_map__pin_path(map))
+				unlink(bpf_map__pin_path(map));
+	}
+	for (i = 0; i < 2; i++) {
+		pins_path(path, sizeof(path), l->pin_dir, "tc", i ? "ingress" : "egress");
+		unlink(path);
+	}
+	pins_path(path, sizeof(path), l->pin_dir, "tc", NULL);
+	rmdir(path);
 	pins_path(path, sizeof(path), l->pin_dir, "links", NULL);
 	rmdir(path);
 	pins_path(path, sizeof(path), l->pin_dir, "maps", NULL);
@@ -599,6 +779,7 @@ static void release(struct loader *l)
 
 	for (i = 0; i < l->nr_links; i++)
 		close(l->links[i].fd);
+	policy_bpf__destroy(l->pol);
 	balance_bpf__destroy(l->bal);
 	accel_bpf__destroy(l->skel);
 	free(l->links);
@@ -667,6 +848,13 @@ int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_moun
 		loader_vip_maps(l, &vm);
 		err = vip_fill(&vm, cfg);
 	}
+	/* every tc stage is in its slot before an entry is pinned for tc */
+	if (!err)
+		err = fill_policy(l, cfg);
+	if (!err)
+		err = fill_stages(l->pol);
+	if (!err)
+		err = pin_entries(l, l->pol);
 	if (err)
 		goto err_unpin;
 	/* Attach only once every table is full. */

@@ -40,6 +40,25 @@ struct vip_maps;
 /** loader_vip_maps() - the fds of the connect-time balancing maps. */
 void loader_vip_maps(const struct loader *l, struct vip_maps *m);
 
+/**
+ * loader_reload() - put @cfg's rules and tc defaults in place of the
+ * running ones: one atomic swap of each scope's rule table. The scopes
+ * themselves (names, cgroups, order) must be those the loader started with.
+ * Return: 0 or -errno, logged.
+ */
+int loader_reload(struct loader *l, const struct cfg *cfg);
+
+/** loader_policy_defaults() - tc_defaults := @cfg's default verdicts. */
+int loader_policy_defaults(struct loader *l, const struct cfg *cfg);
+
+/**
+ * loader_replace_stages() - load the tc stage programs anew and put them in
+ * their tc_stages slots while traffic flows; the operators' filters (which
+ * hold the entry programs) are not touched. Return: 0 or -errno; on failure
+ * the running stages stay.
+ */
+int loader_replace_stages(struct loader *l);
+
 /** loader_adopted() - did the start adopt pins an earlier daemon kept? */
 bool loader_adopted(const struct loader *l);
 

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "pins.h"
 #include "probe.h"
+#include "reload.h"
 #include "service.h"
 #include "splice.h"
 #include "vip.h"
@@ -54,6 +55,9 @@ static void usage(FILE *out)
 "\n"
 "Signals: SIGTERM and SIGINT stop accepting and let proxied connections\n"
 "drain (up to each service's drain timeout); a second signal stops at once.\n"
+"SIGHUP (or 'sockhop reload') re-reads the config: rules, tc defaults,\n"
+"weights, health checks, timeouts and limits change in place; a change of\n"
+"scopes, listeners, virtual addresses or backend lists is refused (restart).\n"
 "Status: sockhop status; sockhop stats; sockhop services.\n");
 }
 
@@ -102,6 +106,90 @@ static int parse_args(int argc, char **argv, struct options *o)
 }
 
 static struct services *services;
+
+/* What a reload replaces. */
+struct daemon {
+	const struct options *o;
+	struct cfg *cfg;
+	struct loader *loader;
+	uint64_t reloads, reload_fail;
+};
+
+/*
+ * Re-reads the config and swaps in what may change while running: every
+ * scope's rule table (one update each), the tc defaults, and the services'
+ * weights and settings. A config that is invalid, or that changes what
+ * only a restart can, is refused whole and the running one stays.
+ */
+static int do_reload(void *ctx, char *msg, size_t len)
+{
+	struct daemon *d = ctx;
+	char errbuf[8192];
+	struct cfg *next;
+	int err;
+
+	err = cfg_load(d->o->config, &next, errbuf, sizeof(errbuf));
+	if (err) {
+		errbuf[strcspn(errbuf, "\n")] = '\0';	/* the first problem */
+		snprintf(msg, len, "reload refused, the running config stays: %s", errbuf);
+		goto refused;
+	}
+	err = reload_check(d->cfg, next, errbuf, sizeof(errbuf));
+	if (err) {
+		snprintf(msg, len, "reload refused, the running config stays: %s", errbuf);
+		cfg_free(next);
+		goto refused;
+	}
+	if (d->loader) {
+		err = loader_reload(d->loader, next);
+		if (err) {
+			/* put every table back as it was; the old config stays */
+			loader_reload(d->loader, d->cfg);
+			cfg_free(next);
+			snprintf(msg, len, "reload failed in the kernel tables (%s); the running "
+				 "config stays", strerror(-err));
+			goto refused;
+		}
+	}
+	if (services)
+		services_reload(services, next);
+	cfg_free(d->cfg);
+	d->cfg = next;
+	d->reloads++;
+	snprintf(msg, len, "reloaded %s: %zu scope%s, %zu service%s", d->o->config,
+		 next->nr_scopes, next->nr_scopes == 1 ? "" : "s", next->nr_services,
+		 next->nr_services == 1 ? "" : "s");
+	pr_info("%s\n", msg);
+	return 0;
+refused:
+	d->reload_fail++;
+	pr_err("%s\n", msg);
+	return err;
+}
+
+static int do_replace_stages(void *ctx, char *msg, size_t len)
+{
+	struct daemon *d = ctx;
+	int err;
+
+	if (!d->loader) {
+		snprintf(msg, len, "no BPF programs are loaded");
+		return -ENOENT;
+	}
+	err = loader_replace_stages(d->loader);
+	snprintf(msg, len, err ? "replacing the tc stages failed: %s; the running ones stay" :
+		 "tc stages replaced%s", err ? strerror(-err) : "");
+	return err;
+}
+
+static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	char msg[1024];
+
+	(void)loop;
+	(void)revents;
+	do_reload(w->data, msg, sizeof(msg));	/* logged either way */
+}
 
 static void on_drained(struct services *ss)
 {
@@ -158,7 +246,9 @@ int main(int argc, char **argv)
 	char errbuf[8192], cg_mount[512];
 	struct loader *loader = NULL;
 	struct vip_maps vip;
-	ev_signal sigterm, sigint;
+	struct daemon daemon = { .o = &o };
+	struct control_hooks hooks = { do_reload, do_replace_stages, &daemon };
+	ev_signal sigterm, sigint, sighup;
 	struct ev_loop *loop;
 	struct cfg *cfg = NULL;
 	int err;
@@ -231,17 +321,25 @@ int main(int argc, char **argv)
 		err = conn_module_init(loop);
 		if (err)
 			pr_err("cannot create the splice epoll: %s\n", strerror(-err));
-		if (!err)
-			err = services_start(loop, cfg, splice, no_splice, loader ? &vip : NULL,
-					     &services);
-		if (!err) {
-			err = control_open(loop, o.control, services, &control);
-			if (err)
-				pr_err("control socket %s: %s\n", o.control, strerror(-err));
-		}
-		if (err)
-			goto out_services;
 	}
+	if (!err)
+		err = services_start(loop, cfg, splice, no_splice, loader ? &vip : NULL,
+				     &services);
+	if (err)
+		goto out_services;
+	daemon.cfg = cfg;
+	daemon.loader = loader;
+	err = control_open(loop, o.control, services, &hooks, &control);
+	if (err) {
+		pr_err("control socket %s: %s\n", o.control, strerror(-err));
+		/* a daemon of scopes only still works: SIGHUP reloads it */
+		if (cfg->nr_services)
+			goto out_services;
+		err = 0;
+	}
+	ev_signal_init(&sighup, on_hup, SIGHUP);
+	sighup.data = &daemon;
+	ev_signal_start(loop, &sighup);
 	pr_info("ready: %zu scope%s, %zu service%s, pins in %s%s\n", cfg->nr_scopes,
 		cfg->nr_scopes == 1 ? "" : "s", cfg->nr_services, cfg->nr_services == 1 ? "" : "s",
 		have_bpf ? o.pin_dir : "(none: no BPF)",
@@ -258,6 +356,8 @@ out_services:
 	if (loader)
 		loader_stop(loader, o.keep);
 out:
+	if (daemon.cfg)
+		cfg = daemon.cfg;	/* a reload replaced it */
 	cfg_free(cfg);
 	return err ? 1 : 0;
 }

@@ -76,7 +76,7 @@ int rules_compile(const struct cfg_scope *scope, struct rules_entry **out, size_
 			sr = &set->rules[set->count++];
 			sr->proto = r->proto;
 			sr->action = r->action;
-			sr->rule_id = (uint16_t)i;
+			sr->rule_id = r->index;
 			sr->port_lo = r->port_lo;
 			sr->port_hi = r->port_hi;
 			sr->arg = r->arg;

@@ -395,6 +395,39 @@ int services_start(struct ev_loop *loop, const struct cfg *cfg, struct splice *s
 	return 0;
 }
 
+void services_reload(struct services *ss, const struct cfg *cfg)
+{
+	size_t i, j;
+
+	ss->file = cfg->file;
+	for (i = 0; i < ss->nr; i++) {
+		struct service *svc = &ss->svcs[i];
+		const struct cfg_service *old = svc->cfg, *sc = &cfg->services[i];
+		bool health = memcmp(&old->health, &sc->health, sizeof(sc->health)) != 0;
+
+		svc->cfg = sc;
+		for (j = 0; j < svc->nr_listeners; j++)
+			svc->listeners[j].addr = &sc->listen[j];
+		for (j = 0; j < sc->nr_backends; j++) {
+			struct backend *be = &svc->backends[j];
+			struct lb_member *m = &svc->lb.m[j];
+
+			if (health)
+				health_stop(be);
+			be->cfg = &sc->backends[j];
+			be->weight = sc->backends[j].weight;	/* the file wins over `weight` */
+			m->weight = be->weight;
+			m->backup = sc->backends[j].backup;
+			m->max = sc->max_conns_backend;
+			if (health)
+				health_start(be);
+		}
+		/* one rebuild and one table swap per service */
+		lb_changed(&svc->lb);
+		service_vip_sync(svc);
+	}
+}
+
 static void on_drain_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct service *svc = w->data;

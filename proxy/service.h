@@ -122,6 +122,15 @@ int service_backend_admin(struct services *ss, const char *svc, const char *addr
 			  uint32_t weight, int enable, bool kill, char *why, size_t whylen);
 
 /**
+ * services_reload() - run on @cfg from now on: the caller has checked with
+ * reload_check() that only what may change in place did. Weights (the
+ * file's, replacing `sockhop weight`), backup flags, limits, timeouts and
+ * health checks take effect; each service's connect-time table is rebuilt
+ * and swapped once. Connections stay.
+ */
+void services_reload(struct services *ss, const struct cfg *cfg);
+
+/**
  * services_drain() - stop accepting; let each service's connections finish
  * for up to its drain timeout, then reset what is left; call @done when
  * the last connection is gone.

@@ -16,6 +16,7 @@ PIN=/sys/fs/bpf/sockhop-test-$ID
 TMP=$(mktemp -d /tmp/sockhop-test.XXXXXX)
 CG2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
 TEST_CG=$CG2/sockhop-test-$ID
+CTL=$TMP/ctl.sock	# every test daemon's control socket
 DAEMON_PID=
 EXTRA_NS=()
 BG_PIDS=()
@@ -116,10 +117,12 @@ launch_daemon() {
 	if [ -n "$ns" ]; then
 		# nsenter, not `ip netns exec`: that remounts /sys, hiding the
 		# cgroup2 mount that scopes need
-		nsenter --net="/run/netns/$ns" "$SOCKHOPD" -c "$cfg" --pin-dir "$PIN" "$@" \
+		nsenter --net="/run/netns/$ns" "$SOCKHOPD" -c "$cfg" --pin-dir "$PIN" \
+			--control "$CTL" "$@" \
 			>>"$TMP/daemon.log" 2>&1 &
 	else
-		"$SOCKHOPD" -c "$cfg" --pin-dir "$PIN" "$@" >>"$TMP/daemon.log" 2>&1 &
+		"$SOCKHOPD" -c "$cfg" --pin-dir "$PIN" --control "$CTL" "$@" \
+			>>"$TMP/daemon.log" 2>&1 &
 	fi
 	DAEMON_PID=$!
 	for _ in $(seq 100); do
@@ -179,7 +182,6 @@ eagains() {
 }
 
 # --- the proxy (services) -----------------------------------------------------
-CTL=$TMP/ctl.sock
 SHLOAD=$ROOT/$BUILD/tests/shload
 
 # start_proxy CONFIG [ARGS...]: sockhopd inside $NS, control socket $CTL.

@@ -83,6 +83,8 @@ static void test_netns_separates(void **s)
 	assert_memory_not_equal(&a, &b, sizeof(a));
 }
 
+#define A SH_KIND(SH_ACT_ACCELERATE)
+
 static void test_rule_match(void **s)
 {
 	struct sh_rule_set rs = { .count = 3 };
@@ -95,24 +97,48 @@ static void test_rule_match(void **s)
 					.port_lo = 8000, .port_hi = 8999 };
 	rs.rules[2] = (struct sh_rule){ .proto = SH_PROTO_ANY, .action = 1, .rule_id = 2,
 					.port_lo = 80, .port_hi = 80 };
-	r = sh_rule_match(&rs, SH_PROTO_TCP, 8000);
+	r = sh_rule_match(&rs, A, SH_PROTO_TCP, 8000);
 	assert_non_null(r);
 	assert_int_equal(r->rule_id, 1);
-	r = sh_rule_match(&rs, SH_PROTO_TCP, 8999);
+	r = sh_rule_match(&rs, A, SH_PROTO_TCP, 8999);
 	assert_int_equal(r->rule_id, 1);
-	assert_null(sh_rule_match(&rs, SH_PROTO_TCP, 9000));
-	r = sh_rule_match(&rs, SH_PROTO_TCP, 80);
+	assert_null(sh_rule_match(&rs, A, SH_PROTO_TCP, 9000));
+	r = sh_rule_match(&rs, A, SH_PROTO_TCP, 80);
 	assert_int_equal(r->rule_id, 2);
-	r = sh_rule_match(&rs, SH_PROTO_UDP, 80);
+	r = sh_rule_match(&rs, A, SH_PROTO_UDP, 80);
 	assert_int_equal(r->rule_id, 0);	/* first match wins */
 	rs.count = 0;
-	assert_null(sh_rule_match(&rs, SH_PROTO_TCP, 80));
+	assert_null(sh_rule_match(&rs, A, SH_PROTO_TCP, 80));
+}
+
+/* Each hook sees only rules of its kind; count rules let the search go on. */
+static void test_rule_kinds(void **s)
+{
+	struct sh_rule_set rs = { .count = 4 };
+
+	(void)s;
+	rs.rules[0] = (struct sh_rule){ .proto = SH_PROTO_TCP, .action = SH_ACT_DENY,
+					.port_lo = 443, .port_hi = 443 };
+	rs.rules[1] = (struct sh_rule){ .proto = SH_PROTO_TCP, .action = SH_ACT_ACCELERATE,
+					.port_lo = 0, .port_hi = 65535 };
+	rs.rules[2] = (struct sh_rule){ .proto = SH_PROTO_ANY, .action = SH_ACT_COUNT,
+					.port_lo = 0, .port_hi = 65535 };
+	rs.rules[3] = (struct sh_rule){ .proto = SH_PROTO_ICMP, .action = SH_ACT_MARK,
+					.port_lo = 0, .port_hi = 65535, .arg = 7 };
+	/* the deny before it does not hide the accelerate rule from sockops */
+	assert_int_equal(sh_rule_find(&rs, 0, SH_KIND(SH_ACT_ACCELERATE), SH_PROTO_TCP, 443), 1);
+	assert_int_equal(sh_rule_find(&rs, 0, SH_KINDS_POLICY, SH_PROTO_TCP, 443), 0);
+	assert_int_equal(sh_rule_find(&rs, 0, SH_KINDS_POLICY, SH_PROTO_TCP, 80), 2);
+	assert_int_equal(sh_rule_find(&rs, 3, SH_KINDS_POLICY, SH_PROTO_TCP, 80), -1);
+	assert_int_equal(sh_rule_find(&rs, 3, SH_KINDS_POLICY, SH_PROTO_ICMP, 0), 3);
+	assert_int_equal(sh_rule_find(&rs, 0, SH_KIND(SH_ACT_BALANCE), SH_PROTO_TCP, 80), -1);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_v4_equals_v4mapped),
+		cmocka_unit_test(test_rule_kinds),
 		cmocka_unit_test(test_mapped_bytes),
 		cmocka_unit_test(test_peer),
 		cmocka_unit_test(test_netns_separates),
