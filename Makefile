@@ -53,7 +53,7 @@ CLI_OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 
 UNIT_TESTS  := test_config test_rules test_key test_cgroup test_lb
 UNIT_BINS   := $(patsubst %,$(BUILD)/tests/%,$(UNIT_TESTS))
-TOOLS       := $(BUILD)/tests/shtraffic $(BUILD)/tests/shload
+TOOLS       := $(BUILD)/tests/shtraffic $(BUILD)/tests/shload $(BUILD)/tests/shtc
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -168,6 +168,10 @@ $(BUILD)/tests/shtraffic: $(BUILD)/tests/tools/shtraffic.o
 $(BUILD)/tests/shload: $(BUILD)/tests/tools/shload.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lpthread -o $@
+
+$(BUILD)/tests/shtc: $(BUILD)/tests/tools/shtc.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) -o $@
 
 $(BUILD)/kern:
 	$(Q)mkdir -p $@
