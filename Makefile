@@ -47,7 +47,7 @@ DAEMON_SRCS := proxy/main.c proxy/config.c proxy/rules.c proxy/loader.c proxy/pi
                proxy/probe.c proxy/log.c cgroup/cgroup.c proxy/splice.c proxy/conn.c \
                proxy/service.c proxy/health.c proxy/lb.c proxy/maglev.c proxy/control.c \
                proxy/vip.c proxy/reload.c
-CLI_SRCS    := proxy/cli.c proxy/pins.c proxy/log.c
+CLI_SRCS    := proxy/cli.c proxy/policy_cli.c proxy/pins.c proxy/log.c cgroup/cgroup.c
 DAEMON_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRCS))
 CLI_OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 

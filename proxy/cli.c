@@ -19,11 +19,7 @@
 
 #include "control.h"
 #include "pins.h"
-
-struct scope_row {
-	__u64 cgid;
-	struct sh_scope s;
-};
+#include "policy_cli.h"
 
 static void usage(FILE *out)
 {
@@ -45,6 +41,16 @@ static void usage(FILE *out)
 "            the connect-time balanced connections it has, 64 per 100 ms\n"
 "  enable SERVICE BACKEND       put it back\n"
 "            BACKEND is the address as written in the config\n"
+"  policy    tc policy: each scope's default, rules and per-rule counters,\n"
+"            packets and bytes per action and direction, error reasons\n"
+"  explain CGROUP tcp|udp|icmp ADDRESS [PORT]\n"
+"            which scope a socket created in CGROUP belongs to, and which\n"
+"            rule the tc policy, accelerate and balance take for the flow\n"
+"  reload    make the daemon re-read its config (as SIGHUP does); exit 1\n"
+"            with the reason when it refuses\n"
+"  tc-replace-stages\n"
+"            load the tc stages anew and swap them into their slots; the\n"
+"            operators' filters are not touched\n"
 "\n"
 "Options:\n"
 "      --pin-dir DIR  pin directory (default " SH_DEFAULT_PIN_DIR ")\n"
@@ -52,35 +58,6 @@ static void usage(FILE *out)
 "  -j, --json         print JSON\n"
 "  -h, --help         show this help\n"
 "  -V, --version      show the version\n");
-}
-
-/* Reads every scope of the scopes map, ordered by slot. */
-static int read_scopes(const char *dir, struct scope_row *rows, size_t *nr)
-{
-	__u64 key, cur, *prev = NULL;
-	int fd, err = 0;
-	size_t n = 0, i, j;
-
-	fd = pins_open_map(dir, "scopes");
-	if (fd < 0)
-		return fd;
-	while (n < SH_MAX_SCOPES && bpf_map_get_next_key(fd, prev, &key) == 0) {
-		rows[n].cgid = key;
-		if (bpf_map_lookup_elem(fd, &key, &rows[n].s) == 0)
-			n++;	/* a key deleted meanwhile is skipped */
-		cur = key;
-		prev = &cur;
-	}
-	close(fd);
-	for (i = 1; i < n; i++)
-		for (j = i; j > 0 && rows[j - 1].s.slot > rows[j].s.slot; j--) {
-			struct scope_row t = rows[j];
-
-			rows[j] = rows[j - 1];
-			rows[j - 1] = t;
-		}
-	*nr = n;
-	return err;
 }
 
 /* Is a link for @cgid pinned (the scope's programs are attached there)? */
@@ -108,7 +85,7 @@ static bool attached_at(const char *dir, __u64 cgid, char *via, size_t len)
 	return found;
 }
 
-static void json_str(const char *s)
+void cli_json_str(const char *s)
 {
 	putchar('"');
 	for (; *s; s++) {
@@ -138,7 +115,7 @@ static int cmd_status(const char *dir, bool json)
 		return 1;
 	}
 	running = meta.daemon_pid && kill((pid_t)meta.daemon_pid, 0) == 0;
-	err = read_scopes(dir, rows, &nr);
+	err = pins_read_scopes(dir, rows, &nr);
 	if (err) {
 		fprintf(stderr, "sockhop: cannot read the scopes of %s: %s\n", dir, strerror(-err));
 		return 1;
@@ -151,7 +128,7 @@ static int cmd_status(const char *dir, bool json)
 
 	if (json) {
 		printf("{\"pin_dir\":");
-		json_str(dir);
+		cli_json_str(dir);
 		printf(",\"layout_version\":%u,\"daemon\":{\"running\":%s,\"pid\":%u},"
 		       "\"kept\":%s,\"accelerated_sockets\":%ld,\"scopes\":[",
 		       meta.layout_version, running ? "true" : "false", running ? meta.daemon_pid : 0,
@@ -161,7 +138,7 @@ static int cmd_status(const char *dir, bool json)
 			bool att = attached_at(dir, rows[i].cgid, via, sizeof(via));
 
 			printf("%s{\"name\":", i ? "," : "");
-			json_str(rows[i].s.name);
+			cli_json_str(rows[i].s.name);
 			printf(",\"slot\":%u,\"cgroup_id\":%llu,\"attached_here\":%s}", rows[i].s.slot,
 			       (unsigned long long)rows[i].cgid, att ? "true" : "false");
 		}
@@ -198,7 +175,7 @@ static void print_stats_json(const char *name, const struct sh_stats *s)
 	int e;
 
 	printf("{\"scope\":");
-	json_str(name);
+	cli_json_str(name);
 	printf(",\"msg_redirected\":%llu,\"bytes_redirected\":%llu,\"msg_no_peer\":%llu,"
 	       "\"bytes_no_peer\":%llu,\"inserts\":%llu,\"insert_fail\":%llu,"
 	       "\"not_matched\":%llu,\"skb_verdict\":%llu,\"scoped_sockets\":%llu,"
@@ -241,7 +218,7 @@ static int cmd_stats(const char *dir, bool json)
 	size_t nr = 0, i;
 	int fd, err;
 
-	err = read_scopes(dir, rows, &nr);
+	err = pins_read_scopes(dir, rows, &nr);
 	fd = err ? err : pins_open_map(dir, "stats");
 	if (fd < 0) {
 		fprintf(stderr, "sockhop: cannot read the maps pinned in %s (%s): is sockhopd "
@@ -355,7 +332,7 @@ int main(int argc, char **argv)
 	};
 	const char *dir = SH_DEFAULT_PIN_DIR, *control = SH_DEFAULT_CONTROL, *cmd;
 	bool json = false;
-	int c;
+	int c, i, nargs;
 
 	while ((c = getopt_long(argc, argv, "+jhV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -372,16 +349,24 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind++];
-	/* Options may also follow the command ("sockhop stats -j"). */
-	while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p': dir = optarg; break;
-		case 'c': control = optarg; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+	nargs = optind;
+	/* Options may also follow the command ("sockhop stats -j"); what is
+	 * not an option is the command's arguments, kept in order. */
+	for (i = optind; i < argc; i++) {
+		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if ((!strcmp(argv[i], "--pin-dir") || !strcmp(argv[i], "--control")) &&
+			   i + 1 < argc) {
+			*(argv[i][2] == 'p' ? &dir : &control) = argv[i + 1];
+			i++;
+		} else {
+			argv[nargs++] = argv[i];
 		}
 	}
+	argc = nargs;
 	if (!strcmp(cmd, "services"))
 		return control_request(control, json ? "services-json\n" : "services\n");
 	if (!strcmp(cmd, "weight") || !strcmp(cmd, "disable") || !strcmp(cmd, "enable") ||
@@ -389,6 +374,13 @@ int main(int argc, char **argv)
 		return cmd_backend(control, cmd, argc - optind, argv + optind);
 	if (!strcmp(cmd, "status"))
 		return cmd_status(dir, json);
+	if (!strcmp(cmd, "policy"))
+		return cli_policy(dir, json);
+	if (!strcmp(cmd, "explain"))
+		return cli_explain(dir, argc - optind, argv + optind, json);
+	if (!strcmp(cmd, "reload") || !strcmp(cmd, "tc-replace-stages"))
+		return control_request(control, !strcmp(cmd, "reload") ? "reload\n" :
+				       "tc-replace-stages\n");
 	if (!strcmp(cmd, "stats"))
 		return cmd_stats(dir, json);
 	fprintf(stderr, "sockhop: unknown command '%s'\n", cmd);

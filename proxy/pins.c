@@ -88,3 +88,32 @@ long pins_count_keys(int fd, size_t key_size)
 	}
 	return errno == ENOENT ? n : -errno;
 }
+
+/* Reads every scope of the scopes map, ordered by slot. */
+int pins_read_scopes(const char *dir, struct scope_row *rows, size_t *nr)
+{
+	__u64 key, cur, *prev = NULL;
+	int fd, err = 0;
+	size_t n = 0, i, j;
+
+	fd = pins_open_map(dir, "scopes");
+	if (fd < 0)
+		return fd;
+	while (n < SH_MAX_SCOPES && bpf_map_get_next_key(fd, prev, &key) == 0) {
+		rows[n].cgid = key;
+		if (bpf_map_lookup_elem(fd, &key, &rows[n].s) == 0)
+			n++;	/* a key deleted meanwhile is skipped */
+		cur = key;
+		prev = &cur;
+	}
+	close(fd);
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && rows[j - 1].s.slot > rows[j].s.slot; j--) {
+			struct scope_row t = rows[j];
+
+			rows[j] = rows[j - 1];
+			rows[j - 1] = t;
+		}
+	*nr = n;
+	return err;
+}

@@ -31,6 +31,16 @@ int pins_read_meta(const char *dir, struct sh_meta *meta);
 /** pins_sum_stats() - sum the per-CPU counters of @slot in stats map @fd. */
 int pins_sum_stats(int fd, uint32_t slot, struct sh_stats *sum);
 
+/* A scope as the scopes map holds it. */
+struct scope_row {
+	__u64 cgid;
+	struct sh_scope s;
+};
+
+/** pins_read_scopes() - every scope of @dir's scopes map (at most
+ * SH_MAX_SCOPES), ordered by slot. Return: 0 or -errno. */
+int pins_read_scopes(const char *dir, struct scope_row *rows, size_t *nr);
+
 /** pins_count_keys() - number of keys in map @fd (iterates them). */
 long pins_count_keys(int fd, size_t key_size);
 

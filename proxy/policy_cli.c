@@ -1,0 +1,506 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * policy_cli.c - `sockhop policy` and `sockhop explain`: the tc policy's
+ * rules, defaults and counters, and which scope and rule a flow hits. Both
+ * read the pinned maps only, so they answer while the daemon is away (kept
+ * state) as well as while it runs.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "cgroup.h"
+#include "pins.h"
+#include "policy_cli.h"
+
+static const char *const act_names[SH_ACT_NR] = {
+	"none", "accelerate", "balance", "allow", "deny", "count", "mark",
+};
+
+static const char *const err_names[SH_TC_ERR_NR] = {
+	[SH_TC_ERR_NO_SOCKET] = "no_socket",
+	[SH_TC_ERR_EMPTY_SLOT] = "empty_slot",
+	[SH_TC_ERR_BAD_SLOT] = "bad_slot",
+	[SH_TC_ERR_NO_STAGE + SH_TC_STAGE_PARSE] = "no_stage_parse",
+	[SH_TC_ERR_NO_STAGE + SH_TC_STAGE_RULES] = "no_stage_rules",
+	[SH_TC_ERR_NO_STAGE + SH_TC_STAGE_ACTION] = "no_stage_action",
+	[SH_TC_ERR_NOT_IP] = "not_ip",
+	[SH_TC_ERR_TRUNCATED] = "truncated",
+	[SH_TC_ERR_MALFORMED] = "malformed",
+	[SH_TC_ERR_FRAGMENT] = "fragment",
+	[SH_TC_ERR_NO_LOCAL] = "no_local_socket",
+	[SH_TC_ERR_NO_RULES] = "no_rule_table",
+};
+
+/* One rule as the trie holds it: the rule and its own prefix. */
+struct rule_view {
+	struct sh_rule r;
+	struct sh_lpm_key key;
+};
+
+struct trie_entry {
+	struct sh_lpm_key key;
+	struct sh_rule_set set;
+};
+
+static const char *act_name(__u32 a)
+{
+	return a < SH_ACT_NR ? act_names[a] : "?";
+}
+
+static const char *proto_name(__u8 p)
+{
+	return p == SH_PROTO_TCP ? "tcp" : p == SH_PROTO_UDP ? "udp" :
+	       p == SH_PROTO_ICMP ? "icmp" : "any";
+}
+
+static bool is_v4_mapped(const __u8 a[16])
+{
+	static const __u8 pre[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return !memcmp(a, pre, 12);
+}
+
+static void prefix_text(const struct sh_lpm_key *k, char *out, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (k->prefixlen == 0) {
+		snprintf(out, len, "any");
+	} else if (k->prefixlen >= 96 && is_v4_mapped(k->addr)) {
+		inet_ntop(AF_INET, k->addr + 12, a, sizeof(a));
+		snprintf(out, len, k->prefixlen == 128 ? "%s" : "%s/%u", a, k->prefixlen - 96);
+	} else {
+		inet_ntop(AF_INET6, k->addr, a, sizeof(a));
+		snprintf(out, len, k->prefixlen == 128 ? "%s" : "%s/%u", a, k->prefixlen);
+	}
+}
+
+static void ports_text(const struct sh_rule *r, char *out, size_t len)
+{
+	if (r->port_lo == 0 && r->port_hi == 65535)
+		snprintf(out, len, "any");
+	else if (r->port_lo == r->port_hi)
+		snprintf(out, len, "%u", r->port_lo);
+	else
+		snprintf(out, len, "%u-%u", r->port_lo, r->port_hi);
+}
+
+static bool key_contains(const struct sh_lpm_key *a, const struct sh_lpm_key *b)
+{
+	__u32 full = a->prefixlen / 8, rest = a->prefixlen % 8;
+
+	if (a->prefixlen > b->prefixlen || memcmp(a->addr, b->addr, full))
+		return false;
+	return !rest || ((a->addr[full] ^ b->addr[full]) & (0xff << (8 - rest))) == 0;
+}
+
+/* fd of scope <slot>'s current rule trie, or -errno. */
+static int open_trie(const char *dir, __u32 slot)
+{
+	int outer = pins_open_map(dir, "scope_rules"), fd;
+	__u32 id;
+
+	if (outer < 0)
+		return outer;
+	fd = bpf_map_lookup_elem(outer, &slot, &id) ? -ENOENT : bpf_map_get_fd_by_id(id);
+	if (fd < 0 && fd != -ENOENT)
+		fd = -errno;
+	close(outer);
+	return fd;
+}
+
+/*
+ * The rules of scope <slot>, back from its trie: the entry of prefix P
+ * lists every rule whose prefix contains P, so a rule's own prefix is the
+ * entry that holds it while no shorter containing entry does.
+ */
+static int read_rules(const char *dir, __u32 slot, struct rule_view **out, size_t *nr)
+{
+	struct trie_entry *e = calloc(SH_MAX_PREFIXES, sizeof(*e));
+	struct rule_view *v = calloc(SH_MAX_PREFIXES * SH_MAX_RULES, sizeof(*v));
+	struct sh_lpm_key key, cur, *prev = NULL;
+	size_t n = 0, nv = 0, i, j, k, m;
+	int fd = open_trie(dir, slot);
+
+	*out = NULL;
+	*nr = 0;
+	if (!e || !v || fd < 0) {
+		free(e);
+		free(v);
+		if (fd >= 0)
+			close(fd);
+		return fd < 0 ? fd : -ENOMEM;
+	}
+	while (n < SH_MAX_PREFIXES && bpf_map_get_next_key(fd, prev, &key) == 0) {
+		cur = key;
+		prev = &cur;
+		if (bpf_map_lookup_elem(fd, &key, &e[n].set) == 0)
+			e[n++].key = key;
+	}
+	close(fd);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < e[i].set.count && j < SH_MAX_RULES; j++) {
+			const struct sh_rule *r = &e[i].set.rules[j];
+			bool inherited = false;
+
+			for (k = 0; k < n && !inherited; k++) {
+				if (k == i || e[k].key.prefixlen >= e[i].key.prefixlen ||
+				    !key_contains(&e[k].key, &e[i].key))
+					continue;
+				for (m = 0; m < e[k].set.count && m < SH_MAX_RULES; m++)
+					inherited |= !memcmp(&e[k].set.rules[m], r, sizeof(*r));
+			}
+			if (inherited)
+				continue;
+			v[nv].r = *r;
+			v[nv++].key = e[i].key;
+		}
+	}
+	free(e);
+	/* config order: by rule index, then prefix */
+	for (i = 1; i < nv; i++)
+		for (j = i; j > 0 && (v[j - 1].r.rule_id > v[j].r.rule_id); j--) {
+			struct rule_view t = v[j];
+
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	*out = v;
+	*nr = nv;
+	return 0;
+}
+
+static int ncpus(void)
+{
+	int n = libbpf_num_possible_cpus();
+
+	return n > 0 ? n : 1;
+}
+
+static struct sh_tc_count sum_count(int fd, __u32 idx)
+{
+	struct sh_tc_count s = { 0 }, *v = calloc((size_t)ncpus(), sizeof(*v));
+	int c;
+
+	if (v && bpf_map_lookup_elem(fd, &idx, v) == 0)
+		for (c = 0; c < ncpus(); c++) {
+			s.packets += v[c].packets;
+			s.bytes += v[c].bytes;
+		}
+	free(v);
+	return s;
+}
+
+struct policy_maps {
+	int stats, rules, errors, defaults;
+};
+
+static int open_policy_maps(const char *dir, struct policy_maps *m)
+{
+	m->stats = pins_open_map(dir, "tc_stats");
+	m->rules = pins_open_map(dir, "tc_rule_stats");
+	m->errors = pins_open_map(dir, "tc_errors");
+	m->defaults = pins_open_map(dir, "tc_defaults");
+	if (m->stats < 0 || m->rules < 0 || m->errors < 0 || m->defaults < 0) {
+		fprintf(stderr, "sockhop: no tc policy maps pinned in %s/maps (is sockhopd "
+			"running, or was it stopped without --keep?)\n", dir);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static void close_policy_maps(struct policy_maps *m)
+{
+	close(m->stats);
+	close(m->rules);
+	close(m->errors);
+	close(m->defaults);
+}
+
+static void default_text(const struct policy_maps *m, __u32 slot, char *out, size_t len)
+{
+	struct sh_tc_default d = { SH_ACT_ALLOW, 0 };
+
+	bpf_map_lookup_elem(m->defaults, &slot, &d);
+	if (d.action == SH_ACT_MARK)
+		snprintf(out, len, "mark 0x%x", d.mark);
+	else
+		snprintf(out, len, "%s", act_name(d.action));
+}
+
+static void print_dirs(const struct policy_maps *m, __u32 slot, bool json)
+{
+	static const __u32 acts[] = { SH_ACT_ALLOW, SH_ACT_DENY, SH_ACT_MARK };
+	int dir;
+	size_t a;
+
+	for (dir = 0; dir < SH_TC_DIRS; dir++) {
+		if (json)
+			printf("%s\"%s\":{", dir ? "," : "", dir ? "ingress" : "egress");
+		else
+			printf("  %-8s", dir ? "ingress" : "egress");
+		for (a = 0; a < 3; a++) {
+			struct sh_tc_count c = sum_count(m->stats, SH_TC_STATS_IDX(slot, (__u32)dir,
+										   acts[a]));
+
+			if (json)
+				printf("%s\"%s\":{\"packets\":%llu,\"bytes\":%llu}", a ? "," : "",
+				       act_name(acts[a]), (unsigned long long)c.packets,
+				       (unsigned long long)c.bytes);
+			else
+				printf("  %s %llu pkt %llu B", act_name(acts[a]),
+				       (unsigned long long)c.packets, (unsigned long long)c.bytes);
+		}
+		printf(json ? "}" : "\n");
+	}
+}
+
+static void print_rules(const char *dir, const struct policy_maps *m, __u32 slot, bool json)
+{
+	struct rule_view *v;
+	size_t n = 0, i;
+
+	if (read_rules(dir, slot, &v, &n))
+		n = 0, v = NULL;
+	if (json)
+		printf(",\"rules\":[");
+	for (i = 0; i < n; i++) {
+		const struct sh_rule *r = &v[i].r;
+		struct sh_tc_count c = { 0 };
+		char pre[64], ports[16];
+		bool policy = SH_KINDS_POLICY & SH_KIND(r->action & 31);
+
+		prefix_text(&v[i].key, pre, sizeof(pre));
+		ports_text(r, ports, sizeof(ports));
+		if (policy && r->rule_id < SH_MAX_SCOPE_RULES)
+			c = sum_count(m->rules, slot * SH_MAX_SCOPE_RULES + r->rule_id);
+		if (json) {
+			printf("%s{\"index\":%u,\"action\":\"%s\",\"protocol\":\"%s\","
+			       "\"destination\":\"%s\",\"port\":\"%s\",\"arg\":%u", i ? "," : "",
+			       r->rule_id, act_name(r->action), proto_name(r->proto), pre, ports,
+			       r->arg);
+			if (policy)
+				printf(",\"packets\":%llu,\"bytes\":%llu",
+				       (unsigned long long)c.packets, (unsigned long long)c.bytes);
+			putchar('}');
+			continue;
+		}
+		printf("  rules[%u] %-10s %-4s %-24s port %-11s", r->rule_id, act_name(r->action),
+		       proto_name(r->proto), pre, ports);
+		if (r->action == SH_ACT_MARK)
+			printf(" mark 0x%x", r->arg);
+		if (r->action == SH_ACT_BALANCE)
+			printf(" service #%u", r->arg);
+		if (policy)
+			printf("  %llu pkt %llu B", (unsigned long long)c.packets,
+			       (unsigned long long)c.bytes);
+		else
+			printf("  (not a tc rule)");
+		putchar('\n');
+	}
+	if (json)
+		putchar(']');
+	free(v);
+}
+
+int cli_policy(const char *dir, bool json)
+{
+	struct scope_row rows[SH_MAX_SCOPES];
+	struct policy_maps m;
+	char def[32];
+	size_t n, i;
+	int err;
+	__u32 r;
+
+	err = pins_read_scopes(dir, rows, &n);
+	if (err) {
+		fprintf(stderr, "sockhop: cannot read %s/maps/scopes: %s\n", dir, strerror(-err));
+		return 1;
+	}
+	if (open_policy_maps(dir, &m))
+		return 1;
+	if (json)
+		printf("{\"abi\":%d,\"scopes\":[", SH_TC_ABI_VERSION);
+	else
+		printf("tc policy (stage ABI %d): attach %s/tc/egress and %s/tc/ingress\n",
+		       SH_TC_ABI_VERSION, dir, dir);
+	for (i = 0; i < n; i++) {
+		default_text(&m, rows[i].s.slot, def, sizeof(def));
+		if (json) {
+			printf("%s{\"name\":", i ? "," : "");
+			cli_json_str(rows[i].s.name);
+			printf(",\"slot\":%u,\"default\":\"%s\",", rows[i].s.slot, def);
+		} else {
+			printf("scope %s (slot %u), default %s\n", rows[i].s.name, rows[i].s.slot,
+			       def);
+		}
+		print_dirs(&m, rows[i].s.slot, json);
+		print_rules(dir, &m, rows[i].s.slot, json);
+		if (json)
+			putchar('}');
+	}
+	default_text(&m, SH_SLOT_GLOBAL, def, sizeof(def));
+	if (json)
+		printf("],\"no_scope\":{\"default\":\"%s\",", def);
+	else
+		printf("no scope, default %s\n", def);
+	print_dirs(&m, SH_SLOT_GLOBAL, json);
+	printf(json ? "},\"errors\":{" : "errors:");
+	for (r = 0; r < SH_TC_ERR_NR; r++) {
+		__u64 v[ncpus()], s = 0;
+		int c;
+
+		if (bpf_map_lookup_elem(m.errors, &r, v) == 0)
+			for (c = 0; c < ncpus(); c++)
+				s += v[c];
+		printf(json ? "%s\"%s\":%llu" : "%s %s %llu", r && json ? "," : "", err_names[r],
+		       (unsigned long long)s);
+	}
+	printf(json ? "}}\n" : "\n");
+	close_policy_maps(&m);
+	return 0;
+}
+
+/* The deepest scope among @cgroup and its ancestors, by cgroup id. */
+static int scope_of_cgroup(const char *dir, const char *cgroup, struct scope_row *out)
+{
+	struct scope_row rows[SH_MAX_SCOPES];
+	char path[512];
+	size_t n, i;
+	int err;
+
+	err = pins_read_scopes(dir, rows, &n);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%s", cgroup);
+	for (;;) {
+		uint64_t id;
+		char *slash;
+
+		if (cg_id(path, &id) == 0)
+			for (i = 0; i < n; i++)
+				if (rows[i].cgid == id) {
+					*out = rows[i];
+					return 0;
+				}
+		slash = strrchr(path, '/');
+		if (!slash || slash == path)
+			return -ENOENT;
+		*slash = '\0';
+	}
+}
+
+int cli_explain(const char *dir, int argc, char **argv, bool json)
+{
+	struct sh_lpm_key key = { .prefixlen = 128 };
+	struct scope_row scope;
+	struct sh_rule_set rs = { 0 };
+	const struct sh_rule *acc = NULL, *bal = NULL, *fin = NULL;
+	int counted[SH_MAX_RULES], nc = 0, trie, i;
+	struct policy_maps m;
+	unsigned long port = 0;
+	char def[32];
+	__u8 proto;
+	__u32 slot;
+
+	if (argc < 3 || argc > 4) {
+		fprintf(stderr, "usage: sockhop explain CGROUP tcp|udp|icmp ADDRESS [PORT]\n");
+		return 2;
+	}
+	proto = !strcmp(argv[1], "tcp") ? SH_PROTO_TCP : !strcmp(argv[1], "udp") ? SH_PROTO_UDP :
+		!strcmp(argv[1], "icmp") ? SH_PROTO_ICMP : 0;
+	if (!proto) {
+		fprintf(stderr, "sockhop: explain: protocol '%s' is not tcp, udp or icmp\n", argv[1]);
+		return 2;
+	}
+	if (inet_pton(AF_INET, argv[2], key.addr + 12) == 1) {
+		key.addr[10] = key.addr[11] = 0xff;
+	} else if (inet_pton(AF_INET6, argv[2], key.addr) != 1) {
+		fprintf(stderr, "sockhop: explain: '%s' is not an IPv4 or IPv6 address\n", argv[2]);
+		return 2;
+	}
+	if (argc == 4) {
+		char *end;
+
+		port = strtoul(argv[3], &end, 10);
+		if (*end || port > 65535 || proto == SH_PROTO_ICMP) {
+			fprintf(stderr, "sockhop: explain: '%s' is not a port of %s\n", argv[3],
+				argv[1]);
+			return 2;
+		}
+	}
+	if (open_policy_maps(dir, &m))
+		return 1;
+	slot = SH_SLOT_GLOBAL;
+	if (scope_of_cgroup(dir, argv[0], &scope) == 0)
+		slot = scope.s.slot;
+	trie = slot < SH_MAX_SCOPES ? open_trie(dir, slot) : -ENOENT;
+	if (trie >= 0) {
+		if (bpf_map_lookup_elem(trie, &key, &rs))
+			rs.count = 0;
+		close(trie);
+	}
+	acc = proto == SH_PROTO_TCP ? sh_rule_match(&rs, SH_KIND(SH_ACT_ACCELERATE), proto,
+						    (__u16)port) : NULL;
+	bal = sh_rule_match(&rs, SH_KIND(SH_ACT_BALANCE), proto, (__u16)port);
+	/* the RULES stage's walk: count rules count and go on */
+	for (i = sh_rule_find(&rs, 0, SH_KINDS_POLICY, proto, (__u16)port); i >= 0;
+	     i = sh_rule_find(&rs, (__u32)i + 1, SH_KINDS_POLICY, proto, (__u16)port)) {
+		if (rs.rules[i].action != SH_ACT_COUNT) {
+			fin = &rs.rules[i];
+			break;
+		}
+		counted[nc++] = rs.rules[i].rule_id;
+	}
+	default_text(&m, slot, def, sizeof(def));
+	close_policy_maps(&m);
+
+	if (json) {
+		printf("{\"cgroup\":");
+		cli_json_str(argv[0]);
+		printf(",\"scope\":");
+		if (slot == SH_SLOT_GLOBAL)
+			printf("null");
+		else
+			cli_json_str(scope.s.name);
+		printf(",\"tc\":{\"action\":\"%s\",\"rule\":%d,\"mark\":%u,\"counted_by\":[",
+		       fin ? act_name(fin->action) : def, fin ? fin->rule_id : -1,
+		       fin && fin->action == SH_ACT_MARK ? fin->arg : 0);
+		for (i = 0; i < nc; i++)
+			printf("%s%d", i ? "," : "", counted[i]);
+		printf("]},\"accelerate\":%d,\"balance\":%d}\n", acc ? acc->rule_id : -1,
+		       bal ? bal->rule_id : -1);
+		return 0;
+	}
+	if (slot == SH_SLOT_GLOBAL)
+		printf("cgroup %s: in no scope\n", argv[0]);
+	else
+		printf("cgroup %s: scope '%s' (slot %u)\n", argv[0], scope.s.name, slot);
+	printf("flow: %s to %s%s%s\n", argv[1], argv[2], argc == 4 ? " port " : "",
+	       argc == 4 ? argv[3] : "");
+	if (fin && fin->action == SH_ACT_MARK)
+		printf("tc policy: mark 0x%x, by rules[%u]", fin->arg, fin->rule_id);
+	else if (fin)
+		printf("tc policy: %s, by rules[%u]", act_name(fin->action), fin->rule_id);
+	else
+		printf("tc policy: %s, the %s default (no rule matches)", def,
+		       slot == SH_SLOT_GLOBAL ? "no-scope" : "scope's");
+	for (i = 0; i < nc; i++)
+		printf("%s%d]", i ? ", rules[" : "; counted by rules[", counted[i]);
+	printf("\naccelerate: %s", acc ? "yes" : "no");
+	if (acc)
+		printf(", by rules[%u]", acc->rule_id);
+	printf("\nbalance: %s", bal ? "yes" : "no");
+	if (bal)
+		printf(", by rules[%u] (service #%u)", bal->rule_id, bal->arg);
+	printf("\n(a socket belongs to the scope of the cgroup it was created in; at ingress "
+	       "the rules match the packet's source, the remote end)\n");
+	return 0;
+}

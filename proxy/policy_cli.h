@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* policy_cli.h - the CLI's tc policy commands (see policy_cli.c). */
+#ifndef SOCKHOP_POLICY_CLI_H
+#define SOCKHOP_POLICY_CLI_H
+
+#include <stdbool.h>
+
+/** cli_policy() - rules, defaults and counters per scope; exit status. */
+int cli_policy(const char *dir, bool json);
+
+/** cli_explain() - CGROUP PROTO ADDRESS [PORT]: the scope and the rule each
+ * hook would take for that flow; exit status. */
+int cli_explain(const char *dir, int argc, char **argv, bool json);
+
+/** cli_json_str() - print @s as a JSON string (cli.c). */
+void cli_json_str(const char *s);
+
+#endif /* SOCKHOP_POLICY_CLI_H */
