@@ -1262,11 +1262,13 @@ static int parse_root(struct parser *p, struct cfg *cfg)
 		report(p, root, "(top level)", "missing required key 'scopes' or 'services'");
 		return -EINVAL;
 	}
-	err = sub_map(p, root, "policy", "policy", policy_keys, &pol, field, sizeof(field));
-	bad |= err;
 	cfg->no_scope.action = SH_ACT_ALLOW;
-	if (pol)
-		bad |= parse_verdict(p, pol, "policy", &cfg->no_scope);
+	pol = lookup(p, root, "policy");
+	if (pol && expect(p, pol, YAML_MAPPING_NODE, "policy"))
+		bad = -EINVAL;
+	else if (pol)
+		bad |= check_keys(p, pol, "policy", policy_keys) |
+		       parse_verdict(p, pol, "policy", &cfg->no_scope);
 	if (svcs) {
 		err = parse_services(p, cfg, svcs);
 		if (err == -ENOMEM)

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "reload.h"
 
 static char repo_root[512] = ".";
 
@@ -123,9 +124,9 @@ static const struct bad_case bad_cases[] = {
 	{ "top level is a list", "- a\n",
 	  "t.yaml:1:1: (top level): expected a mapping, found a list" },
 	{ "unknown top-level key", "scopes: []\nscope: []\n",
-	  "t.yaml:2:1: (top level): unknown key 'scope' (expected one of: scopes, services)" },
+	  "t.yaml:2:1: (top level): unknown key 'scope' (expected one of: scopes, services, policy)" },
 	{ "missing scopes", "other: 1\n",
-	  "t.yaml:1:1: (top level): unknown key 'other' (expected one of: scopes, services)" },
+	  "t.yaml:1:1: (top level): unknown key 'other' (expected one of: scopes, services, policy)" },
 	{ "scopes is a mapping", "scopes:\n  a: b\n",
 	  "t.yaml:2:3: scopes: expected a list, found a mapping" },
 	{ "scope is a scalar", "scopes:\n  - web\n",
@@ -149,7 +150,7 @@ static const struct bad_case bad_cases[] = {
 	{ "duplicate cgroup", SCOPE "  - name: b\n    cgroup: a\n",
 	  "t.yaml:4:5: scopes[1]: cgroup 'a' is already the scope 'a' (line 2)" },
 	{ "unknown scope key", SCOPE "    rule: []\n",
-	  "t.yaml:4:5: scopes[0]: unknown key 'rule' (expected one of: name, cgroup, create, rules)" },
+	  "t.yaml:4:5: scopes[0]: unknown key 'rule' (expected one of: name, cgroup, create, rules, default, default-mark)" },
 	{ "duplicate key", SCOPE "    cgroup: b\n",
 	  "t.yaml:4:5: scopes[0]: duplicate key 'cgroup' (first at line 3)" },
 	{ "rules is a mapping", SCOPE "    rules:\n      action: accelerate\n",
@@ -159,7 +160,7 @@ static const struct bad_case bad_cases[] = {
 	{ "rule without action", SCOPE "    rules:\n      - port: 80\n",
 	  "t.yaml:5:9: scopes[0].rules[0]: missing required key 'action'" },
 	{ "unknown action", SCOPE "    rules:\n      - action: speedup\n",
-	  "t.yaml:5:17: scopes[0].rules[0].action: unknown action 'speedup' (this version supports: accelerate, balance)" },
+	  "t.yaml:5:17: scopes[0].rules[0].action: unknown action 'speedup' (expected accelerate, balance, allow, deny, count or mark)" },
 	{ "accelerate over udp", RULES "        protocol: udp\n",
 	  "t.yaml:6:19: scopes[0].rules[0].protocol: action accelerate applies to tcp only, not 'udp'" },
 	{ "unknown protocol", RULES "        protocol: sctp\n",
@@ -183,7 +184,7 @@ static const struct bad_case bad_cases[] = {
 	{ "negative port", RULES "        port: -1\n",
 	  "t.yaml:6:15: scopes[0].rules[0].port: '-1' is not a port (1-65535), a range LOW-HIGH, or 'any'" },
 	{ "unknown rule key", RULES "        dport: 80\n",
-	  "t.yaml:6:9: scopes[0].rules[0]: unknown key 'dport' (expected one of: action, protocol, destination, port, service)" },
+	  "t.yaml:6:9: scopes[0].rules[0]: unknown key 'dport' (expected one of: action, protocol, destination, port, service, mark)" },
 	{ "service without backends", SVC "",
 	  "t.yaml:2:5: services[0]: missing required key 'backends'" },
 	{ "bare IPv6 listen", "services:\n  - name: w\n    listen: ::1:80\n    backends: [127.0.0.1:1]\n",
@@ -220,6 +221,28 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:2:5: services[0]: missing required key 'listen' (a proxy address) or 'virtual' (a connect-time virtual address)" },
 	{ "unknown virtual protocol", "services:\n  - {name: w, virtual: 10.0.0.1:80, virtual-protocol: sctp, backends: [10.0.1.1:80]}\n",
 	  "t.yaml:2:55: services[0].virtual-protocol: unknown protocol 'sctp' (expected tcp, udp or both)" },
+	{ "mark without a mark", SCOPE "    rules:\n      - {action: mark, protocol: udp}\n",
+	  "t.yaml:5:9: scopes[0].rules[0].mark: a mark rule needs 'mark: N'" },
+	{ "mark on an allow rule", SCOPE "    rules:\n      - {action: allow, mark: 3}\n",
+	  "t.yaml:5:31: scopes[0].rules[0].mark: only a mark rule sets a mark" },
+	{ "mark too large", SCOPE "    rules:\n      - {action: mark, mark: 0x100000000}\n",
+	  "t.yaml:5:30: scopes[0].rules[0].mark: '0x100000000' is not a mark (0-4294967295, or 0x hexadecimal)" },
+	{ "icmp with a port", SCOPE "    rules:\n      - {action: deny, protocol: icmp, port: 80}\n",
+	  "t.yaml:5:46: scopes[0].rules[0].port: icmp has no ports; remove 'port' or match tcp or udp" },
+	{ "unknown policy protocol", SCOPE "    rules:\n      - {action: deny, protocol: sctp}\n",
+	  "t.yaml:5:34: scopes[0].rules[0].protocol: unknown protocol 'sctp' (expected tcp, udp, icmp or any)" },
+	{ "accelerate icmp", SCOPE "    rules:\n      - {action: accelerate, protocol: icmp}\n",
+	  "t.yaml:5:40: scopes[0].rules[0].protocol: unknown protocol 'icmp' (expected tcp)" },
+	{ "count as a default", SCOPE "    default: count\n",
+	  "t.yaml:4:14: scopes[0].default: 'count' is not a default verdict (expected allow, deny or mark)" },
+	{ "default mark without its mark", SCOPE "    default: mark\n",
+	  "t.yaml:4:14: scopes[0].default-mark: default 'mark' needs 'default-mark: N'" },
+	{ "default-mark without mark", SCOPE "    default-mark: 5\n",
+	  "t.yaml:4:19: scopes[0].default-mark: 'default-mark' is only for 'default: mark'" },
+	{ "unknown policy key", "policy: {default: deny, ingress: allow}\nscopes: []\n",
+	  "t.yaml:1:25: policy: unknown key 'ingress' (expected one of: default, default-mark)" },
+	{ "policy default accelerate", "policy: {default: accelerate}\nscopes: []\n",
+	  "t.yaml:1:19: policy.default: 'accelerate' is not a default verdict (expected allow, deny or mark)" },
 	{ "unknown limits key", SVC "    backends: [127.0.0.1:1]\n    limits: {max: 3}\n",
 	  "t.yaml:5:14: services[0].limits: unknown key 'max' (expected one of: connections, per-backend, attempts)" },
 };
@@ -305,6 +328,85 @@ static void test_service_model(void **s)
 	cfg_free(cfg);
 }
 
+/* tc policy: actions, marks, protocols, defaults, rule indexes. */
+static void test_policy_model(void **s)
+{
+	struct cfg *cfg = parse_ok(
+		"policy: {default: mark, default-mark: 0x20}\n"
+		"services:\n  - {name: w, virtual: [10.0.0.1:80, 10.0.0.2:80], backends: [10.0.1.1:80]}\n"
+		"scopes:\n  - name: a\n    cgroup: a\n    default: deny\n    rules:\n"
+		"      - {action: balance, service: w}\n"
+		"      - {action: count}\n"
+		"      - {action: mark, mark: 0x10, protocol: udp, port: 53}\n"
+		"      - {action: allow, protocol: icmp, destination: 10.0.0.0/8}\n"
+		"  - {name: b, cgroup: b}\n");
+	const struct cfg_scope *a = &cfg->scopes[0];
+
+	(void)s;
+	assert_int_equal(cfg->no_scope.action, SH_ACT_MARK);
+	assert_int_equal(cfg->no_scope.mark, 0x20);
+	assert_int_equal(a->def.action, SH_ACT_DENY);
+	assert_int_equal(cfg->scopes[1].def.action, SH_ACT_ALLOW);	/* the default */
+	assert_int_equal(a->nr_written, 4);
+	assert_int_equal(a->nr_rules, 5);	/* the balance rule: one per virtual address */
+	assert_int_equal(a->rules[0].index, 0);
+	assert_int_equal(a->rules[1].index, 0);
+	assert_int_equal(a->rules[2].action, SH_ACT_COUNT);
+	assert_int_equal(a->rules[2].index, 1);
+	assert_int_equal(a->rules[2].proto, SH_PROTO_ANY);	/* policy: any unless told */
+	assert_int_equal(a->rules[3].action, SH_ACT_MARK);
+	assert_int_equal(a->rules[3].arg, 0x10);
+	assert_int_equal(a->rules[3].index, 2);
+	assert_int_equal(a->rules[4].proto, SH_PROTO_ICMP);
+	assert_int_equal(a->rules[4].port_lo, 0);
+	assert_int_equal(a->rules[4].port_hi, 65535);
+	assert_int_equal(a->rules[4].index, 3);
+	cfg_free(cfg);
+}
+
+/* What a reload may change in place, and what it refuses, naming it. */
+static void test_reload_check(void **s)
+{
+	static const char *const base =
+		"services:\n  - name: w\n    listen: 127.0.0.1:80\n    backends: [127.0.0.1:1, "
+		"{address: 127.0.0.1:2, weight: %s}]\n    algorithm: %s\n"
+		"scopes:\n  - {name: %s, cgroup: a, rules: [{action: %s}]}\n";
+	static const struct {
+		const char *weight, *algo, *scope, *action;
+		int ok;
+		const char *why;
+	} cases[] = {
+		{ "1", "round-robin", "a", "deny", 1, NULL },
+		{ "7", "round-robin", "a", "allow", 1, NULL },
+		{ "1", "maglev", "a", "deny", 0, "t.yaml:2: services[0].algorithm: 'w' changed its algorithm" },
+		{ "1", "round-robin", "b", "deny", 0, "t.yaml:7: scopes[0]: scope 'a' (cgroup a) is not 'b' (cgroup a) any more" },
+	};
+	char yaml[1024], why[512];
+	struct cfg *cur, *next;
+	size_t i;
+
+	(void)s;
+	snprintf(yaml, sizeof(yaml), base, "1", "round-robin", "a", "deny");
+	cur = parse_ok(yaml);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(yaml, sizeof(yaml), base, cases[i].weight, cases[i].algo, cases[i].scope,
+			 cases[i].action);
+		next = parse_ok(yaml);
+		why[0] = '\0';
+		assert_int_equal(reload_check(cur, next, why, sizeof(why)), cases[i].ok ? 0 : -EINVAL);
+		if (!cases[i].ok && !strstr(why, cases[i].why))
+			fail_msg("case %zu: want '%s' in '%s'", i, cases[i].why, why);
+		cfg_free(next);
+	}
+	next = parse_ok("services:\n  - name: w\n    listen: 127.0.0.1:80\n    backends: [127.0.0.1:1]\n"
+			"scopes:\n  - {name: a, cgroup: a}\n");
+	assert_int_equal(reload_check(cur, next, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "services[0].backends: 'w' has 1 backends instead of 2"));
+	assert_non_null(strstr(why, "restart sockhopd"));
+	cfg_free(next);
+	cfg_free(cur);
+}
+
 static void test_bad_configs(void **s)
 {
 	size_t i, failures = 0;
@@ -370,8 +472,8 @@ static void test_too_many_rules_for_a_prefix(void **s)
 		used += (size_t)snprintf(yaml + used, sizeof(yaml) - used,
 					 "      - {action: accelerate, port: %d}\n", 1000 + i);
 	assert_int_equal(cfg_parse("t.yaml", yaml, used, &cfg, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "t.yaml:21:1: scopes[0].rules: too many rules for one destination "
-			    "(at most 16 apply to any prefix, at most 256 prefixes per scope)\n");
+	assert_string_equal(err, "t.yaml:37:1: scopes[0].rules: too many rules for one destination "
+			    "(at most 32 apply to any prefix, at most 256 prefixes per scope)\n");
 }
 
 static void test_load_errors(void **s)
@@ -410,6 +512,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_no_scopes),
 		cmocka_unit_test(test_service_model),
 		cmocka_unit_test(test_bad_configs),
+		cmocka_unit_test(test_policy_model),
+		cmocka_unit_test(test_reload_check),
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_too_many_scopes),
 		cmocka_unit_test(test_too_many_rules_for_a_prefix),
