@@ -105,6 +105,7 @@ bench: deps-bench
 	$(MAKE) --no-print-directory all $(TOOLS)
 	@BUILD=$(BUILD) tests/bench/bench.sh
 	@BUILD=$(BUILD) tests/bench/proxy.sh
+	@BUILD=$(BUILD) tests/bench/tc.sh
 
 install: $(BUILD)/sockhopd $(BUILD)/sockhop
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/sockhop

@@ -61,6 +61,25 @@ struct {
 	__type(value, __u32);
 } tc_stages SEC(".maps");
 
+/* The generation of tc_cgroups + tc_order: the daemon bumps it after
+ * filling them, which voids every tc_sk_cache entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} tc_generation SEC(".maps");
+
+/* Per socket: the slot the egress scan found, and for which generation. A
+ * socket's cgroup is fixed when it is created, so the answer holds for
+ * every later packet of that socket until the slots change. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sh_tc_sk_cache);
+} tc_sk_cache SEC(".maps");
+
 /* Scope slot (SH_SLOT_GLOBAL: no scope) -> its default verdict. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -179,15 +198,30 @@ static __always_inline int is_ip(struct __sk_buff *skb)
 	       p == bpf_htons(ETH_P_8021Q) || p == bpf_htons(ETH_P_8021AD);
 }
 
-/* Egress entry: the packet's socket tells its scope. */
+/* Egress entry: the packet's socket tells its scope. The scan of the
+ * cgroup slots runs on a socket's first packet; its answer is kept in the
+ * socket's storage for the next ones. */
 SEC("tc")
 int tc_egress(struct __sk_buff *skb)
 {
-	__u32 i, slot = SH_SLOT_GLOBAL;
+	struct sh_tc_sk_cache *cache = 0;
+	__u32 i, slot = SH_SLOT_GLOBAL, zero = 0, *gen;
+	struct bpf_sock *sk;
 
 	if (!is_ip(skb)) {
 		count_error(SH_TC_ERR_NOT_IP);
 		return TC_ACT_OK;
+	}
+	gen = bpf_map_lookup_elem(&tc_generation, &zero);
+	sk = skb->sk;
+	if (sk)
+		sk = bpf_sk_fullsock(sk);
+	if (sk && gen && *gen) {
+		cache = bpf_sk_storage_get(&tc_sk_cache, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (cache && cache->gen == *gen) {
+			slot = cache->slot;
+			goto found;
+		}
 	}
 	for (i = 0; i < SH_MAX_SCOPES; i++) {
 		__u32 *sp = bpf_map_lookup_elem(&tc_order, &i);
@@ -207,7 +241,12 @@ int tc_egress(struct __sk_buff *skb)
 			    ret == -EAGAIN ? SH_TC_ERR_EMPTY_SLOT : SH_TC_ERR_BAD_SLOT);
 		return to_default(skb, SH_SLOT_GLOBAL, SH_TC_EGRESS);
 	}
-	if (slot == SH_SLOT_GLOBAL)
+	if (cache && gen) {
+		cache->slot = slot;
+		cache->gen = *gen;
+	}
+found:
+	if (slot >= SH_MAX_SCOPES)
 		return to_default(skb, SH_SLOT_GLOBAL, SH_TC_EGRESS);
 	skb->cb[0] = SH_TC_CB0(slot, SH_TC_EGRESS, 0, 0);
 	bpf_tail_call(skb, &tc_stages, SH_TC_STAGE_PARSE);

@@ -298,6 +298,14 @@ struct sh_tc_default {
 };
 _Static_assert(sizeof(struct sh_tc_default) == 8, "sh_tc_default ABI");
 
+/* Socket storage of the egress entry: the scope slot its scan found for
+ * this socket, valid while tc_gen holds <gen>. */
+struct sh_tc_sk_cache {
+	__u32 gen;
+	__u32 slot;
+};
+_Static_assert(sizeof(struct sh_tc_sk_cache) == 8, "sh_tc_sk_cache ABI");
+
 /* Per-CPU packet and byte counts: tc_stats is indexed by
  * SH_TC_STATS_IDX(slot, dir, action), tc_rule_stats by
  * slot * SH_MAX_SCOPE_RULES + rule id. */

@@ -435,6 +435,7 @@ static int fill_policy(struct loader *l, const struct cfg *cfg)
 	int cgs = bpf_map__fd(l->pol->maps.tc_cgroups);
 	int order = bpf_map__fd(l->pol->maps.tc_order);
 	__u32 slots[SH_MAX_SCOPES], i, j, n = (__u32)l->nr_scopes, none = 0xffffffffu;
+	__u32 zero = 0, gen;
 	int err;
 
 	for (i = 0; i < n; i++) {
@@ -466,6 +467,14 @@ static int fill_policy(struct loader *l, const struct cfg *cfg)
 			pr_err("cannot fill tc_order: %m\n");
 			return -errno;
 		}
+	}
+	/* a new generation voids what the egress entry cached per socket */
+	if (bpf_map_lookup_elem(bpf_map__fd(l->pol->maps.tc_generation), &zero, &gen))
+		gen = 0;
+	gen = gen + 1 ? gen + 1 : 1;
+	if (bpf_map_update_elem(bpf_map__fd(l->pol->maps.tc_generation), &zero, &gen, BPF_ANY)) {
+		pr_err("cannot update tc_generation: %m\n");
+		return -errno;
 	}
 	return loader_policy_defaults(l, cfg);
 }
