@@ -7,11 +7,11 @@
 # 20 rules; the load runs in the scope tried last, and its packets pass 19
 # rules before the one that allows them: the egress entry tests 8 cgroup
 # slots and the rule stage walks 20 rules, both ways. Every process on one
-# CPU. Environment: REPS (default 5), BULK_MIB (1024), RR_COUNT (5000).
+# CPU. Environment: REPS (default 15), BULK_MIB (1024), RR_COUNT (5000).
 set -u
 . "$(dirname "$0")/../integration/lib.sh"
 
-REPS=${REPS:-5}
+REPS=${REPS:-15}
 BULK_MIB=${BULK_MIB:-1024}
 RR_COUNT=${RR_COUNT:-5000}
 CPU=${BENCH_CPU:-0}
@@ -83,7 +83,9 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 allowed() { "$SOCKHOP" --pin-dir "$PIN" policy -j | jq '.scopes[7].egress.allow.packets'; }
 
 for rep in $(seq "$REPS"); do
-	for mode in off on; do
+	# the order alternates, so neither mode always runs first in a repetition
+	order="off on"; [ $((rep % 2)) = 0 ] && order="on off"
+	for mode in $order; do
 		[ $mode = on ] && filter on
 		port=$((9000 + rep * 6)); [ $mode = on ] && port=$((port + 3))
 		before=$(allowed)
@@ -102,7 +104,7 @@ for rep in $(seq "$REPS"); do
 			[ "$after" = "$before" ] || fail "the filter counted packets while off"
 		fi
 	done
-	echo "tc repetition $rep/$REPS done" >&2
+	echo "tc repetition $rep/$REPS: bulk off $(tail -n1 "$TMP/off.bulk") on $(tail -n1 "$TMP/on.bulk"), 64 B p50 off $(tail -n1 "$TMP/off.rr64.p50") on $(tail -n1 "$TMP/on.rr64.p50")" >&2
 done
 denied=$("$SOCKHOP" --pin-dir "$PIN" policy -j | jq '[.scopes[].egress.deny.packets] | add')
 [ "$denied" = 0 ] || fail "$denied packets were denied"
