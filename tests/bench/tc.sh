@@ -15,14 +15,8 @@ REPS=${REPS:-15}
 BULK_MIB=${BULK_MIB:-1024}
 RR_COUNT=${RR_COUNT:-5000}
 CPU=${BENCH_CPU:-0}
-NS2=shns2-$ID
-new_netns "$NS2"
 DEV=shta-$ID
-ip link add "$DEV" netns "$NS" type veth peer name shtb-$ID netns "$NS2" || fail "veth"
-ip -n "$NS" addr add 10.89.0.1/24 dev "$DEV"
-ip -n "$NS2" addr add 10.89.0.2/24 dev shtb-$ID
-ip -n "$NS" link set "$DEV" up
-ip -n "$NS2" link set shtb-$ID up
+veth_pair "$DEV" shtb-$ID 10.89.0
 
 {
 	echo "scopes:"
@@ -36,7 +30,6 @@ ip -n "$NS2" link set shtb-$ID up
 	done
 } >"$TMP/tc.yaml"
 launch_daemon "$NS" "$TMP/tc.yaml"
-tcns() { nsenter --net="/run/netns/$NS" tc "$@"; }
 tcns qdisc add dev "$DEV" clsact || fail "clsact"
 filter() {	# on|off
 	if [ "$1" = on ]; then

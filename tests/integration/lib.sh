@@ -84,6 +84,22 @@ new_netns() {
 	ip -n "$1" link set lo up
 }
 
+# veth_pair DEV PEER NET: a veth pair, DEV in $NS with NET.1/24 and PEER in
+# a new namespace $NS2 with NET.2/24, both up (NET: the first three octets).
+veth_pair() {
+	NS2=shns2-$ID
+	new_netns "$NS2"
+	ip link add "$1" netns "$NS" type veth peer name "$2" netns "$NS2" || fail "veth"
+	ip -n "$NS" addr add "$3.1/24" dev "$1"
+	ip -n "$NS2" addr add "$3.2/24" dev "$2"
+	ip -n "$NS" link set "$1" up
+	ip -n "$NS2" link set "$2" up
+}
+
+# tcns ARGS...: tc in $NS. nsenter, not `ip netns exec` (or tc -n), which
+# remount /sys and so hide the bpffs mounted at /sys/fs/bpf.
+tcns() { nsenter --net="/run/netns/$NS" tc "$@"; }
+
 # run_in CGROUP NETNS CMD...: run CMD inside the cgroup and the namespace.
 # The cgroup is joined first: `ip netns exec` remounts /sys, which hides
 # the cgroup2 mount when it lives under /sys/fs/cgroup.

@@ -6,14 +6,8 @@
 # reloads while traffic flows, and the daemon leaving in keep mode.
 . "$(dirname "$0")/lib.sh"
 
-NS2=shns2-$ID
-new_netns "$NS2"
 DEV=shva-$ID
-ip link add "$DEV" netns "$NS" type veth peer name shvb-$ID netns "$NS2" || fail "veth"
-ip -n "$NS" addr add 10.88.0.1/24 dev "$DEV"
-ip -n "$NS2" addr add 10.88.0.2/24 dev shvb-$ID
-ip -n "$NS" link set "$DEV" up
-ip -n "$NS2" link set shvb-$ID up
+veth_pair "$DEV" shvb-$ID 10.88.0
 
 # config A; config B differs in one rule of 'denied' (deny -> allow)
 policy_config() {	# DENIED_ACTION
@@ -41,10 +35,7 @@ policy_config allow >"$TMP/b.yaml"
 cp "$TMP/a.yaml" "$TMP/policy.yaml"
 launch_daemon "$NS" "$TMP/policy.yaml" --keep
 
-# the operator's recipe, verbatim but for the device and the pin directory;
-# nsenter, not `ip netns exec` (or tc -n), which remount /sys and so hide
-# the bpffs mounted at /sys/fs/bpf
-tcns() { nsenter --net="/run/netns/$NS" tc "$@"; }
+# the operator's recipe, verbatim but for the device and the pin directory
 tcns qdisc add dev "$DEV" clsact || fail "tc qdisc add clsact"
 tcns filter add dev "$DEV" egress bpf da pinned "$PIN/tc/egress" || fail "tc filter add egress"
 tcns filter add dev "$DEV" ingress bpf da pinned "$PIN/tc/ingress" || fail "tc filter add ingress"
