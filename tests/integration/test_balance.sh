@@ -152,6 +152,20 @@ wait_until 10 sh -c "[ \$(bpftool map list | grep -c sh_maglev) -le $((MAPS0 + n
 	fail "inner maps leaked: $(bpftool map list | grep -c sh_maglev) sh_maglev maps, $MAPS0 + $nvip expected"
 result "1000 swaps under $rounds back-to-back rounds of 200 connects: $ok ok, 0 refused, 0 bad; inner maps back to one per virtual service"
 
+info "reload with a changed weight: one rebuild and swap, the file's weight wins"
+swaps0=$(vip web swaps)
+sed -i 's/{address: 127.0.0.1:9101, weight: 1}/{address: 127.0.0.1:9101, weight: 4}/' "$TMP/cfg.yaml"
+"$SOCKHOP" --control "$CTL" reload >"$TMP/reload.out" || fail "reload: $(cat "$TMP/reload.out")"
+s1=$(slots 127.0.0.1:9101)
+# weights 4:2:3 give backend 1 4/9 of 16381 slots
+[ "$s1" -ge 6916 ] && [ "$s1" -le 7644 ] || fail "after the reload backend 1 holds $s1 slots, not ~7280"
+[ $(( $(vip web swaps) - swaps0 )) = 1 ] || fail "$(( $(vip web swaps) - swaps0 )) swaps for one reload"
+app_load 10.96.0.10 80 --conns 300 --parallel 4
+[ "$(load_field ok)" = 300 ] || fail "after the reload: $LOAD"
+sed -i 's/{address: 127.0.0.1:9101, weight: 4}/{address: 127.0.0.1:9101, weight: 1}/' "$TMP/cfg.yaml"
+"$SOCKHOP" --control "$CTL" reload >/dev/null || fail "reload back"
+result "reload: weight 1 -> 4 in the file gave backend 1 $s1 of 16381 slots (4/9 = 7280) in one swap; 300 connects after it all ok"
+
 info "Maglev: removing one of 3 backends, with kill"
 "$SOCKHOP" --control "$CTL" weight web 127.0.0.1:9101 1 >/dev/null
 "$SOCKHOP" --control "$CTL" table web >"$TMP/before"
