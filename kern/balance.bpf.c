@@ -71,13 +71,6 @@ struct {
 	__type(value, struct sh_rnat);
 } rnat SEC(".maps");
 
-/* Balanced TCP sockets: their backend, for the connect outcome counters. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct sh_sk_balance);
-} sk_balance SEC(".maps");
 
 /* Per-CPU counters per service id. */
 struct {
@@ -137,7 +130,6 @@ static __always_inline int balance(struct bpf_sock_addr *ctx, int v6)
 	struct sh_rnat_key rk = {};
 	struct sh_rnat rv = {};
 	const struct sh_rule *rule;
-	struct sh_sk_balance *sb;
 	struct sh_backend *be;
 	struct sh_vip *vip;
 	__u32 idx, svc_id, id, *slot_val;
@@ -191,6 +183,7 @@ static __always_inline int balance(struct bpf_sock_addr *ctx, int v6)
 	rk.port = be->port;
 	__builtin_memcpy(rv.addr, key.addr, 16);
 	rv.port = key.port;
+	rv.backend_id = id;
 	bpf_map_update_elem(&rnat, &rk, &rv, BPF_ANY);
 
 	if (v6) {
@@ -203,11 +196,6 @@ static __always_inline int balance(struct bpf_sock_addr *ctx, int v6)
 	}
 	ctx->user_port = (__u32)bpf_htons(be->port);
 
-	if (key.proto == SH_PROTO_TCP && ctx->sk) {
-		sb = bpf_sk_storage_get(&sk_balance, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (sb)
-			sb->backend_id = id;
-	}
 	COUNT(vip_stats, svc_id, struct sh_vip_stats, balanced);
 	COUNT(backend_stats, id, struct sh_backend_stats, balanced);
 	return 1;
@@ -293,20 +281,46 @@ int balance_getpeername6(struct bpf_sock_addr *ctx)
 	return translate_back(ctx, 1);
 }
 
+/* The rnat entry of a balanced socket, found from sockops: its cookie and
+ * its peer (the backend). NULL for every other socket. Every context field
+ * is read unconditionally (see KEY_FROM_CTX in accel.bpf.c). */
+static __always_inline struct sh_rnat *rnat_of(struct bpf_sock_ops *skops)
+{
+	__u32 r4 = *(volatile __u32 *)&skops->remote_ip4, r6[4];
+	struct sh_rnat_key rk = {};
+
+	r6[0] = *(volatile __u32 *)&skops->remote_ip6[0];
+	r6[1] = *(volatile __u32 *)&skops->remote_ip6[1];
+	r6[2] = *(volatile __u32 *)&skops->remote_ip6[2];
+	r6[3] = *(volatile __u32 *)&skops->remote_ip6[3];
+	if (skops->family == AF_INET)
+		sh_addr_from_ip4(rk.addr, r4);
+	else
+		sh_addr_from_ip6(rk.addr, r6);
+	rk.port = (__u16)bpf_ntohl(skops->remote_port);
+	rk.cookie = bpf_get_socket_cookie(skops);
+	return bpf_map_lookup_elem(&rnat, &rk);
+}
+
 /* Counts how balanced TCP connects end: established, or closed in SYN_SENT
- * (refused, timed out, reset) - what a backend's failure counter means. */
+ * (refused, timed out, reset) - what a backend's failure counter means.
+ * The state callback is on only between connect and the outcome. */
 SEC("sockops")
 int balance_sockops(struct bpf_sock_ops *skops)
 {
-	struct sh_sk_balance *sb;
-	struct bpf_sock *sk = skops->sk;
 	__u32 op = skops->op;
+	struct sh_rnat *rv;
 
-	if (!sk || (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
-		    op != BPF_SOCK_OPS_STATE_CB))
+	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
+	    op != BPF_SOCK_OPS_STATE_CB)
 		return 1;
-	sb = bpf_sk_storage_get(&sk_balance, sk, 0, 0);
-	if (!sb)
+	if (skops->family != AF_INET && skops->family != AF_INET6)
+		return 1;
+	if (op == BPF_SOCK_OPS_STATE_CB &&
+	    (skops->args[0] != TCP_SYN_SENT || skops->args[1] != TCP_CLOSE))
+		return 1;
+	rv = rnat_of(skops);
+	if (!rv)
 		return 1;	/* not a balanced socket */
 	switch (op) {
 	case BPF_SOCK_OPS_TCP_CONNECT_CB:
@@ -314,11 +328,13 @@ int balance_sockops(struct bpf_sock_ops *skops)
 					  BPF_SOCK_OPS_STATE_CB_FLAG);
 		break;
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
-		COUNT(backend_stats, sb->backend_id, struct sh_backend_stats, established);
+		COUNT(backend_stats, rv->backend_id, struct sh_backend_stats, established);
+		/* the outcome is known: no callback for the states still to come */
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
+					  ~BPF_SOCK_OPS_STATE_CB_FLAG);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
-		if (skops->args[0] == TCP_SYN_SENT && skops->args[1] == TCP_CLOSE)
-			COUNT(backend_stats, sb->backend_id, struct sh_backend_stats, failed);
+		COUNT(backend_stats, rv->backend_id, struct sh_backend_stats, failed);
 		break;
 	}
 	return 1;

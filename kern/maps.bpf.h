@@ -61,6 +61,14 @@ static __always_inline int current_scope_slot(__u64 *cgid_out)
 	__u64 cgid;
 	int level;
 
+	/* the common case first: the task sits in the scope's own cgroup */
+	cgid = bpf_get_current_cgroup_id();
+	scope = bpf_map_lookup_elem(&scopes, &cgid);
+	if (scope) {
+		if (cgid_out)
+			*cgid_out = cgid;
+		return (int)scope->slot;
+	}
 	for (level = SH_MAX_CGROUP_DEPTH - 1; level >= 0; level--) {
 		cgid = bpf_get_current_ancestor_cgroup_id(level);
 		if (!cgid)

@@ -224,15 +224,9 @@ struct sh_rnat {
 	__u32 addr[4];		/* the virtual address, IPv6 form */
 	__u16 port;		/* host order */
 	__u16 pad;
+	__u32 backend_id;	/* for the connect outcome counters (sockops) */
 };
-_Static_assert(sizeof(struct sh_rnat) == 20, "sh_rnat ABI");
-
-/* Socket storage of a balanced TCP socket: which backend it was given. */
-struct sh_sk_balance {
-	__u32 backend_id;
-	__u32 pad;
-};
-_Static_assert(sizeof(struct sh_sk_balance) == 8, "sh_sk_balance ABI");
+_Static_assert(sizeof(struct sh_rnat) == 24, "sh_rnat ABI");
 
 /* Per-CPU counters per service id. */
 struct sh_vip_stats {

@@ -34,6 +34,9 @@ services:
     virtual: 10.96.0.30:80
     backends: [127.0.0.1:9301]
     health-check: {interval: 100ms, timeout: 50ms, rise: 2, fall: 1}
+  - name: dead
+    virtual: 10.96.0.31:80
+    backends: [127.0.0.1:9302]
 scopes:
   - name: app
     cgroup: $APP
@@ -42,6 +45,7 @@ scopes:
       - {action: balance, service: web6}
       - {action: balance, service: dns}
       - {action: balance, service: gone}
+      - {action: balance, service: dead}
   - name: mesh
     cgroup: $MESH
     rules:
@@ -110,6 +114,14 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ "$(vip gone no_backend)" = 50 ] && [ "$(vip gone balanced)" = 0 ] ||
 	fail "no_backend $(vip gone no_backend), balanced $(vip gone balanced)"
 result "50 connects refused with ECONNREFUSED in $ms ms (counted no_backend 50)"
+
+info "a backend that refuses: each connect is balanced, then counted failed"
+LOAD=$(run_in "$APP" "$NS" "$SHLOAD" client 10.96.0.31 80 --conns 20 2>/dev/null)
+[ "$(load_field refused)" = 20 ] || fail "expected 20 refused connects: $LOAD"
+[ "$(be dead 127.0.0.1:9302 vip_balanced)" = 20 ] && [ "$(be dead 127.0.0.1:9302 vip_failed)" = 20 ] &&
+	[ "$(be dead 127.0.0.1:9302 vip_established)" = 0 ] ||
+	fail "dead backend: balanced $(be dead 127.0.0.1:9302 vip_balanced), failed $(be dead 127.0.0.1:9302 vip_failed)"
+result "a backend with nothing listening (no health check): 20 connects balanced to it, 20 counted failed by sockops, 0 established"
 
 info "health: a backend that stops listening leaves the table, and comes back"
 stop_backend 3
