@@ -128,6 +128,11 @@ connrate() {	# CONF -> connections per second
 	grep -q "^ok=$CONNS " "$TMP/cr" || fail "$1 connrate: $(cat "$TMP/cr")"
 	echo "$CONNS $t0 $t1" | awk '{ printf "%.0f\n", $1 / ($3 - $2) }'
 }
+connlat() {	# CONF -> p50 microseconds of connect(), one connection at a time
+	load $1 "$SHLOAD" client $(target $1 4) --conns 500 --parallel 1 --up 1 --down 1 >"$TMP/cl" 2>&1 ||
+		fail "$1 connlat: $(cat "$TMP/cl")"
+	sed -n 's/^connect_us p50=\([0-9.]*\) .*/\1/p' "$TMP/cl"
+}
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 for placement in one split; do
@@ -140,6 +145,7 @@ for placement in one split; do
 			rr $c 64 >"$TMP/r"; read -r a b <"$TMP/r"; echo "$a" >>"$d.rr64p50"; echo "$b" >>"$d.rr64p99"
 			rr $c 16384 >"$TMP/r"; read -r a b <"$TMP/r"; echo "$a" >>"$d.rr16p50"; echo "$b" >>"$d.rr16p99"
 			connrate $c >>"$d.conn"
+			connlat $c >>"$d.connlat"
 		done
 		echo "$placement: repetition $rep/$REPS done" >&2
 	done
@@ -180,7 +186,7 @@ for placement in one split; do
 	[ $placement = one ] && echo "placement: everything on CPU 0" ||
 		echo "placement: proxies alone on CPU 1, load and backends on CPU 0"
 	printf '%-22s' metric; for c in $CONFS; do printf '%16s' "$c"; done; printf '\n'
-	for m in bulk:Gbit/s rr64p50:us rr64p99:us rr16p50:us rr16p99:us conn:conn/s cpu:s/GiB; do
+	for m in bulk:Gbit/s rr64p50:us rr64p99:us rr16p50:us rr16p99:us conn:conn/s connlat:us cpu:s/GiB; do
 		f=${m%%:*} u=${m#*:}
 		printf '%-22s' "$f ($u)"
 		dm=$(median <"$TMP/r.$placement.direct.$f")
@@ -196,5 +202,6 @@ if [ "$IDLE" -gt 0 ]; then
 		"${RSS[splice]:--}" "${RSS[relay]:--}" "${RSS[haproxy]:--}" "${RSS[nginx]:--}"
 fi
 printf '(bulk: %d MiB one way; rr: %d round trips on one connection to an epoll echo backend;\n' "$BULK_MIB" "$RR_COUNT"
-printf ' conn: %d connections, 4 at a time, 1 byte each way; cpu: whole-machine busy seconds per GiB of bulk)\n' "$CONNS"
+printf ' conn: %d connections, 4 at a time, 1 byte each way; connlat: p50 of connect() over 500\n' "$CONNS"
+printf ' connections one at a time; cpu: whole-machine busy seconds per GiB of bulk)\n'
 stop_daemon

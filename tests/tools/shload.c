@@ -12,6 +12,7 @@
  *     Opens N connections (P at a time) and prints "ok=N bad=N reset=N
  *     refused=N econnrefused=N backends=ID:COUNT,...". Exit 0 when bad == 0,
  *     else 1. --map FILE writes "SOURCE-ADDRESS BACKEND-ID" per connection.
+ *     On stderr, "connect_us p50=X p99=Y": how long connect() took.
  *     getpeername() must return ADDR PORT (connect-time balancing hides the
  *     backend); a mismatch is a bad connection. econnrefused counts the
  *     connects that failed with exactly ECONNREFUSED.
@@ -342,10 +343,21 @@ static int same_peer(int fd, const struct sockaddr *want)
 	}
 }
 
+/* How long each connect() took, by connection index (for the bench). */
+static uint64_t *connect_ns;
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static int connect_one(unsigned long i)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST }, *ai;
-	int fd, one = 1;
+	int fd, one = 1, ret;
+	struct timespec t0, t1;
 
 	if (getaddrinfo(co.addr, co.port, &hints, &ai))
 		return -EINVAL;
@@ -366,7 +378,13 @@ static int connect_one(unsigned long i)
 			return -errno;
 		}
 	}
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen)) {
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = connect(fd, ai->ai_addr, ai->ai_addrlen);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (connect_ns && i < co.conns)
+		connect_ns[i] = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull +
+				(uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+	if (ret) {
 		int err = -errno;
 
 		if (err == -ECONNREFUSED)
@@ -464,6 +482,7 @@ static int run_client(void)
 	unsigned long i;
 	int first = 1;
 
+	connect_ns = calloc(co.conns ? co.conns : 1, sizeof(*connect_ns));
 	for (i = 0; i < co.parallel; i++)
 		pthread_create(&t[i], NULL, client_worker, (void *)(uintptr_t)(i + 1));
 	for (i = 0; i < co.parallel; i++)
@@ -477,6 +496,12 @@ static int run_client(void)
 			first = 0;
 		}
 	printf("\n");
+	if (connect_ns && co.conns) {
+		qsort(connect_ns, co.conns, sizeof(*connect_ns), cmp_u64);
+		fprintf(stderr, "connect_us p50=%.1f p99=%.1f\n",
+			connect_ns[co.conns / 2] / 1000.0, connect_ns[co.conns * 99 / 100] / 1000.0);
+	}
+	free(connect_ns);
 	free(t);
 	return atomic_load(&c_bad) ? 1 : 0;
 }
