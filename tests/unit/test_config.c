@@ -39,9 +39,11 @@ static void test_shipped_default(void **s)
 	assert_int_equal(cfg->nr_scopes, 1);
 	assert_string_equal(cfg->scopes[0].name, "demo");
 	assert_true(cfg->scopes[0].create);
-	assert_int_equal(cfg->scopes[0].nr_rules, 2);
+	assert_int_equal(cfg->scopes[0].nr_rules, 3);
 	assert_int_equal(cfg->scopes[0].rules[0].prefixlen, 96 + 8);
 	assert_int_equal(cfg->scopes[0].rules[1].prefixlen, 128);
+	assert_int_equal(cfg->scopes[0].rules[2].action, SH_ACT_COUNT);
+	assert_int_equal(cfg->scopes[0].def.action, SH_ACT_ALLOW);
 	cfg_free(cfg);
 }
 
