@@ -421,6 +421,14 @@ void services_reload(struct services *ss, const struct cfg *cfg)
 			m->max = sc->max_conns_backend;
 			if (health)
 				health_start(be);
+			/* nothing would ever bring it back without active checks */
+			if (health && !sc->health.enabled && be->state == BE_DOWN) {
+				be->state = BE_UP;
+				be->transitions++;
+				pr_info("%s: backend %s is UP (health checks turned off)\n", sc->name,
+					be->cfg->addr.text);
+			}
+			m->up = be->state == BE_UP && !be->disabled;
 		}
 		/* one rebuild and one table swap per service */
 		lb_changed(&svc->lb);
