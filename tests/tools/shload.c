@@ -523,7 +523,8 @@ static int run_udp_backend(const char *bind_addr, const char *port)
 		return 2;
 	}
 	freeaddrinfo(ai);
-	signal(SIGTERM, on_sig);
+	/* no SA_RESTART (signal() would set it): SIGTERM must end recvfrom() */
+	sigaction(SIGTERM, &(struct sigaction){ .sa_handler = on_sig }, NULL);
 	while (!stop) {
 		struct sockaddr_storage from;
 		socklen_t fl = sizeof(from);
