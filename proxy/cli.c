@@ -105,7 +105,8 @@ static int cmd_status(const char *dir, bool json)
 	struct sh_meta meta;
 	size_t nr = 0, i;
 	long sockets = -1;
-	bool running;
+	char tc_pin[512];
+	bool running, tc;
 	int fd, err;
 
 	err = pins_read_meta(dir, &meta);
@@ -125,14 +126,16 @@ static int cmd_status(const char *dir, bool json)
 		sockets = pins_count_keys(fd, sizeof(struct sh_sock_key));
 		close(fd);
 	}
+	pins_path(tc_pin, sizeof(tc_pin), dir, "tc", "egress");
+	tc = access(tc_pin, F_OK) == 0;
 
 	if (json) {
 		printf("{\"pin_dir\":");
 		cli_json_str(dir);
 		printf(",\"layout_version\":%u,\"daemon\":{\"running\":%s,\"pid\":%u},"
-		       "\"kept\":%s,\"accelerated_sockets\":%ld,\"scopes\":[",
+		       "\"kept\":%s,\"accelerated_sockets\":%ld,\"tc_entries\":%s,\"scopes\":[",
 		       meta.layout_version, running ? "true" : "false", running ? meta.daemon_pid : 0,
-		       meta.kept ? "true" : "false", sockets);
+		       meta.kept ? "true" : "false", sockets, tc ? "true" : "false");
 		for (i = 0; i < nr; i++) {
 			char via[64] = "";
 			bool att = attached_at(dir, rows[i].cgid, via, sizeof(via));
@@ -152,6 +155,10 @@ static int cmd_status(const char *dir, bool json)
 		printf("daemon:          not running%s\n",
 		       meta.kept ? "; kernel paths kept in place (--keep)" : "");
 	printf("accelerated sockets: %ld\n", sockets);
+	printf("tc entries:      %s\n", tc ? "pinned; attach with\n"
+	       "                   tc filter add dev DEV egress bpf da pinned DIR/tc/egress\n"
+	       "                   tc filter add dev DEV ingress bpf da pinned DIR/tc/ingress" :
+	       "not pinned");
 	printf("scopes:          %zu\n", nr);
 	for (i = 0; i < nr; i++) {
 		char via[64] = "";

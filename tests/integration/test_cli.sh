@@ -40,6 +40,8 @@ start_daemon "$TMP/cfg.yaml"
 grep -q "daemon:          running, pid $DAEMON_PID" "$TMP/out" || fail "status: $(cat "$TMP/out")"
 grep -qE '^  mesh +slot 0 ' "$TMP/out" || fail "status lacks the scope: $(cat "$TMP/out")"
 "$SOCKHOP" --pin-dir "$PIN" status -j | grep -q "\"running\":true,\"pid\":$DAEMON_PID" || fail "status -j"
+grep -q "^tc entries:      pinned" "$TMP/out" || fail "status does not show the tc entries: $(cat "$TMP/out")"
+"$SOCKHOP" --pin-dir "$PIN" status -j | jq -e '.tc_entries == true' >/dev/null || fail "status -j tc_entries"
 "$SOCKHOP" --pin-dir "$PIN" stats | grep -q '^mesh$' || fail "stats text"
 # A second daemon on the same pins is refused while the first runs.
 "$SOCKHOPD" -c "$TMP/cfg.yaml" --pin-dir "$PIN" >"$TMP/out" 2>&1 && fail "a second daemon started"
