@@ -25,8 +25,9 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 "Usage: sockhop [--pin-dir DIR] [--control PATH] COMMAND [-j]\n"
-"Shows sockhop's state: status and stats read the pinned maps (whether or\n"
-"not the daemon runs); services asks the running daemon.\n"
+"Shows sockhop's state: status, stats, policy and explain read the pinned\n"
+"maps (whether or not the daemon runs); services, reload and the backend\n"
+"commands ask the running daemon.\n"
 "\n"
 "Commands:\n"
 "  status    pin directory, daemon, scopes and their attachments, sockets,\n"
