@@ -48,6 +48,9 @@ static void usage(FILE *out)
 "  explain CGROUP tcp|udp|icmp ADDRESS [PORT]\n"
 "            which scope a socket created in CGROUP belongs to, and which\n"
 "            rule the tc policy, accelerate and balance take for the flow\n"
+"  tc attach|detach DEV [egress|ingress]\n"
+"            run the tc recipe for DEV (clsact qdisc, bpf filters on the\n"
+"            pinned entries at preference 49152); detach removes only those\n"
 "  reload    make the daemon re-read its config (as SIGHUP does); exit 1\n"
 "            with the reason when it refuses\n"
 "  tc-replace-stages\n"
@@ -385,6 +388,8 @@ int main(int argc, char **argv)
 		return cmd_status(dir, json);
 	if (!strcmp(cmd, "policy"))
 		return cli_policy(dir, json);
+	if (!strcmp(cmd, "tc"))
+		return cli_tc(dir, argc - optind, argv + optind);
 	if (!strcmp(cmd, "explain"))
 		return cli_explain(dir, argc - optind, argv + optind, json);
 	if (!strcmp(cmd, "reload") || !strcmp(cmd, "tc-replace-stages"))

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -503,4 +505,76 @@ int cli_explain(const char *dir, int argc, char **argv, bool json)
 	printf("\n(a socket belongs to the scope of the cgroup it was created in; at ingress "
 	       "the rules match the packet's source, the remote end)\n");
 	return 0;
+}
+
+/* The preference and handle of the filters `sockhop tc attach` adds, so
+ * that `detach` removes exactly those and nothing an operator added. */
+#define TC_PREF		"49152"
+#define TC_HANDLE	"1"
+
+/* Runs tc with @argv (NULL-terminated); its exit status, 127 when it could
+ * not run. */
+static int run_tc(char *const argv[])
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return 127;
+	if (pid == 0) {
+		execvp("tc", argv);
+		fprintf(stderr, "sockhop: cannot run tc: %s (install iproute2)\n", strerror(errno));
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+		return 127;
+	return WEXITSTATUS(status);
+}
+
+int cli_tc(const char *dir, int argc, char **argv)
+{
+	static const char *const hooks[2] = { "egress", "ingress" };
+	char path[512];
+	bool attach;
+	int h, rc = 0;
+
+	if (argc < 2 || argc > 3 || (strcmp(argv[0], "attach") && strcmp(argv[0], "detach")) ||
+	    (argc == 3 && strcmp(argv[2], "egress") && strcmp(argv[2], "ingress"))) {
+		fprintf(stderr, "usage: sockhop tc attach|detach DEV [egress|ingress]\n");
+		return 2;
+	}
+	attach = !strcmp(argv[0], "attach");
+	if (attach) {
+		char *qdisc[] = { "tc", "qdisc", "replace", "dev", argv[1], "clsact", NULL };
+
+		pins_path(path, sizeof(path), dir, "tc", "egress");
+		if (access(path, F_OK)) {
+			fprintf(stderr, "sockhop: %s is not pinned (is sockhopd running, with "
+				"--pin-dir %s?)\n", path, dir);
+			return 1;
+		}
+		if (run_tc(qdisc))
+			return 1;
+	}
+	for (h = 0; h < 2; h++) {
+		char *hook = (char *)hooks[h];
+		char *add[] = { "tc", "filter", "replace", "dev", argv[1], hook, "pref", TC_PREF,
+				"handle", TC_HANDLE, "bpf", "da", "pinned", path, NULL };
+		char *del[] = { "tc", "filter", "del", "dev", argv[1], hook, "pref", TC_PREF, NULL };
+
+		if (argc == 3 && strcmp(argv[2], hook))
+			continue;
+		pins_path(path, sizeof(path), dir, "tc", hook);
+		if (run_tc(attach ? add : del)) {
+			rc = 1;
+			continue;
+		}
+		printf("%s: %s %s\n", argv[1], hook, attach ? path : "filter removed");
+	}
+	if (!attach && !rc)
+		printf("%s: the clsact qdisc stays; 'tc qdisc del dev %s clsact' removes it when "
+		       "nothing else uses it\n", argv[1], argv[1]);
+	return rc;
 }

@@ -12,6 +12,13 @@ int cli_policy(const char *dir, bool json);
  * hook would take for that flow; exit status. */
 int cli_explain(const char *dir, int argc, char **argv, bool json);
 
+/**
+ * cli_tc() - attach|detach DEV [egress|ingress]: the plain tc recipe run for
+ * the operator (clsact, then a bpf filter on the pinned entry at a fixed
+ * preference); detach removes only those filters. Exit status.
+ */
+int cli_tc(const char *dir, int argc, char **argv);
+
 /** cli_json_str() - print @s as a JSON string (cli.c). */
 void cli_json_str(const char *s);
 
