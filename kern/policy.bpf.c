@@ -146,15 +146,23 @@ static __always_inline int finish(struct __sk_buff *skb, __u32 slot, __u32 dir, 
 	return TC_ACT_OK;
 }
 
+/* <slot>'s default verdict (allow when unset). */
+static __always_inline struct sh_tc_default default_of(__u32 slot)
+{
+	struct sh_tc_default *d = bpf_map_lookup_elem(&tc_defaults, &slot);
+
+	return d ? *d : (struct sh_tc_default){ .action = SH_ACT_ALLOW };
+}
+
 /* Applies <slot>'s default verdict here, counted like ACTION counts. */
 static __always_inline int finish_default(struct __sk_buff *skb, __u32 slot, __u32 dir)
 {
-	struct sh_tc_default *d;
+	struct sh_tc_default d;
 
 	if (slot >= SH_STATS_SLOTS)
 		slot = SH_SLOT_GLOBAL;
-	d = bpf_map_lookup_elem(&tc_defaults, &slot);
-	return finish(skb, slot, dir, d ? d->action : SH_ACT_ALLOW, d ? d->mark : 0);
+	d = default_of(slot);
+	return finish(skb, slot, dir, d.action, d.mark);
 }
 
 /* Hands the packet to ACTION with <action>. When that stage is missing the
@@ -174,12 +182,12 @@ static __always_inline int to_action(struct __sk_buff *skb, __u32 slot, __u32 di
 /* The default verdict of <slot>, through ACTION. */
 static __always_inline int to_default(struct __sk_buff *skb, __u32 slot, __u32 dir)
 {
-	struct sh_tc_default *d;
+	struct sh_tc_default d;
 
 	if (slot >= SH_STATS_SLOTS)
 		slot = SH_SLOT_GLOBAL;
-	d = bpf_map_lookup_elem(&tc_defaults, &slot);
-	return to_action(skb, slot, dir, d ? d->action : SH_ACT_ALLOW, d ? d->mark : 0, 0);
+	d = default_of(slot);
+	return to_action(skb, slot, dir, d.action, d.mark, 0);
 }
 
 /* A stage that could not be reached: count it and take the default. */
@@ -352,7 +360,7 @@ static __always_inline int parse_ip6(struct __sk_buff *skb, __u32 off, __u32 dir
 			}
 			off += 8;
 		} else {
-			off += nh == 51 ? (ext[0 + 1] + 2) * 4 : (ext[1] + 1) * 8;
+			off += nh == 51 ? (ext[1] + 2) * 4 : (ext[1] + 1) * 8;
 		}
 		nh = ext[0];
 	}
@@ -472,7 +480,6 @@ int tc_stage_rules(struct __sk_buff *skb)
 	__u16 port = (__u16)SH_TC_CB_PORT(cb0);
 	struct sh_lpm_key key = { .prefixlen = 128 };
 	const struct sh_rule_set *rs;
-	struct sh_tc_default *d;
 	__u32 i, addr[4];
 	void *trie;
 
@@ -508,8 +515,7 @@ int tc_stage_rules(struct __sk_buff *skb)
 			continue;
 		return to_action(skb, slot, dir, r->action, r->arg, id + 1);
 	}
-	d = bpf_map_lookup_elem(&tc_defaults, &slot);
-	return to_action(skb, slot, dir, d ? d->action : SH_ACT_ALLOW, d ? d->mark : 0, 0);
+	return to_default(skb, slot, dir);
 }
 
 /* Stage ACTION: count, mark, verdict. */

@@ -99,6 +99,18 @@ enum sh_action {
 	SH_ACT_NR = 7,
 };
 
+#ifndef __bpf__
+/* The config spelling of an action; user space only (config, CLI). */
+static inline const char *sh_action_name(__u32 a)
+{
+	static const char *const names[SH_ACT_NR] = {
+		"none", "accelerate", "balance", "allow", "deny", "count", "mark",
+	};
+
+	return a < SH_ACT_NR ? names[a] : "none";
+}
+#endif
+
 /*
  * Each hook takes the first rule of its own kind: sockops looks only at
  * accelerate rules, connect at balance rules, tc at policy rules. One rule

@@ -160,10 +160,13 @@ static int cmd_status(const char *dir, bool json)
 		printf("daemon:          not running%s\n",
 		       meta.kept ? "; kernel paths kept in place (--keep)" : "");
 	printf("accelerated sockets: %ld\n", sockets);
-	printf("tc entries:      %s\n", tc ? "pinned; attach with\n"
-	       "                   tc filter add dev DEV egress bpf da pinned DIR/tc/egress\n"
-	       "                   tc filter add dev DEV ingress bpf da pinned DIR/tc/ingress" :
-	       "not pinned");
+	if (tc)
+		printf("tc entries:      pinned; attach with\n"
+		       "                   tc filter add dev DEV egress bpf da pinned %s/tc/egress\n"
+		       "                   tc filter add dev DEV ingress bpf da pinned %s/tc/ingress\n",
+		       dir, dir);
+	else
+		printf("tc entries:      not pinned\n");
 	printf("scopes:          %zu\n", nr);
 	for (i = 0; i < nr; i++) {
 		char via[64] = "";

@@ -278,31 +278,12 @@ bad:
 	return -EINVAL;
 }
 
-static const char *const action_names[] = {
-	[SH_ACT_NONE] = NULL,
-	[SH_ACT_ACCELERATE] = "accelerate",
-	[SH_ACT_BALANCE] = "balance",
-	[SH_ACT_ALLOW] = "allow",
-	[SH_ACT_DENY] = "deny",
-	[SH_ACT_COUNT] = "count",
-	[SH_ACT_MARK] = "mark",
-};
-#define NR_ACTIONS (sizeof(action_names) / sizeof(action_names[0]))
-_Static_assert(NR_ACTIONS == SH_ACT_NR, "a name for every action");
-
-const char *cfg_action_name(int action)
-{
-	if (action <= 0 || (size_t)action >= NR_ACTIONS)
-		return "none";
-	return action_names[action];
-}
-
 static int action_by_name(const char *s)
 {
-	size_t i;
+	__u32 i;
 
-	for (i = 1; i < NR_ACTIONS; i++)
-		if (!strcmp(s, action_names[i]))
+	for (i = 1; i < SH_ACT_NR; i++)
+		if (!strcmp(s, sh_action_name(i)))
 			return (int)i;
 	return -1;
 }

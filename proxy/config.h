@@ -149,9 +149,6 @@ int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen);
 
 void cfg_free(struct cfg *cfg);
 
-/** cfg_action_name() - the config spelling of an enum sh_action. */
-const char *cfg_action_name(int action);
-
 /** cfg_algo_name(), cfg_path_name() - config spellings. */
 const char *cfg_algo_name(enum cfg_algo a);
 const char *cfg_path_name(enum cfg_data_path p);

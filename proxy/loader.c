@@ -424,6 +424,8 @@ static int cgroup_depth(const char *dir)
 	return d;
 }
 
+static int fill_policy_defaults(struct loader *l, const struct cfg *cfg);
+
 /*
  * tc_cgroups[slot] := the scope's cgroup; tc_order := the slots deepest
  * cgroup first, so a packet of a nested scope's process gets the nested
@@ -476,10 +478,11 @@ static int fill_policy(struct loader *l, const struct cfg *cfg)
 		pr_err("cannot update tc_generation: %m\n");
 		return -errno;
 	}
-	return loader_policy_defaults(l, cfg);
+	return fill_policy_defaults(l, cfg);
 }
 
-int loader_policy_defaults(struct loader *l, const struct cfg *cfg)
+/* tc_defaults := @cfg's default verdicts. */
+static int fill_policy_defaults(struct loader *l, const struct cfg *cfg)
 {
 	int fd = bpf_map__fd(l->pol->maps.tc_defaults);
 	__u32 slot;
@@ -555,13 +558,20 @@ int loader_replace_stages(struct loader *l)
 	err = set_pin_paths(l, pol->obj);	/* the same maps, reused */
 	if (!err)
 		err = policy_bpf__load(pol);
-	if (!err)
-		err = fill_stages(pol);
+	/* the new entries reach the stages in place, of the same ABI */
 	if (!err)
 		err = pin_entries(l, pol);
 	if (err) {
 		pr_err("replacing the tc stages failed (%s); the running ones stay\n",
 		       strerror(-err));
+		policy_bpf__destroy(pol);
+		return err;
+	}
+	err = fill_stages(pol);
+	if (err) {
+		/* slots taken so far hold new stages: same ABI, both work */
+		pr_err("replacing the tc stages stopped halfway (%s): some slots hold the new "
+		       "stages, the others the old\n", strerror(-err));
 		policy_bpf__destroy(pol);
 		return err;
 	}
@@ -578,7 +588,7 @@ int loader_reload(struct loader *l, const struct cfg *cfg)
 	int err = fill_all_rules(l, cfg);
 
 	if (!err)
-		err = loader_policy_defaults(l, cfg);
+		err = fill_policy_defaults(l, cfg);
 	return err;
 }
 
@@ -740,11 +750,20 @@ static int attach_cgroups(struct loader *l)
 	return 0;
 }
 
+/* Unlinks the pins of @obj's maps; shared ones gone already are ENOENT. */
+static void unlink_map_pins(struct bpf_object *obj)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj)
+		if (bpf_map__pin_path(map))
+			unlink(bpf_map__pin_path(map));
+}
+
 /* Removes every pin and directory of the pin directory. */
 static void unpin_all(struct loader *l)
 {
 	char path[PATH_LEN];
-	struct bpf_map *map;
 	size_t i;
 
 	for (i = 0; i < l->nr_links; i++) {
@@ -752,22 +771,12 @@ static void unpin_all(struct loader *l)
 		unlink(l->links[i].pin);
 	}
 	prune_links(l, true);	/* anything else left in links/ */
-	if (l->skel) {
-		bpf_object__for_each_map(map, l->skel->obj)
-			if (bpf_map__pin_path(map))
-				bpf_map__unpin(map, NULL);
-	}
-	/* the shared ones are gone already: ENOENT, ignored */
-	if (l->bal) {
-		bpf_object__for_each_map(map, l->bal->obj)
-			if (bpf_map__pin_path(map))
-				unlink(bpf_map__pin_path(map));
-	}
-	if (l->pol) {
-		bpf_object__for_each_map(map, l->pol->obj)
-			if (bpf_map__pin_path(map))
-				unlink(bpf_map__pin_path(map));
-	}
+	if (l->skel)
+		unlink_map_pins(l->skel->obj);
+	if (l->bal)
+		unlink_map_pins(l->bal->obj);
+	if (l->pol)
+		unlink_map_pins(l->pol->obj);
 	for (i = 0; i < 2; i++) {
 		pins_path(path, sizeof(path), l->pin_dir, "tc", i ? "ingress" : "egress");
 		unlink(path);

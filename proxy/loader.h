@@ -48,9 +48,6 @@ void loader_vip_maps(const struct loader *l, struct vip_maps *m);
  */
 int loader_reload(struct loader *l, const struct cfg *cfg);
 
-/** loader_policy_defaults() - tc_defaults := @cfg's default verdicts. */
-int loader_policy_defaults(struct loader *l, const struct cfg *cfg);
-
 /**
  * loader_replace_stages() - load the tc stage programs anew and put them in
  * their tc_stages slots while traffic flows; the operators' filters (which

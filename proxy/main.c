@@ -112,7 +112,6 @@ struct daemon {
 	const struct options *o;
 	struct cfg *cfg;
 	struct loader *loader;
-	uint64_t reloads, reload_fail;
 };
 
 /*
@@ -155,14 +154,12 @@ static int do_reload(void *ctx, char *msg, size_t len)
 		services_reload(services, next);
 	cfg_free(d->cfg);
 	d->cfg = next;
-	d->reloads++;
 	snprintf(msg, len, "reloaded %s: %zu scope%s, %zu service%s", d->o->config,
 		 next->nr_scopes, next->nr_scopes == 1 ? "" : "s", next->nr_services,
 		 next->nr_services == 1 ? "" : "s");
 	pr_info("%s\n", msg);
 	return 0;
 refused:
-	d->reload_fail++;
 	pr_err("%s\n", msg);
 	return err;
 }

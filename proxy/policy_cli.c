@@ -21,10 +21,6 @@
 #include "pins.h"
 #include "policy_cli.h"
 
-static const char *const act_names[SH_ACT_NR] = {
-	"none", "accelerate", "balance", "allow", "deny", "count", "mark",
-};
-
 static const char *const err_names[SH_TC_ERR_NR] = {
 	[SH_TC_ERR_NO_SOCKET] = "no_socket",
 	[SH_TC_ERR_EMPTY_SLOT] = "empty_slot",
@@ -50,11 +46,6 @@ struct trie_entry {
 	struct sh_lpm_key key;
 	struct sh_rule_set set;
 };
-
-static const char *act_name(__u32 a)
-{
-	return a < SH_ACT_NR ? act_names[a] : "?";
-}
 
 static const char *proto_name(__u8 p)
 {
@@ -234,7 +225,7 @@ static void default_text(const struct policy_maps *m, __u32 slot, char *out, siz
 	if (d.action == SH_ACT_MARK)
 		snprintf(out, len, "mark 0x%x", d.mark);
 	else
-		snprintf(out, len, "%s", act_name(d.action));
+		snprintf(out, len, "%s", sh_action_name(d.action));
 }
 
 static void print_dirs(const struct policy_maps *m, __u32 slot, bool json)
@@ -254,10 +245,10 @@ static void print_dirs(const struct policy_maps *m, __u32 slot, bool json)
 
 			if (json)
 				printf("%s\"%s\":{\"packets\":%llu,\"bytes\":%llu}", a ? "," : "",
-				       act_name(acts[a]), (unsigned long long)c.packets,
+				       sh_action_name(acts[a]), (unsigned long long)c.packets,
 				       (unsigned long long)c.bytes);
 			else
-				printf("  %s %llu pkt %llu B", act_name(acts[a]),
+				printf("  %s %llu pkt %llu B", sh_action_name(acts[a]),
 				       (unsigned long long)c.packets, (unsigned long long)c.bytes);
 		}
 		printf(json ? "}" : "\n");
@@ -269,8 +260,7 @@ static void print_rules(const char *dir, const struct policy_maps *m, __u32 slot
 	struct rule_view *v;
 	size_t n = 0, i;
 
-	if (read_rules(dir, slot, &v, &n))
-		n = 0, v = NULL;
+	read_rules(dir, slot, &v, &n);	/* none on failure */
 	if (json)
 		printf(",\"rules\":[");
 	for (i = 0; i < n; i++) {
@@ -286,7 +276,7 @@ static void print_rules(const char *dir, const struct policy_maps *m, __u32 slot
 		if (json) {
 			printf("%s{\"index\":%u,\"action\":\"%s\",\"protocol\":\"%s\","
 			       "\"destination\":\"%s\",\"port\":\"%s\",\"arg\":%u", i ? "," : "",
-			       r->rule_id, act_name(r->action), proto_name(r->proto), pre, ports,
+			       r->rule_id, sh_action_name(r->action), proto_name(r->proto), pre, ports,
 			       r->arg);
 			if (policy)
 				printf(",\"packets\":%llu,\"bytes\":%llu",
@@ -294,7 +284,7 @@ static void print_rules(const char *dir, const struct policy_maps *m, __u32 slot
 			putchar('}');
 			continue;
 		}
-		printf("  rules[%u] %-10s %-4s %-24s port %-11s", r->rule_id, act_name(r->action),
+		printf("  rules[%u] %-10s %-4s %-24s port %-11s", r->rule_id, sh_action_name(r->action),
 		       proto_name(r->proto), pre, ports);
 		if (r->action == SH_ACT_MARK)
 			printf(" mark 0x%x", r->arg);
@@ -473,7 +463,7 @@ int cli_explain(const char *dir, int argc, char **argv, bool json)
 		else
 			cli_json_str(scope.s.name);
 		printf(",\"tc\":{\"action\":\"%s\",\"rule\":%d,\"mark\":%u,\"counted_by\":[",
-		       fin ? act_name(fin->action) : def, fin ? fin->rule_id : -1,
+		       fin ? sh_action_name(fin->action) : def, fin ? fin->rule_id : -1,
 		       fin && fin->action == SH_ACT_MARK ? fin->arg : 0);
 		for (i = 0; i < nc; i++)
 			printf("%s%d", i ? "," : "", counted[i]);
@@ -490,7 +480,7 @@ int cli_explain(const char *dir, int argc, char **argv, bool json)
 	if (fin && fin->action == SH_ACT_MARK)
 		printf("tc policy: mark 0x%x, by rules[%u]", fin->arg, fin->rule_id);
 	else if (fin)
-		printf("tc policy: %s, by rules[%u]", act_name(fin->action), fin->rule_id);
+		printf("tc policy: %s, by rules[%u]", sh_action_name(fin->action), fin->rule_id);
 	else
 		printf("tc policy: %s, the %s default (no rule matches)", def,
 		       slot == SH_SLOT_GLOBAL ? "no-scope" : "scope's");

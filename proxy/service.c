@@ -76,16 +76,24 @@ static void backend_refresh(struct backend *be)
 	service_vip_sync(be->svc);
 }
 
-void backend_set_state(struct backend *be, enum be_state st, const char *why)
+/* Records a state change (counted, logged); the caller refreshes the
+ * balancer. False when the backend was in @st already. */
+static bool backend_note_state(struct backend *be, enum be_state st, const char *why)
 {
 	if (be->state == st)
-		return;
+		return false;
 	be->state = st;
 	be->transitions++;
 	be->rise_count = be->fall_count = 0;
 	pr_info("%s: backend %s is %s (%s)\n", be->svc->cfg->name, be->cfg->addr.text,
 		st == BE_UP ? "UP" : "DOWN", why);
-	backend_refresh(be);
+	return true;
+}
+
+void backend_set_state(struct backend *be, enum be_state st, const char *why)
+{
+	if (backend_note_state(be, st, why))
+		backend_refresh(be);
 }
 
 #define KILL_BATCH	64	/* connections terminated per tick */
@@ -403,7 +411,7 @@ void services_reload(struct services *ss, const struct cfg *cfg)
 	for (i = 0; i < ss->nr; i++) {
 		struct service *svc = &ss->svcs[i];
 		const struct cfg_service *old = svc->cfg, *sc = &cfg->services[i];
-		bool health = memcmp(&old->health, &sc->health, sizeof(sc->health)) != 0;
+		bool health_changed = memcmp(&old->health, &sc->health, sizeof(sc->health)) != 0;
 
 		svc->cfg = sc;
 		for (j = 0; j < svc->nr_listeners; j++)
@@ -412,22 +420,18 @@ void services_reload(struct services *ss, const struct cfg *cfg)
 			struct backend *be = &svc->backends[j];
 			struct lb_member *m = &svc->lb.m[j];
 
-			if (health)
+			if (health_changed)
 				health_stop(be);
 			be->cfg = &sc->backends[j];
 			be->weight = sc->backends[j].weight;	/* the file wins over `weight` */
 			m->weight = be->weight;
 			m->backup = sc->backends[j].backup;
 			m->max = sc->max_conns_backend;
-			if (health)
+			if (health_changed)
 				health_start(be);
 			/* nothing would ever bring it back without active checks */
-			if (health && !sc->health.enabled && be->state == BE_DOWN) {
-				be->state = BE_UP;
-				be->transitions++;
-				pr_info("%s: backend %s is UP (health checks turned off)\n", sc->name,
-					be->cfg->addr.text);
-			}
+			if (health_changed && !sc->health.enabled)
+				backend_note_state(be, BE_UP, "health checks turned off");
 			m->up = be->state == BE_UP && !be->disabled;
 		}
 		/* one rebuild and one table swap per service */
