@@ -482,7 +482,7 @@ int cli_explain(const char *dir, int argc, char **argv, bool json)
 	else if (fin)
 		printf("tc policy: %s, by rules[%u]", sh_action_name(fin->action), fin->rule_id);
 	else
-		printf("tc policy: %s, the %s default (no rule matches)", def,
+		printf("tc policy: %s, the %s default (no rule decides)", def,
 		       slot == SH_SLOT_GLOBAL ? "no-scope" : "scope's");
 	for (i = 0; i < nc; i++)
 		printf("%s%d]", i ? ", rules[" : "; counted by rules[", counted[i]);
