@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -334,6 +335,9 @@ int main(int argc, char **argv)
 			goto out_services;
 		err = 0;
 	}
+	/* Loading parsed the kernel's BTF and the objects into the heap; give
+	 * those pages back so RSS is what the running daemon really holds. */
+	malloc_trim(0);
 	ev_signal_init(&sighup, on_hup, SIGHUP);
 	sighup.data = &daemon;
 	ev_signal_start(loop, &sighup);
