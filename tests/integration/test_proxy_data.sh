@@ -126,12 +126,19 @@ for path in splice relay; do
 	sleep 2
 	mem=$(ip netns exec "$NS" awk '/^TCP:/ { print $NF * 4 }' /proc/net/sockstat)
 	rss=$(daemon_rss_kib)
+	# the daemon's socket to the backend: a spliced one gets a 4 MiB send
+	# buffer (doubled by the kernel), so the psock worker stalls less
+	tb=$(ip netns exec "$NS" ss -tmnH state established '( dport = :9001 )' |
+		sed -n 's/.*skmem:([^)]*,tb\([0-9]*\),.*/\1/p' | head -n1)
+	if [ $path = splice ]; then
+		[ "${tb:-0}" -ge 8388608 ] || fail "splice: the backend socket's send buffer is ${tb:-?}"
+	fi
 	kill -0 $lpid 2>/dev/null || fail "$path: the writer was not held back by the stalled reader"
 	wait $lpid || { cat "$TMP/slow.out"; fail "$path: slow reader transfer failed"; }
 	grep -q '^ok=1 bad=0' "$TMP/slow.out" || fail "$path: slow reader: $(cat "$TMP/slow.out")"
 	[ "$mem" -lt 32768 ] || fail "$path: $mem KiB of TCP memory queued for a stalled reader"
 	[ $((rss - rss0)) -lt 4096 ] || fail "$path: daemon RSS grew by $((rss - rss0)) KiB"
-	info "$path slow reader: writer held back; TCP memory ${mem} KiB; daemon RSS +$((rss - rss0)) KiB"
+	info "$path slow reader: writer held back; TCP memory ${mem} KiB; send buffer $tb; daemon RSS +$((rss - rss0)) KiB"
 done
 result "slow reader: writer held back, TCP memory and daemon RSS bounded, 64 MiB exact on both paths"
 
