@@ -7,9 +7,10 @@
 # two placements: everything on CPU 0 (the CPU-cost view) and the proxies
 # alone on CPU 1 (the deployment view). Configurations are interleaved in
 # every repetition; the table gives medians and ratios to direct.
-# Environment: REPS (5), BULK_MIB (512), RR_COUNT (2000), CONNS (2000),
-# IDLE (9000 idle connections for the RSS row, 0 skips it: each needs two fds
-# in the proxy and the hard fd limit here is 20000), CONFS (a subset of the
+# Environment: REPS (5), BULK_MIB (512, also split over the 8 streams of
+# bulk8), RR_COUNT (2000), CONNS (2000), IDLE (9950 idle connections for
+# the RSS row, 0 skips it: each needs two fds in the proxy and the hard fd
+# limit here is 20000, so 10 000 cannot be reached), CONFS (a subset of the
 # configurations, e.g. CONFS="direct vip"; direct is always needed).
 set -u
 . "$(dirname "$0")/../integration/lib.sh"
@@ -18,7 +19,7 @@ REPS=${REPS:-5}
 BULK_MIB=${BULK_MIB:-512}
 RR_COUNT=${RR_COUNT:-2000}
 CONNS=${CONNS:-2000}
-IDLE=${IDLE:-9000}
+IDLE=${IDLE:-9950}
 ulimit -n "$(ulimit -Hn)"
 CONFS=${CONFS:-"direct vip splice relay haproxy nginx"}	# a subset runs only those
 BENCH_CG=$TEST_CG/bench
@@ -60,7 +61,7 @@ start_proxy "$TMP/sockhop.yaml"
 SOCKHOPD_PID=$DAEMON_PID
 
 {
-	printf 'global\n  nbthread 1\n  maxconn 9900\ndefaults\n  mode tcp\n  maxconn 9900\n'
+	printf 'global\n  nbthread 1\n  maxconn 9970\ndefaults\n  mode tcp\n  maxconn 9970\n'
 	printf '  timeout connect 5s\n  timeout client 600s\n  timeout server 600s\n'
 	for i in 1 2 3 4 5; do
 		printf 'listen l%d\n  bind 127.0.0.1:%d\n  server s 127.0.0.1:%d\n' $i $((BASE[haproxy] + i)) $((9100 + i))
@@ -72,7 +73,7 @@ BG_PIDS+=($HAPROXY_PID)
 mkdir -p "$TMP/nginx"
 {
 	printf 'load_module /usr/lib/nginx/modules/ngx_stream_module.so;\nworker_processes 1;\ndaemon off;\npid %s/nginx.pid;\nerror_log %s/error.log;\n' "$TMP/nginx" "$TMP/nginx"
-	printf 'worker_rlimit_nofile 19900;\nevents { worker_connections 19000; }\nstream {\n  proxy_half_close on;\n'
+	printf 'worker_rlimit_nofile 20000;\nevents { worker_connections 19960; }\nstream {\n  proxy_half_close on;\n'
 	for i in 1 2 3 4 5; do
 		printf '  server { listen 127.0.0.1:%d; proxy_pass 127.0.0.1:%d; }\n' $((BASE[nginx] + i)) $((9100 + i))
 	done
@@ -114,6 +115,25 @@ bulk() {	# CONF -> "Gbit/s cpu_s_per_GiB"
 		awk -v j=$((j1 - j0)) -v hz="$(getconf CLK_TCK)" -v mib="$BULK_MIB" \
 			'{ printf "%.2f %.2f\n", $1 * 8 / $2 / 1e9, j / hz / (mib / 1024) }'
 }
+bulk8() {	# CONF -> Gbit/s of 8 streams at once, BULK_MIB in all
+	local each=$(((BULK_MIB << 20) / 8)) pids=() k
+	load direct "$SHTRAFFIC" server 9101 --bind 127.0.0.1 --bench --bytes 0 --max-chunk 65536 \
+		--accept 8 >"$TMP/b8s" 2>&1 &
+	local sp=$!
+	wait_port 9101
+	for k in 1 2 3 4 5 6 7 8; do
+		load $1 "$SHTRAFFIC" client $(target $1 1) --bench --bytes $each --max-chunk 65536 \
+			>"$TMP/b8c.$k" 2>&1 &
+		pids+=($!)
+	done
+	for k in "${pids[@]}"; do wait "$k" || fail "$1 bulk8 client: $(cat "$TMP"/b8c.*)"; done
+	wait $sp || fail "$1 bulk8 server: $(cat "$TMP/b8s")"
+	# every stream complete; the rate is all bytes over the longest stream
+	sed -n 's/.*recv=\([0-9]*\) .*elapsed=\([0-9.]*\).*/\1 \2/p' "$TMP/b8s" |
+		awk -v want="$each" '$1 != want { bad = 1 } { b += $1; if ($2 > t) t = $2; n++ }
+			END { if (bad || n != 8) exit 1; printf "%.2f\n", b * 8 / t / 1e9 }' ||
+		fail "$1 bulk8: $(cat "$TMP/b8s")"
+}
 rr() {	# CONF SIZE -> "p50 p99"
 	load $1 "$SHTRAFFIC" rr-client $(target $1 $(($2 == 64 ? 2 : 3))) --size "$2" --count "$RR_COUNT" >"$TMP/rc" 2>&1 ||
 		fail "$1 rr: $(cat "$TMP/rc")"
@@ -142,6 +162,7 @@ for placement in one split; do
 			d=$TMP/r.$placement.$c
 			bulk $c >"$TMP/b"; read -r g cpu <"$TMP/b"
 			echo "$g" >>"$d.bulk"; echo "$cpu" >>"$d.cpu"
+			bulk8 $c >>"$d.bulk8"
 			rr $c 64 >"$TMP/r"; read -r a b <"$TMP/r"; echo "$a" >>"$d.rr64p50"; echo "$b" >>"$d.rr64p99"
 			rr $c 16384 >"$TMP/r"; read -r a b <"$TMP/r"; echo "$a" >>"$d.rr16p50"; echo "$b" >>"$d.rr16p99"
 			connrate $c >>"$d.conn"
@@ -186,7 +207,7 @@ for placement in one split; do
 	[ $placement = one ] && echo "placement: everything on CPU 0" ||
 		echo "placement: proxies alone on CPU 1, load and backends on CPU 0"
 	printf '%-22s' metric; for c in $CONFS; do printf '%16s' "$c"; done; printf '\n'
-	for m in bulk:Gbit/s rr64p50:us rr64p99:us rr16p50:us rr16p99:us conn:conn/s connlat:us cpu:s/GiB; do
+	for m in bulk:Gbit/s bulk8:Gbit/s rr64p50:us rr64p99:us rr16p50:us rr16p99:us conn:conn/s connlat:us cpu:s/GiB; do
 		f=${m%%:*} u=${m#*:}
 		printf '%-22s' "$f ($u)"
 		dm=$(median <"$TMP/r.$placement.direct.$f")
@@ -201,7 +222,8 @@ if [ "$IDLE" -gt 0 ]; then
 	printf 'RSS with %d idle connections (KiB): splice %s, relay %s, haproxy %s, nginx %s\n' "$IDLE" \
 		"${RSS[splice]:--}" "${RSS[relay]:--}" "${RSS[haproxy]:--}" "${RSS[nginx]:--}"
 fi
-printf '(bulk: %d MiB one way; rr: %d round trips on one connection to an epoll echo backend;\n' "$BULK_MIB" "$RR_COUNT"
+printf '(bulk: %d MiB one way; bulk8: the same over 8 connections at once;\n' "$BULK_MIB"
+printf ' rr: %d round trips on one connection to an epoll echo backend;\n' "$RR_COUNT"
 printf ' conn: %d connections, 4 at a time, 1 byte each way; connlat: p50 of connect() over 500\n' "$CONNS"
 printf ' connections one at a time; cpu: whole-machine busy seconds per GiB of bulk)\n'
 stop_daemon

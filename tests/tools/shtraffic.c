@@ -15,6 +15,8 @@
  *     --read-delay-ms N  start reading N ms after the connection is up
  *     --bench         fixed --max-chunk sends of a constant buffer, no hashing
  *                     (throughput runs; no --peer-seed check with it)
+ *     --accept N      server: accept N connections, each streamed by a child
+ *                     process of its own (a line each; exit 0 if all are)
  *   Prints "sent=N recv=N hash=H elapsed=S" and exits 0 when all verified.
  *
  *   shtraffic epoll-server PORT --size N [--bind ADDR]
@@ -42,12 +44,14 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 struct opts {
 	uint64_t bytes, peer_bytes, seed, peer_seed, size, count;
 	int have_peer_seed, have_peer_bytes, timeout_ms, src_port, read_delay_ms, bench;
+	int accept;		/* server: connections to take (default 1) */
 	size_t max_chunk;
 	const char *bind;
 };
@@ -432,6 +436,40 @@ static int rr_client(const char *addr, const char *port, const struct opts *o)
 	return rc;
 }
 
+/* --accept N: a child process streams each connection; all must succeed. */
+static int serve_many(int lfd, const struct opts *o)
+{
+	int i, st, rc = 0;
+
+	for (i = 0; i < o->accept; i++) {
+		int fd = accept(lfd, NULL, NULL);
+		pid_t pid;
+
+		if (fd < 0) {
+			perror("shtraffic: accept");
+			rc = 1;
+			break;
+		}
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0) {
+			close(lfd);
+			exit(stream(fd, o));
+		}
+		close(fd);
+		if (pid < 0) {
+			perror("shtraffic: fork");
+			rc = 1;
+			break;
+		}
+	}
+	close(lfd);
+	while (wait(&st) > 0)
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			rc = rc ? rc : 1;
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -447,6 +485,7 @@ int main(int argc, char **argv)
 		{ "src-port", required_argument, NULL, 'p' },
 		{ "read-delay-ms", required_argument, NULL, 'r' },
 		{ "bench", no_argument, NULL, 'x' },
+		{ "accept", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .seed = 1, .size = 64, .count = 1000, .timeout_ms = 5000,
@@ -474,6 +513,7 @@ int main(int argc, char **argv)
 		case 'p': o.src_port = atoi(optarg); break;
 		case 'r': o.read_delay_ms = atoi(optarg); break;
 		case 'x': o.bench = 1; break;
+		case 'A': o.accept = atoi(optarg); break;
 		default: return 1;
 		}
 	}
@@ -486,6 +526,8 @@ int main(int argc, char **argv)
 			return 1;
 		printf("listening %s\n", argv[optind]);
 		fflush(stdout);
+		if (o.accept > 1)
+			return serve_many(lfd, &o);
 		fd = accept(lfd, NULL, NULL);
 		close(lfd);
 		return fd < 0 ? 1 : stream(fd, &o);
