@@ -82,8 +82,8 @@ struct conn {
 	ev_tstamp last_ev;	/* last byte user space moved */
 	int tried[MAX_TRIES];
 	unsigned int ntried;
-	struct sockaddr_storage peer;
-	socklen_t peer_len;
+	uint8_t client_ip[16];	/* what Maglev hashes: the client's address, */
+	uint8_t client_ip_len;	/* 4 or 16 bytes (not the whole sockaddr) */
 	uint64_t cookie[2];
 };
 
@@ -117,14 +117,8 @@ static uint64_t now_mono_ns(void)
 /* The client address bytes Maglev hashes: the IP only, not the port. */
 static const void *client_key(const struct conn *c, unsigned int *len)
 {
-	if (c->peer.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)&c->peer;
-
-		*len = 16;
-		return &in6->sin6_addr;
-	}
-	*len = 4;
-	return &((const struct sockaddr_in *)&c->peer)->sin_addr;
+	*len = c->client_ip_len;
+	return c->client_ip;
 }
 
 static void ep_del(struct side *s)
@@ -720,8 +714,13 @@ void conn_start(struct service *svc, int fd, const struct sockaddr_storage *peer
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->svc = svc;
-	c->peer = *peer;
-	c->peer_len = len;
+	if (peer->ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		memcpy(c->client_ip, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
+		c->client_ip_len = 16;
+	} else {
+		memcpy(c->client_ip, &((const struct sockaddr_in *)peer)->sin_addr, 4);
+		c->client_ip_len = 4;
+	}
 	c->state = C_CONNECTING;
 	for (i = 0; i < 2; i++) {
 		c->s[i].c = c;
