@@ -194,8 +194,10 @@ static void services_text(struct control *ctl, struct out *o)
 			    (unsigned long long)k.skbs_redirected, (unsigned long long)k.bytes_redirected,
 			    (unsigned long long)k.skbs_passed, (unsigned long long)k.bytes_passed,
 			    (unsigned long long)k.no_ctl, (unsigned long long)k.redirect_fail);
-	} else {
+	} else if (ss->nr) {
 		put(o, "kernel splice: unavailable (%s)\n", fallback_name(ss->no_splice_cause));
+	} else {
+		put(o, "kernel splice: not loaded (no services)\n");
 	}
 }
 
