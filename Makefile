@@ -15,7 +15,7 @@ VERSION  := 0.1.0
 # Packages each step needs on Debian 12; `make deps-*` installs the missing ones.
 PKGS_BUILD := make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev \
               libev-dev libyaml-dev bpftool iproute2
-PKGS_TEST  := $(PKGS_BUILD) libcmocka-dev procps jq bc util-linux
+PKGS_TEST  := $(PKGS_BUILD) libcmocka-dev procps jq bc util-linux python3
 PKGS_BENCH := $(PKGS_BUILD) util-linux jq haproxy nginx-light libnginx-mod-stream python3
 
 ifeq ($(V),1)
@@ -46,7 +46,7 @@ SKELS      := $(patsubst %,$(BUILD)/kern/%.skel.h,$(BPF_OBJS))
 DAEMON_SRCS := proxy/main.c proxy/config.c proxy/rules.c proxy/loader.c proxy/pins.c \
                proxy/probe.c proxy/log.c cgroup/cgroup.c proxy/splice.c proxy/conn.c \
                proxy/service.c proxy/health.c proxy/lb.c proxy/maglev.c proxy/control.c \
-               proxy/vip.c proxy/reload.c
+               proxy/vip.c proxy/reload.c proxy/scope_dirs.c
 CLI_SRCS    := proxy/cli.c proxy/policy_cli.c proxy/pins.c proxy/log.c cgroup/cgroup.c
 DAEMON_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRCS))
 CLI_OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
@@ -142,11 +142,12 @@ $(BUILD)/sockhop: $(CLI_OBJS)
 
 # --- tests -----------------------------------------------------------------------
 $(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(BUILD)/proxy/config.o $(BUILD)/proxy/rules.o \
-			   $(BUILD)/proxy/reload.o
+			   $(BUILD)/proxy/reload.o $(BUILD)/cgroup/cgroup.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -lyaml -o $@
 
-$(BUILD)/tests/test_rules: $(BUILD)/tests/unit/test_rules.o $(BUILD)/proxy/rules.o $(BUILD)/proxy/config.o
+$(BUILD)/tests/test_rules: $(BUILD)/tests/unit/test_rules.o $(BUILD)/proxy/rules.o $(BUILD)/proxy/config.o \
+			  $(BUILD)/cgroup/cgroup.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -lyaml -o $@
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -78,34 +80,67 @@ int cg_find_mount(const char *mountinfo, char *out, size_t len)
 
 int cg_resolve(const char *mount, const char *path, char *out, size_t len)
 {
-	size_t mlen = strlen(mount);
+	size_t mlen = strlen(mount), n;
 	const char *rel = path, *p;
-	int n;
 
 	if (!*path)
 		return -EINVAL;
-	while (mlen > 1 && mount[mlen - 1] == '/')
-		mlen--;
+	while (mlen > 0 && mount[mlen - 1] == '/')
+		mlen--;	/* "/" becomes "": every absolute path lies under it */
 	if (path[0] == '/') {
 		if (strncmp(path, mount, mlen) != 0 || (path[mlen] != '/' && path[mlen] != '\0'))
 			return -EINVAL;
 		rel = path + mlen;
 	}
-	while (*rel == '/')
-		rel++;
-	/* Refuse ".." anywhere: a scope may not climb out of the hierarchy. */
+	if (mlen + 1 >= len)
+		return -ENAMETOOLONG;
+	memcpy(out, mount, mlen);
+	n = mlen;
+	/* One component at a time: "" and "." name the directory itself and
+	 * are dropped, so every spelling of one cgroup gives one string; ".."
+	 * is refused, a scope may not climb out of the hierarchy. */
 	for (p = rel; *p; ) {
 		const char *end = strchrnul(p, '/');
+		size_t clen = (size_t)(end - p);
 
-		if (end - p == 2 && p[0] == '.' && p[1] == '.')
+		if (clen == 2 && p[0] == '.' && p[1] == '.')
 			return -EINVAL;
+		if (clen && !(clen == 1 && p[0] == '.')) {
+			if (n + 1 + clen >= len)
+				return -ENAMETOOLONG;
+			out[n++] = '/';
+			memcpy(out + n, p, clen);
+			n += clen;
+		}
 		p = *end ? end + 1 : end;
 	}
-	n = snprintf(out, len, "%.*s%s%s", (int)mlen, mount, *rel ? "/" : "", rel);
-	if (n < 0 || (size_t)n >= len)
-		return -ENAMETOOLONG;
-	while (n > 1 && out[n - 1] == '/')
-		out[--n] = '\0';
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+	return 0;
+}
+
+int cg_check_dir(const char *mount, const char *dir, uint64_t *id)
+{
+	struct stat st, root;
+	struct statfs fs;
+
+	if (stat(dir, &st) == -1)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (statfs(dir, &fs) == -1)
+		return -errno;
+	if (fs.f_type != CGROUP2_SUPER_MAGIC)
+		return -EXDEV;
+	if (stat(mount, &root) == -1)
+		return -errno;
+	/* Identity, not spelling: a symlink, a bind mount or "x/." of the
+	 * root all lead to the root's inode on the root's device. */
+	if (st.st_dev == root.st_dev && st.st_ino == root.st_ino)
+		return -EPERM;
+	if (id)
+		*id = (uint64_t)st.st_ino;
 	return 0;
 }
 
@@ -128,6 +163,40 @@ int cg_id(const char *dir, uint64_t *id)
 		return -ENOTDIR;
 	*id = (uint64_t)st.st_ino;
 	return 0;
+}
+
+int cg_path_of_id(const char *mount, uint64_t id, char *out, size_t len)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + sizeof(uint64_t)];
+	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = 0xfe } };
+	char link[64];
+	ssize_t n;
+	int mfd, fd, err = 0;
+
+	/* A cgroup's id is its kernfs handle (type FILEID_KERNFS, 0xfe). */
+	memcpy(h.fh.f_handle, &id, sizeof(id));
+	mfd = open(mount, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd == -1)
+		return -errno;
+	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1) {
+		err = errno == ESTALE ? -ENOENT : -errno;
+		goto out;
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, out, len - 1);
+	if (n < 0)
+		err = -errno;
+	else if ((size_t)n >= len - 1)
+		err = -ENAMETOOLONG;
+	else
+		out[n] = '\0';
+	close(fd);
+out:
+	close(mfd);
+	return err;
 }
 
 int cg_create(const char *dir)

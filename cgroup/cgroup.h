@@ -29,16 +29,39 @@ int cg_find_mount(const char *mountinfo, char *out, size_t len);
  * @out: receives the absolute path, without a trailing slash
  * @len: size of @out
  *
- * Pure string work, no system call. Return: 0, -EINVAL for an empty path,
- * a ".." component or an absolute path outside @mount, -ENAMETOOLONG.
+ * Pure string work, no system call. Empty and "." components are dropped,
+ * so "a/./b//" and "a/b" give one string and "." gives @mount itself.
+ * Return: 0, -EINVAL for an empty path, a ".." component or an absolute
+ * path outside @mount, -ENAMETOOLONG.
  */
 int cg_resolve(const char *mount, const char *path, char *out, size_t len);
+
+/**
+ * cg_check_dir() - is @dir a cgroup a scope may use?
+ * @mount: the cgroup2 mount point
+ * @dir: a path from cg_resolve()
+ * @id: receives the cgroup id when @dir qualifies (may be NULL)
+ *
+ * Compares by identity (device and inode), never by spelling.
+ * Return: 0; -ENOENT when @dir does not exist; -ENOTDIR; -EXDEV when it is
+ * not on a cgroup2 file system; -EPERM when it is the mount's root cgroup
+ * (every process of the mount's view would be in scope); other -errno of
+ * stat/statfs.
+ */
+int cg_check_dir(const char *mount, const char *dir, uint64_t *id);
 
 /** cg_open() - open a cgroup directory (O_RDONLY|O_DIRECTORY); fd or -errno. */
 int cg_open(const char *dir);
 
 /** cg_id() - the cgroup id (the kernfs node id of the directory) of @dir. */
 int cg_id(const char *dir, uint64_t *id);
+
+/**
+ * cg_path_of_id() - the directory of the cgroup whose id is @id, as this
+ * process sees it (needs CAP_DAC_READ_SEARCH). Return: 0, -ENOENT when no
+ * cgroup has that id any more, or -errno.
+ */
+int cg_path_of_id(const char *mount, uint64_t id, char *out, size_t len);
 
 /** cg_create() - create @dir and its missing parents (mode 0755). */
 int cg_create(const char *dir);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "rules.h"
 
@@ -58,6 +59,15 @@ static void report(struct parser *p, const yaml_node_t *node, const char *field,
 	p->used += (size_t)n;
 	p->err[p->used++] = '\n';
 	p->err[p->used] = '\0';
+}
+
+/* A stand-in node that points at where address <a> was written. */
+static yaml_node_t at_addr(const struct cfg_addr *a)
+{
+	yaml_node_t n = { .start_mark = { .line = (size_t)a->line - 1,
+					  .column = (size_t)a->col - 1 } };
+
+	return n;
 }
 
 static yaml_node_t *node_at(struct parser *p, int idx)
@@ -423,19 +433,8 @@ static int expand_balance_rules(const struct cfg *cfg, struct cfg_scope *sc)
 					continue;
 				*o = *r;
 				o->proto = pr ? SH_PROTO_UDP : SH_PROTO_TCP;
-				memset(o->addr, 0, sizeof(o->addr));
-				if (sa->ss_family == AF_INET) {
-					const struct sockaddr_in *s4 = (const void *)sa;
-
-					o->addr[10] = o->addr[11] = 0xff;
-					memcpy(&o->addr[12], &s4->sin_addr, 4);
-					o->port_lo = o->port_hi = ntohs(s4->sin_port);
-				} else {
-					const struct sockaddr_in6 *s6 = (const void *)sa;
-
-					memcpy(o->addr, &s6->sin6_addr, 16);
-					o->port_lo = o->port_hi = ntohs(s6->sin6_port);
-				}
+				cfg_sockaddr_ip6(sa, o->addr, &o->port_lo);
+				o->port_hi = o->port_lo;
 				o->prefixlen = 128;
 				nr++;
 			}
@@ -549,9 +548,26 @@ static int valid_name(const char *s)
 	return 1;
 }
 
-/* A cgroup path: not empty, no "..", no control characters. */
+/*
+ * One string per cgroup, whatever the spelling: "." and empty components
+ * dropped (cg_resolve); a relative path is marked with a leading '@' so
+ * that "a" (under the mount) and "/a" (absolute) stay apart. The mount is
+ * not known here; --check and the start compare resolved directories by
+ * identity as well (scope_dirs.c).
+ */
+static int cgroup_key(const char *path, char *out, size_t len)
+{
+	if (path[0] == '/')
+		return cg_resolve("/", path, out, len);
+	out[0] = '@';
+	return cg_resolve("", path, out + 1, len - 1);
+}
+
+/* A cgroup path: not empty, no "..", no control characters, and not the
+ * root of the mount by a relative spelling ("." or "./"). */
 static const char *cgroup_path_problem(const char *s)
 {
+	char key[CFG_PATH_LEN + 2];
 	const char *c;
 
 	if (!*s)
@@ -561,13 +577,11 @@ static const char *cgroup_path_problem(const char *s)
 	for (c = s; *c; c++)
 		if ((unsigned char)*c < 0x20)
 			return "contains a control character";
-	for (c = s; *c; ) {
-		const char *end = strchrnul(c, '/');
-
-		if (end - c == 2 && c[0] == '.' && c[1] == '.')
-			return "contains '..'";
-		c = *end ? end + 1 : end;
-	}
+	if (cgroup_key(s, key, sizeof(key)))
+		return "contains '..'";
+	if (!strcmp(key, "@/"))
+		return "names the root of the cgroup2 mount: every process on the machine "
+		       "would be in scope";
 	return NULL;
 }
 
@@ -602,6 +616,7 @@ static int parse_scope(struct parser *p, yaml_node_t *n, const char *path, struc
 	size_t i;
 
 	sc->line = (int)n->start_mark.line + 1;
+	sc->col = (int)n->start_mark.column + 1;
 	if (expect(p, n, YAML_MAPPING_NODE, path))
 		return -EINVAL;
 	bad |= check_keys(p, n, path, keys);
@@ -618,6 +633,7 @@ static int parse_scope(struct parser *p, yaml_node_t *n, const char *path, struc
 	} else {
 		snprintf(sc->cgroup, sizeof(sc->cgroup), "%s", scalar(v));
 		sc->cgroup_line = (int)v->start_mark.line + 1;
+		sc->cgroup_col = (int)v->start_mark.column + 1;
 	}
 
 	v = lookup(p, n, "create");
@@ -663,6 +679,13 @@ static int parse_scope(struct parser *p, yaml_node_t *n, const char *path, struc
 	return bad;
 }
 
+static bool same_cgroup(const char *a, const char *b)
+{
+	char ka[CFG_PATH_LEN + 2], kb[CFG_PATH_LEN + 2];
+
+	return !cgroup_key(a, ka, sizeof(ka)) && !cgroup_key(b, kb, sizeof(kb)) && !strcmp(ka, kb);
+}
+
 /* Checks that need the whole model: duplicates and the kernel's limits. */
 static int validate(struct parser *p, struct cfg *cfg, yaml_node_t *list)
 {
@@ -687,7 +710,7 @@ static int validate(struct parser *p, struct cfg *cfg, yaml_node_t *list)
 				       a->name, b->line);
 				bad = -EINVAL;
 			}
-			if (*a->cgroup && !strcmp(a->cgroup, b->cgroup)) {
+			if (*a->cgroup && *b->cgroup && same_cgroup(a->cgroup, b->cgroup)) {
 				report(p, an, field,
 				       "cgroup '%s' is already the scope '%s' (line %d)", a->cgroup,
 				       b->name, b->line);
@@ -735,6 +758,35 @@ const char *cfg_algo_name(enum cfg_algo a)
 const char *cfg_path_name(enum cfg_data_path pth)
 {
 	return (size_t)pth < sizeof(path_names) / sizeof(path_names[0]) ? path_names[pth] : "?";
+}
+
+void cfg_sockaddr_ip6(const struct sockaddr_storage *sa, uint8_t out[16], uint16_t *port)
+{
+	memset(out, 0, 16);
+	if (sa->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		out[10] = out[11] = 0xff;
+		memcpy(&out[12], &s4->sin_addr, 4);
+		*port = ntohs(s4->sin_port);
+	} else {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		memcpy(out, &s6->sin6_addr, 16);
+		*port = ntohs(s6->sin6_port);
+	}
+}
+
+/* Do @a and @b name one address and port (IPv4 and its v4-mapped form
+ * alike)? */
+static bool same_endpoint(const struct cfg_addr *a, const struct cfg_addr *b)
+{
+	uint8_t x[16], y[16];
+	uint16_t px, py;
+
+	cfg_sockaddr_ip6(&a->sa, x, &px);
+	cfg_sockaddr_ip6(&b->sa, y, &py);
+	return px == py && !memcmp(x, y, 16);
 }
 
 int cfg_parse_sockaddr(const char *s, struct sockaddr_storage *sa, socklen_t *len)
@@ -788,6 +840,7 @@ static int parse_addr(struct parser *p, yaml_node_t *v, const char *field, struc
 	if (expect(p, v, YAML_SCALAR_NODE, field))
 		return -EINVAL;
 	a->line = (int)v->start_mark.line + 1;
+	a->col = (int)v->start_mark.column + 1;
 	if (strlen(scalar(v)) >= sizeof(a->text) ||
 	    cfg_parse_sockaddr(scalar(v), &a->sa, &a->len)) {
 		report(p, v, field, "'%s' is not IP:PORT or [IPv6]:PORT (port 1-65535)", scalar(v));
@@ -997,6 +1050,7 @@ static int parse_service(struct parser *p, yaml_node_t *n, const char *path, str
 	size_t i, nr;
 
 	sv->line = (int)n->start_mark.line + 1;
+	sv->col = (int)n->start_mark.column + 1;
 	sv->backlog = CFG_DEF_BACKLOG;
 	sv->connect_timeout_ms = CFG_DEF_CONNECT_MS;
 	sv->idle_timeout_ms = CFG_DEF_IDLE_MS;
@@ -1130,7 +1184,7 @@ static int validate_services(struct parser *p, struct cfg *cfg, yaml_node_t *lis
 			for (k = 0; k < a->nr_listen; k++)
 				for (l = 0; l < b->nr_listen; l++)
 					if (same_sockaddr(&a->listen[k], &b->listen[l])) {
-						yaml_node_t at = { .start_mark = { .line = (size_t)a->listen[k].line - 1 } };
+						yaml_node_t at = at_addr(&a->listen[k]);
 
 						report(p, &at, field, "listen address %s is already used by service '%s' (line %d)",
 						       a->listen[k].text, b->name, b->listen[l].line);
@@ -1145,10 +1199,31 @@ static int validate_services(struct parser *p, struct cfg *cfg, yaml_node_t *lis
 			for (k = 0; k < a->nr_vips; k++)
 				for (l = 0; l < b->nr_vips; l++)
 					if (same_sockaddr(&a->vips[k], &b->vips[l])) {
-						yaml_node_t at = { .start_mark = { .line = (size_t)a->vips[k].line - 1 } };
+						yaml_node_t at = at_addr(&a->vips[k]);
 
 						report(p, &at, field, "virtual address %s already belongs to service '%s' (line %d)",
 						       a->vips[k].text, b->name, b->vips[l].line);
+						bad = -EINVAL;
+					}
+		}
+		/* A connect() to a virtual address never reaches a listener on
+		 * it from a scope, and always does from outside one: refuse the
+		 * pair rather than leave which one answers to where the client
+		 * runs. (A wildcard listener on the port is allowed: README.) */
+		for (j = 0; j < cfg->nr_services; j++) {
+			struct cfg_service *b = &cfg->services[j];
+
+			if (!(a->vip_protos & CFG_VIP_TCP))
+				break;
+			for (k = 0; k < a->nr_vips; k++)
+				for (l = 0; l < b->nr_listen; l++)
+					if (same_endpoint(&a->vips[k], &b->listen[l])) {
+						yaml_node_t at = at_addr(&a->vips[k]);
+
+						report(p, &at, field, "virtual address %s is the listen address "
+						       "of service '%s' (line %d): connect-time balancing would "
+						       "take its connections from scoped clients",
+						       a->vips[k].text, b->name, b->listen[l].line);
 						bad = -EINVAL;
 					}
 		}
@@ -1157,7 +1232,7 @@ static int validate_services(struct parser *p, struct cfg *cfg, yaml_node_t *lis
 		for (k = 0; k < a->nr_vips; k++)
 			for (l = 0; l < a->nr_backends; l++)
 				if (a->vips[k].sa.ss_family != a->backends[l].addr.sa.ss_family) {
-					yaml_node_t at = { .start_mark = { .line = (size_t)a->backends[l].addr.line - 1 } };
+					yaml_node_t at = at_addr(&a->backends[l].addr);
 
 					report(p, &at, field, "backend %s is not of the family of virtual address %s "
 					       "(line %d); connect-time balancing keeps IPv4 and IPv6 apart",
@@ -1169,7 +1244,7 @@ static int validate_services(struct parser *p, struct cfg *cfg, yaml_node_t *lis
 
 			for (l = 0; l < k; l++)
 				if (same_sockaddr(&a->backends[k].addr, &a->backends[l].addr)) {
-					yaml_node_t at = { .start_mark = { .line = (size_t)a->backends[k].addr.line - 1 } };
+					yaml_node_t at = at_addr(&a->backends[k].addr);
 
 					report(p, &at, field, "backend %s is listed twice (first at line %d)",
 					       a->backends[k].addr.text, a->backends[l].addr.line);
@@ -1287,18 +1362,105 @@ static int parse_root(struct parser *p, struct cfg *cfg)
 	return validate(p, cfg, list);
 }
 
+/* A stand-in node at byte @off of @buf: its line and its column counted in
+ * characters (UTF-8 continuation bytes are not), as libyaml's marks are. */
+static yaml_node_t at_offset(const char *buf, size_t off)
+{
+	yaml_node_t n = { 0 };
+	size_t i;
+
+	for (i = 0; i < off; i++) {
+		if (buf[i] == '\n') {
+			n.start_mark.line++;
+			n.start_mark.column = 0;
+		} else if (((unsigned char)buf[i] & 0xc0) != 0x80) {
+			n.start_mark.column++;
+		}
+	}
+	return n;
+}
+
+/* Offset of the first byte of @buf that is not well-formed UTF-8 (no
+ * overlong forms, no surrogates, nothing past U+10FFFF), or @len. */
+static size_t utf8_invalid_at(const unsigned char *buf, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = buf[i];
+		size_t n, k;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return i;
+		}
+		for (k = 1; k <= n; k++) {
+			if (i + k >= len || (buf[i + k] & 0xc0) != 0x80)
+				return i;
+			cp = (cp << 6) | (buf[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return i;
+		i += n + 1;
+	}
+	return len;
+}
+
+/* A libyaml parse failure as one error line at the place it names. */
+static void report_yaml_error(struct parser *p, const yaml_parser_t *parser, const char *buf)
+{
+	yaml_node_t at = { .start_mark = parser->problem_mark };
+
+	if (parser->error == YAML_READER_ERROR)
+		at = at_offset(buf, parser->problem_offset);	/* the reader gives no mark */
+	report(p, &at, "", "YAML syntax error: %s%s%s",
+	       parser->problem ? parser->problem : "invalid document",
+	       parser->context ? " " : "", parser->context ? parser->context : "");
+}
+
 int cfg_parse(const char *file, const char *buf, size_t len, struct cfg **out, char *err,
 	      size_t errlen)
 {
 	struct parser p = { .file = file, .err = err, .errlen = errlen };
 	yaml_parser_t parser;
-	yaml_document_t doc;
+	yaml_document_t doc, extra;
+	const char *nul;
 	struct cfg *cfg;
+	size_t bad;
 	int ret;
 
 	*out = NULL;
 	if (errlen)
 		err[0] = '\0';
+	nul = memchr(buf, '\0', len);
+	if (nul) {
+		yaml_node_t at = at_offset(buf, (size_t)(nul - buf));
+
+		report(&p, &at, "", "the file contains a NUL byte (is it a YAML text file?)");
+		return -EINVAL;
+	}
+	bad = utf8_invalid_at((const unsigned char *)buf, len);
+	if (bad < len) {
+		yaml_node_t at = at_offset(buf, bad);
+
+		report(&p, &at, "", "invalid UTF-8 (byte 0x%02x): the file must be UTF-8 text",
+		       (unsigned char)buf[bad]);
+		return -EINVAL;
+	}
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg)
 		return -ENOMEM;
@@ -1310,17 +1472,32 @@ int cfg_parse(const char *file, const char *buf, size_t len, struct cfg **out, c
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		yaml_node_t at = { .start_mark = parser.problem_mark };
-
-		report(&p, &at, "", "YAML syntax error: %s%s%s", parser.problem ? parser.problem : "invalid document",
-		       parser.context ? " " : "", parser.context ? parser.context : "");
+		report_yaml_error(&p, &parser, buf);
 		yaml_parser_delete(&parser);
 		free(cfg);
 		return -EINVAL;
 	}
+	/* One document: a second one (after "---"), valid or not, is refused
+	 * rather than silently ignored. */
+	if (!yaml_parser_load(&parser, &extra)) {
+		report_yaml_error(&p, &parser, buf);
+		ret = -EINVAL;
+		goto out_doc;
+	}
+	if (yaml_document_get_root_node(&extra)) {
+		yaml_node_t at = { .start_mark = extra.start_mark };
+
+		report(&p, &at, "", "a second YAML document starts here; the file must hold "
+		       "exactly one (remove this '---' and what follows, or merge them)");
+		yaml_document_delete(&extra);
+		ret = -EINVAL;
+		goto out_doc;
+	}
+	yaml_document_delete(&extra);
 	p.doc = &doc;
 	p.cfg = cfg;
 	ret = parse_root(&p, cfg);
+out_doc:
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	if (ret) {
@@ -1329,6 +1506,14 @@ int cfg_parse(const char *file, const char *buf, size_t len, struct cfg **out, c
 	}
 	*out = cfg;
 	return 0;
+}
+
+/* What kind of file @m is, for an operator. */
+static const char *file_kind(mode_t m)
+{
+	return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket" :
+	       S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device" :
+	       "not a regular file";
 }
 
 int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
@@ -1340,26 +1525,38 @@ int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
 	int fd, ret;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; the type is
+	 * checked right after, before any read. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd == -1) {
+		char target[256];
+		ssize_t tl;
+
 		ret = -errno;
-		snprintf(err, errlen, "%s: cannot open: %s\n", path, strerror(errno));
+		tl = readlink(path, target, sizeof(target) - 1);
+		if (ret == -ENOENT && tl >= 0) {
+			target[tl] = '\0';
+			snprintf(err, errlen, "%s:1:1: cannot open: a symbolic link to '%s', which "
+				 "does not exist\n", path, target);
+		} else {
+			snprintf(err, errlen, "%s:1:1: cannot open: %s\n", path, strerror(-ret));
+		}
 		return ret;
 	}
 	if (fstat(fd, &st) == -1) {
 		ret = -errno;
-		snprintf(err, errlen, "%s: cannot stat: %s\n", path, strerror(errno));
+		snprintf(err, errlen, "%s:1:1: cannot stat: %s\n", path, strerror(-ret));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		ret = -EINVAL;
-		snprintf(err, errlen, "%s: not a regular file\n", path);
+		snprintf(err, errlen, "%s:1:1: %s, not a regular file\n", path, file_kind(st.st_mode));
 		goto out;
 	}
 	if (st.st_size > CFG_MAX_FILE_SIZE) {
 		ret = -EFBIG;
-		snprintf(err, errlen, "%s: file is %lld bytes, larger than the %d allowed\n", path,
-			 (long long)st.st_size, CFG_MAX_FILE_SIZE);
+		snprintf(err, errlen, "%s:1:1: the file is %lld bytes, more than the %d (1 MiB) "
+			 "allowed\n", path, (long long)st.st_size, CFG_MAX_FILE_SIZE);
 		goto out;
 	}
 	buf = malloc((size_t)st.st_size + 1);
@@ -1373,7 +1570,7 @@ int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
 			continue;
 		if (n < 0) {
 			ret = -errno;
-			snprintf(err, errlen, "%s: cannot read: %s\n", path, strerror(errno));
+			snprintf(err, errlen, "%s:1:1: cannot read: %s\n", path, strerror(-ret));
 			goto out;
 		}
 		if (n == 0)
@@ -1381,11 +1578,6 @@ int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
 		got += (size_t)n;
 	}
 	buf[got] = '\0';
-	if (memchr(buf, '\0', got)) {
-		ret = -EINVAL;
-		snprintf(err, errlen, "%s: the file contains a NUL byte\n", path);
-		goto out;
-	}
 	ret = cfg_parse(path, buf, got, out, err, errlen);
 out:
 	free(buf);

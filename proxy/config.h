@@ -40,8 +40,8 @@ struct cfg_verdict {
 };
 
 struct cfg_scope {
-	int line;			/* line of the scope's entry */
-	int cgroup_line;		/* line of its cgroup field */
+	int line, col;			/* where the scope's entry starts */
+	int cgroup_line, cgroup_col;	/* where its cgroup field's value is */
 	char name[SH_SCOPE_NAME_LEN];
 	char cgroup[CFG_PATH_LEN];	/* as written: absolute or mount-relative */
 	bool create;			/* create the cgroup when missing */
@@ -53,7 +53,7 @@ struct cfg_scope {
 
 /* A socket address as written in the config: "IP:PORT" or "[IPv6]:PORT". */
 struct cfg_addr {
-	int line;
+	int line, col;			/* where it is written (1-based) */
 	struct sockaddr_storage sa;
 	socklen_t len;
 	char text[64];			/* as written, for logs and the CLI */
@@ -85,7 +85,7 @@ struct cfg_health {
 };
 
 struct cfg_service {
-	int line;
+	int line, col;			/* where the service's entry starts */
 	char name[SH_SCOPE_NAME_LEN];
 	struct cfg_addr *listen;
 	size_t nr_listen;
@@ -158,5 +158,9 @@ const char *cfg_path_name(enum cfg_data_path p);
  * Return: 0 or -EINVAL.
  */
 int cfg_parse_sockaddr(const char *s, struct sockaddr_storage *sa, socklen_t *len);
+
+/** cfg_sockaddr_ip6() - @sa's address in IPv6 form (IPv4 v4-mapped) and its
+ * port in host order: the form every BPF key uses. */
+void cfg_sockaddr_ip6(const struct sockaddr_storage *sa, uint8_t out[16], uint16_t *port);
 
 #endif /* SOCKHOP_CONFIG_H */

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "pins.h"
 #include "rules.h"
+#include "scope_dirs.h"
 #include "vip.h"
 
 #define PATH_LEN 512
@@ -50,6 +51,7 @@ struct loader {
 	unsigned int stage_generation;	/* stage sets loaded so far */
 	bool balance;		/* the config has virtual services: attach bal */
 	char pin_dir[PATH_LEN];
+	char cg_mount[PATH_LEN];	/* the cgroup2 mount ("" when no scope needs it) */
 	bool adopted;		/* the pin directory held a kept state */
 	bool map_progs;		/* sk_msg / sk_skb attached to sock_hash */
 	struct loader_scope *scopes;
@@ -167,15 +169,19 @@ static int check_pins(struct loader *l)
 		       l->pin_dir);
 		return -EPROTO;
 	}
-	if (meta.daemon_pid && meta.daemon_pid != (__u32)getpid() &&
-	    kill((pid_t)meta.daemon_pid, 0) == 0) {
+	if (meta.daemon_pid != (__u32)getpid() && pins_owner_alive(&meta)) {
 		pr_err("%s is in use by a running sockhopd (pid %u)\n", l->pin_dir,
 		       meta.daemon_pid);
 		return -EBUSY;
 	}
 	l->adopted = true;
-	pr_info("adopting the kernel state kept in %s (version %u)\n", l->pin_dir,
-		meta.layout_version);
+	if (meta.daemon_pid && !meta.kept)
+		pr_warn("%s was left by sockhopd pid %u, which died without cleaning up (killed, "
+			"OOM or a crash): adopting what matches the config, removing the rest\n",
+			l->pin_dir, meta.daemon_pid);
+	else
+		pr_info("adopting the kernel state kept in %s (version %u)\n", l->pin_dir,
+			meta.layout_version);
 	return 0;
 }
 
@@ -254,55 +260,37 @@ static int write_meta(struct loader *l, __u32 pid, __u32 kept, __u32 nr_scopes)
 	return 0;
 }
 
-/* Resolves each scope's cgroup, creating it when the config says so. */
+/* Resolves each scope's cgroup, creating it when the config says so;
+ * refused cgroups are reported with file, line and column. */
 static int resolve_scopes(struct loader *l, const struct cfg *cfg, const char *cg_mount)
 {
+	struct scope_dir *dirs;
+	char msg[8192];
 	size_t i, j;
 	int err;
 
 	l->scopes = calloc(cfg->nr_scopes ? cfg->nr_scopes : 1, sizeof(*l->scopes));
-	if (!l->scopes)
+	dirs = calloc(cfg->nr_scopes ? cfg->nr_scopes : 1, sizeof(*dirs));
+	if (!l->scopes || !dirs) {
+		free(dirs);
 		return -ENOMEM;
+	}
 	l->nr_scopes = cfg->nr_scopes;
+	err = scope_dirs_resolve(cfg, cg_mount, true, dirs, msg, sizeof(msg));
 	for (i = 0; i < cfg->nr_scopes; i++) {
-		const struct cfg_scope *sc = &cfg->scopes[i];
-		struct loader_scope *ls = &l->scopes[i];
-		struct stat st;
+		snprintf(l->scopes[i].dir, sizeof(l->scopes[i].dir), "%s", dirs[i].dir);
+		l->scopes[i].cgid = dirs[i].cgid;
+		l->scopes[i].created = dirs[i].created;
+		if (dirs[i].created)
+			pr_info("scope '%s': created cgroup %s\n", cfg->scopes[i].name, dirs[i].dir);
+	}
+	free(dirs);
+	if (err) {
+		char *line, *save = NULL;
 
-		err = cg_resolve(cg_mount, sc->cgroup, ls->dir, sizeof(ls->dir));
-		if (err) {
-			pr_err("%s:%d: scopes[%zu].cgroup: '%s' is not a path under the cgroup2 "
-			       "mount %s\n", cfg->file, sc->cgroup_line, i, sc->cgroup, cg_mount);
-			return err;
-		}
-		if (!strcmp(ls->dir, cg_mount)) {
-			pr_err("%s:%d: scopes[%zu].cgroup: refusing the root cgroup %s: every "
-			       "process on the machine would be in scope '%s'\n", cfg->file,
-			       sc->cgroup_line, i, ls->dir, sc->name);
-			return -EINVAL;
-		}
-		if (stat(ls->dir, &st) == -1 && errno == ENOENT) {
-			if (!sc->create) {
-				pr_err("%s:%d: scopes[%zu].cgroup: cgroup %s does not exist (create "
-				       "it, or set 'create: true')\n", cfg->file, sc->cgroup_line, i,
-				       ls->dir);
-				return -ENOENT;
-			}
-			err = cg_create(ls->dir);
-			if (err) {
-				pr_err("%s:%d: scopes[%zu].cgroup: cannot create %s: %s\n",
-				       cfg->file, sc->cgroup_line, i, ls->dir, strerror(-err));
-				return err;
-			}
-			ls->created = true;
-			pr_info("scope '%s': created cgroup %s\n", sc->name, ls->dir);
-		}
-		err = cg_id(ls->dir, &ls->cgid);
-		if (err) {
-			pr_err("%s:%d: scopes[%zu].cgroup: %s: %s\n", cfg->file, sc->cgroup_line, i,
-			       ls->dir, strerror(-err));
-			return err;
-		}
+		for (line = strtok_r(msg, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			pr_err("%s\n", line);
+		return err;
 	}
 	/* Programs attached to a cgroup run for its descendants too, so a scope
 	 * nested in another scope is served by the outer one's attachment. */
@@ -321,6 +309,26 @@ static int resolve_scopes(struct loader *l, const struct cfg *cfg, const char *c
 	return 0;
 }
 
+/* A scope of an earlier daemon that left the config: the cgroup that
+ * daemon created for it goes too (when no process is in it any more). */
+static void remove_left_cgroup(struct loader *l, __u64 cgid, const struct sh_scope *gone)
+{
+	char dir[PATH_LEN];
+	int err;
+
+	if (!(gone->flags & SH_SCOPE_F_CREATED) || !l->cg_mount[0])
+		return;
+	err = cg_path_of_id(l->cg_mount, cgid, dir, sizeof(dir));
+	if (!err)
+		err = cg_remove(dir);
+	if (err && err != -ENOENT)
+		pr_warn("scope '%s' left the config; left its cgroup (id %llu) in place: %s\n",
+			gone->name, (unsigned long long)cgid, strerror(-err));
+	else if (!err)
+		pr_info("scope '%s' left the config: removed the cgroup %s created for it\n",
+			gone->name, dir);
+}
+
 /* scopes map := the configured scopes; stale keys are removed. */
 static int fill_scopes(struct loader *l, const struct cfg *cfg)
 {
@@ -329,13 +337,17 @@ static int fill_scopes(struct loader *l, const struct cfg *cfg)
 	size_t i;
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct sh_scope gone;
 		bool keep = false;
 
 		for (i = 0; i < l->nr_scopes; i++)
 			keep |= l->scopes[i].cgid == next;
 		key = next;
-		if (!keep && bpf_map_delete_elem(fd, &key) == 0)
+		if (!keep && bpf_map_lookup_elem(fd, &key, &gone) == 0 &&
+		    bpf_map_delete_elem(fd, &key) == 0) {
+			remove_left_cgroup(l, key, &gone);
 			continue;	/* deleted: the walk restarts cleanly from key */
+		}
 		prev = &key;
 	}
 	for (i = 0; i < l->nr_scopes; i++) {
@@ -831,6 +843,7 @@ int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_moun
 	if (!l)
 		return -ENOMEM;
 	snprintf(l->pin_dir, sizeof(l->pin_dir), "%s", pin_dir);
+	snprintf(l->cg_mount, sizeof(l->cg_mount), "%s", cg_mount);
 	for (size_t i = 0; i < cfg->nr_services; i++)
 		l->balance |= cfg->services[i].nr_vips > 0;
 

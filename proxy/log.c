@@ -7,6 +7,7 @@
 #include "log.h"
 
 int log_level = LOG_INFO;
+const char *log_prog = "sockhop";
 
 static const char *const level_tag[] = {
 	[LOG_ERROR] = "error",
@@ -20,12 +21,15 @@ static void vlog(enum log_level level, const char *fmt, va_list ap)
 {
 	if ((int)level > log_level)
 		return;
-	/* libbpf's own lines already start with "libbpf: ". */
+	/* libbpf's own lines already start with "libbpf: ". A failed write
+	 * (a closed pipe: SIGPIPE is ignored) is dropped; logging must never
+	 * cost the caller anything, least of all the cleanup. */
 	if (level == LOG_VERBOSE)
-		fputs("sockhop: ", stderr);
+		fprintf(stderr, "%s: ", log_prog);
 	else
-		fprintf(stderr, "sockhop: %s: ", level_tag[level]);
+		fprintf(stderr, "%s: %s: ", log_prog, level_tag[level]);
 	vfprintf(stderr, fmt, ap);
+	clearerr(stderr);
 }
 
 void log_print(enum log_level level, const char *fmt, ...)

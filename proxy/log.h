@@ -12,6 +12,7 @@ enum log_level {
 };
 
 extern int log_level;	/* messages above this level are dropped */
+extern const char *log_prog;	/* every line's prefix: "sockhopd" or "sockhop" */
 
 __attribute__((format(printf, 2, 3)))
 void log_print(enum log_level level, const char *fmt, ...);

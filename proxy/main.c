@@ -22,11 +22,13 @@
 #include "pins.h"
 #include "probe.h"
 #include "reload.h"
+#include "scope_dirs.h"
 #include "service.h"
 #include "splice.h"
 #include "vip.h"
 
 #define DEFAULT_CONFIG "/etc/sockhop/sockhop.yaml"
+#define EXAMPLE_CONFIG "/etc/sockhop/sockhop.yaml.example"	/* make install */
 
 struct options {
 	const char *config;
@@ -198,7 +200,7 @@ static void on_drained(struct services *ss)
 static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)revents;
-	if (!services || services->stopping) {
+	if (!services || !services->nr || services->stopping) {
 		pr_info("received %s, stopping\n", strsignal(w->signum));
 		ev_break(loop, EVBREAK_ALL);
 		return;
@@ -230,6 +232,36 @@ static struct splice *open_splice(bool have_bpf, enum fallback_cause *why)
 	return sp;
 }
 
+/*
+ * --check's part that needs the machine: each scope's cgroup resolved
+ * under the cgroup2 mount and checked by identity, as the start does; a
+ * missing cgroup that 'create: true' would make is a warning. 0 or -errno.
+ */
+static int check_scopes(const struct cfg *cfg)
+{
+	char mount[512], msg[8192];
+	struct scope_dir *dirs;
+	int err;
+
+	if (!cfg->nr_scopes)
+		return 0;
+	err = cg_find_mount("/proc/self/mountinfo", mount, sizeof(mount));
+	if (err) {
+		fprintf(stderr, "%s:%d:%d: scopes[0].cgroup: no cgroup2 file system is mounted "
+			"(/proc/self/mountinfo): the scopes' cgroups cannot be checked; mount one "
+			"with 'mount -t cgroup2 none /sys/fs/cgroup/unified'\n", cfg->file,
+			cfg->scopes[0].cgroup_line, cfg->scopes[0].cgroup_col);
+		return err;
+	}
+	dirs = calloc(cfg->nr_scopes, sizeof(*dirs));
+	if (!dirs)
+		return -ENOMEM;
+	err = scope_dirs_resolve(cfg, mount, false, dirs, msg, sizeof(msg));
+	fputs(msg, stderr);
+	free(dirs);
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {
@@ -251,6 +283,10 @@ int main(int argc, char **argv)
 	struct cfg *cfg = NULL;
 	int err;
 
+	/* A log line to a pipe whose reader left (`| tee` after Ctrl-C) must
+	 * fail that write, not kill the daemon before its cleanup. */
+	signal(SIGPIPE, SIG_IGN);
+	log_prog = "sockhopd";
 	if (parse_args(argc, argv, &o))
 		return 2;
 	log_route_libbpf();
@@ -259,16 +295,24 @@ int main(int argc, char **argv)
 	err = cfg_load(o.config, &cfg, errbuf, sizeof(errbuf));
 	if (err) {
 		fputs(errbuf, stderr);
-		if (err == -EINVAL)
+		if (err == -ENOENT && !strcmp(o.config, DEFAULT_CONFIG))
+			fprintf(stderr, "sockhopd: no configuration at %s: start with 'sockhopd -c "
+				"FILE'; 'make install' puts an example at %s (see sockhop.yaml(5))\n",
+				DEFAULT_CONFIG, EXAMPLE_CONFIG);
+		else
 			fprintf(stderr, "sockhopd: %s: configuration is invalid\n", o.config);
 		return 1;
 	}
 	if (o.check) {
-		printf("%s: configuration is valid (%zu scope%s, %zu service%s)\n", o.config,
-		       cfg->nr_scopes, cfg->nr_scopes == 1 ? "" : "s", cfg->nr_services,
-		       cfg->nr_services == 1 ? "" : "s");
+		err = check_scopes(cfg);
+		if (!err)
+			printf("%s: configuration is valid (%zu scope%s, %zu service%s)\n", o.config,
+			       cfg->nr_scopes, cfg->nr_scopes == 1 ? "" : "s", cfg->nr_services,
+			       cfg->nr_services == 1 ? "" : "s");
+		else
+			fprintf(stderr, "sockhopd: %s: configuration is invalid\n", o.config);
 		cfg_free(cfg);
-		return 0;
+		return err ? 1 : 0;
 	}
 
 	err = probe_privileges();
@@ -284,8 +328,11 @@ int main(int argc, char **argv)
 		goto out;
 	/* Only scopes need cgroups; a proxy-only daemon runs where none is mounted
 	 * (e.g. under `ip netns exec`, which remounts /sys). */
-	cg_mount[0] = '\0';
-	err = cfg->nr_scopes ? cg_find_mount("/proc/self/mountinfo", cg_mount, sizeof(cg_mount)) : 0;
+	err = cg_find_mount("/proc/self/mountinfo", cg_mount, sizeof(cg_mount));
+	if (err && !cfg->nr_scopes) {
+		cg_mount[0] = '\0';	/* kept state of scopes cannot be tidied then */
+		err = 0;
+	}
 	if (err) {
 		pr_err("no cgroup2 file system found in /proc/self/mountinfo%s%s; mount one with "
 		       "'mount -t cgroup2 none /sys/fs/cgroup/unified'\n", err == -ENOENT ? "" : ": ",

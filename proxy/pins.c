@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* pins.c - reading the pinned objects of a pin directory. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,30 @@ int pins_read_meta(const char *dir, struct sh_meta *meta)
 		err = -errno;
 	close(fd);
 	return err;
+}
+
+bool pins_owner_alive(const struct sh_meta *meta)
+{
+	char path[64], cmd[4096];
+	size_t n, i;
+	FILE *f;
+
+	if (!meta->daemon_pid)
+		return false;
+	/* The pid alone may have been reused since the owner died: the owner
+	 * is alive only if that process is a sockhopd (its command line names
+	 * it, also under valgrind or strace). */
+	snprintf(path, sizeof(path), "/proc/%u/cmdline", meta->daemon_pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(cmd, 1, sizeof(cmd) - 1, f);
+	fclose(f);
+	for (i = 0; i < n; i++)
+		if (!cmd[i])
+			cmd[i] = ' ';
+	cmd[n] = '\0';
+	return strstr(cmd, "sockhopd") != NULL;
 }
 
 int pins_sum_stats(int fd, uint32_t slot, struct sh_stats *sum)

@@ -11,6 +11,7 @@
 #ifndef SOCKHOP_PINS_H
 #define SOCKHOP_PINS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,10 @@ int pins_open_map(const char *dir, const char *name);
 
 /** pins_read_meta() - read the meta map of @dir; -ENOENT when none is pinned. */
 int pins_read_meta(const char *dir, struct sh_meta *meta);
+
+/** pins_owner_alive() - does the daemon @meta names still run? A pid that
+ * another program took over after the owner died does not count. */
+bool pins_owner_alive(const struct sh_meta *meta);
 
 /** pins_sum_stats() - sum the per-CPU counters of @slot in stats map @fd. */
 int pins_sum_stats(int fd, uint32_t slot, struct sh_stats *sum);

@@ -7,12 +7,14 @@
 
 #include "reload.h"
 
-static int refuse(char *why, size_t len, const struct cfg *next, int line, const char *fmt, ...)
+__attribute__((format(printf, 6, 7)))
+static int refuse(char *why, size_t len, const struct cfg *next, int line, int col,
+		  const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
-	n = snprintf(why, len, "%s:%d: ", next->file, line);
+	n = snprintf(why, len, "%s:%d:%d: ", next->file, line, col);
 	va_start(ap, fmt);
 	if (n >= 0 && (size_t)n < len)
 		n += vsnprintf(why + n, len - (size_t)n, fmt, ap);
@@ -40,28 +42,29 @@ static int check_service(const struct cfg *next, size_t i, const struct cfg_serv
 	size_t j;
 
 	if (strcmp(c->name, n->name))
-		return refuse(why, len, next, n->line, "services[%zu]: service '%s' took the "
+		return refuse(why, len, next, n->line, n->col, "services[%zu]: service '%s' took the "
 			      "place of '%s'", i, n->name, c->name);
 	if (!same_addrs(c->listen, c->nr_listen, n->listen, n->nr_listen))
-		return refuse(why, len, next, n->line, "services[%zu].listen: the listen "
+		return refuse(why, len, next, n->line, n->col, "services[%zu].listen: the listen "
 			      "addresses of '%s' changed", i, n->name);
 	if (!same_addrs(c->vips, c->nr_vips, n->vips, n->nr_vips) ||
 	    c->vip_protos != n->vip_protos)
-		return refuse(why, len, next, n->line, "services[%zu].virtual: the virtual "
+		return refuse(why, len, next, n->line, n->col, "services[%zu].virtual: the virtual "
 			      "addresses of '%s' changed", i, n->name);
 	if (c->algo != n->algo)
-		return refuse(why, len, next, n->line, "services[%zu].algorithm: '%s' changed "
+		return refuse(why, len, next, n->line, n->col, "services[%zu].algorithm: '%s' changed "
 			      "its algorithm", i, n->name);
 	if (c->path != n->path)
-		return refuse(why, len, next, n->line, "services[%zu].data-path: '%s' changed "
+		return refuse(why, len, next, n->line, n->col, "services[%zu].data-path: '%s' changed "
 			      "its data path", i, n->name);
 	if (c->nr_backends != n->nr_backends)
-		return refuse(why, len, next, n->line, "services[%zu].backends: '%s' has %zu "
+		return refuse(why, len, next, n->line, n->col, "services[%zu].backends: '%s' has %zu "
 			      "backends instead of %zu", i, n->name, n->nr_backends,
 			      c->nr_backends);
 	for (j = 0; j < n->nr_backends; j++)
 		if (strcmp(c->backends[j].addr.text, n->backends[j].addr.text))
 			return refuse(why, len, next, n->backends[j].addr.line,
+				      n->backends[j].addr.col,
 				      "services[%zu].backends[%zu]: '%s' took the place of '%s'",
 				      i, j, n->backends[j].addr.text, c->backends[j].addr.text);
 	return 0;
@@ -74,6 +77,7 @@ int reload_check(const struct cfg *cur, const struct cfg *next, char *why, size_
 
 	if (cur->nr_scopes != next->nr_scopes)
 		return refuse(why, len, next, next->nr_scopes ? next->scopes[0].line : 1,
+			      next->nr_scopes ? next->scopes[0].col : 1,
 			      "scopes: %zu scopes instead of %zu", next->nr_scopes,
 			      cur->nr_scopes);
 	for (i = 0; i < next->nr_scopes; i++) {
@@ -81,12 +85,13 @@ int reload_check(const struct cfg *cur, const struct cfg *next, char *why, size_
 
 		if (strcmp(c->name, n->name) || strcmp(c->cgroup, n->cgroup) ||
 		    c->create != n->create)
-			return refuse(why, len, next, n->line, "scopes[%zu]: scope '%s' (cgroup "
+			return refuse(why, len, next, n->line, n->col, "scopes[%zu]: scope '%s' (cgroup "
 				      "%s) is not '%s' (cgroup %s) any more", i, c->name,
 				      c->cgroup, n->name, n->cgroup);
 	}
 	if (cur->nr_services != next->nr_services)
 		return refuse(why, len, next, next->nr_services ? next->services[0].line : 1,
+			      next->nr_services ? next->services[0].col : 1,
 			      "services: %zu services instead of %zu", next->nr_services,
 			      cur->nr_services);
 	for (i = 0; i < next->nr_services; i++) {

@@ -335,8 +335,10 @@ static int service_init(struct services *ss, struct service *svc, const struct c
 		svc->listeners[i].addr = &cfg->listen[i];
 		err = open_listener(svc, &svc->listeners[i]);
 		if (err) {
-			pr_err("%s:%d: service '%s': cannot listen on %s: %s\n", ss->file,
-			       cfg->listen[i].line, cfg->name, cfg->listen[i].text, strerror(-err));
+			pr_err("%s:%d:%d: services[%zu].listen: service '%s' cannot listen on %s: "
+			       "%s\n", ss->file, cfg->listen[i].line, cfg->listen[i].col,
+			       (size_t)(svc - ss->svcs), cfg->name, cfg->listen[i].text,
+			       strerror(-err));
 			return err;
 		}
 	}

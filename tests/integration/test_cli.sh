@@ -26,7 +26,7 @@ result "--check, --help, --version, option and status errors; missing CAP_BPF na
 # A scope whose cgroup does not exist and may not be created: file and line.
 printf 'scopes:\n  - name: gone\n    cgroup: %s/absent\n' "$TEST_CG" >"$TMP/absent.yaml"
 "$SOCKHOPD" -c "$TMP/absent.yaml" --pin-dir "$PIN" >"$TMP/out" 2>&1 && fail "started with a missing cgroup"
-grep -q "$TMP/absent.yaml:3: scopes\[0\].cgroup: cgroup $TEST_CG/absent does not exist" "$TMP/out" ||
+grep -q "$TMP/absent.yaml:3:13: scopes\[0\].cgroup: cgroup $TEST_CG/absent does not exist" "$TMP/out" ||
 	fail "missing cgroup error: $(cat "$TMP/out")"
 [ ! -e "$PIN" ] || fail "a failed start left pins behind"
 printf 'scopes:\n  - name: root\n    cgroup: %s\n' "$CG2" >"$TMP/root.yaml"

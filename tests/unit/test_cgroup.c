@@ -64,6 +64,33 @@ static void test_resolve(void **s)
 	resolve("/sys/fs/cgroup/unified", "..", -EINVAL, NULL);
 	resolve("/sys/fs/cgroup/unified", "", -EINVAL, NULL);
 	resolve("/sys/fs/cgroup/unified", "a..b", 0, "/sys/fs/cgroup/unified/a..b");
+	/* every spelling of the mount itself gives the mount's string */
+	resolve("/sys/fs/cgroup/unified", ".", 0, "/sys/fs/cgroup/unified");
+	resolve("/sys/fs/cgroup/unified", "./", 0, "/sys/fs/cgroup/unified");
+	resolve("/sys/fs/cgroup/unified", "/sys/fs/cgroup/unified/.", 0, "/sys/fs/cgroup/unified");
+	resolve("/sys/fs/cgroup/unified", "/sys/fs/cgroup/unified/./", 0, "/sys/fs/cgroup/unified");
+	resolve("/sys/fs/cgroup/unified", "/sys/fs/cgroup/unified//", 0, "/sys/fs/cgroup/unified");
+	resolve("/sys/fs/cgroup/unified", "a/..", -EINVAL, NULL);
+	/* and of one cgroup, one string */
+	resolve("/sys/fs/cgroup/unified", "./a/./b//", 0, "/sys/fs/cgroup/unified/a/b");
+	resolve("/sys/fs/cgroup/unified", "/sys/fs/cgroup/unified//a/", 0, "/sys/fs/cgroup/unified/a");
+	resolve("/", "a", 0, "/a");
+}
+
+/* A directory that is not on cgroup2 is refused, whatever it is; the root
+ * of a real mount is refused by the integration tests (test_edges). */
+static void test_check_dir(void **s)
+{
+	char base[] = "/tmp/sh-cgcheck-XXXXXX", missing[256];
+	uint64_t id = 0;
+
+	(void)s;
+	assert_non_null(mkdtemp(base));
+	assert_int_equal(cg_check_dir(base, base, &id), -EXDEV);
+	snprintf(missing, sizeof(missing), "%s/absent", base);
+	assert_int_equal(cg_check_dir(base, missing, &id), -ENOENT);
+	assert_int_equal(cg_check_dir(base, "/etc/hostname", &id), -ENOTDIR);
+	assert_int_equal(rmdir(base), 0);
 }
 
 /* create and remove work on any directory tree; a scratch one stands in. */
@@ -98,6 +125,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_resolve),
+		cmocka_unit_test(test_check_dir),
 		cmocka_unit_test(test_create_remove),
 	};
 

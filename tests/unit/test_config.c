@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 
 #include "config.h"
@@ -206,7 +207,7 @@ static const struct bad_case bad_cases[] = {
 	{ "only backups", SVC "    backends: [{address: 127.0.0.1:1, backup: true}]\n",
 	  "t.yaml:2:5: services[0]: every backend is a backup; at least one must be a primary" },
 	{ "duplicate listen", SVC "    backends: [127.0.0.1:1]\n  - name: v\n    listen: 127.0.0.1:80\n    backends: [127.0.0.1:2]\n",
-	  "t.yaml:6:1: services[1]: listen address 127.0.0.1:80 is already used by service 'w' (line 3)" },
+	  "t.yaml:6:13: services[1]: listen address 127.0.0.1:80 is already used by service 'w' (line 3)" },
 	{ "balance: unknown service", "services:\n  - {name: w, virtual: 10.0.0.1:80, backends: [10.0.1.1:80]}\n" SCOPE "    rules:\n      - {action: balance, service: x}\n",
 	  "t.yaml:7:36: scopes[0].rules[0].service: no service named 'x'" },
 	{ "balance: no virtual address", SVC "    backends: [127.0.0.1:1]\n" SCOPE "    rules:\n      - {action: balance, service: w}\n",
@@ -216,9 +217,9 @@ static const struct bad_case bad_cases[] = {
 	{ "accelerate naming a service", RULES "        service: w\n",
 	  "t.yaml:6:18: scopes[0].rules[0].service: only a balance rule names a service" },
 	{ "virtual family mismatch", "services:\n  - name: w\n    virtual: 10.0.0.1:80\n    backends: [\"[::1]:80\"]\n",
-	  "t.yaml:4:1: services[0]: backend [::1]:80 is not of the family of virtual address 10.0.0.1:80 (line 3); connect-time balancing keeps IPv4 and IPv6 apart" },
+	  "t.yaml:4:16: services[0]: backend [::1]:80 is not of the family of virtual address 10.0.0.1:80 (line 3); connect-time balancing keeps IPv4 and IPv6 apart" },
 	{ "duplicate virtual", "services:\n  - {name: w, virtual: 10.0.0.1:80, backends: [10.0.1.1:80]}\n  - {name: v, virtual: 10.0.0.1:80, backends: [10.0.1.2:80]}\n",
-	  "t.yaml:3:1: services[1]: virtual address 10.0.0.1:80 already belongs to service 'w' (line 2)" },
+	  "t.yaml:3:24: services[1]: virtual address 10.0.0.1:80 already belongs to service 'w' (line 2)" },
 	{ "neither listen nor virtual", "services:\n  - {name: w, backends: [10.0.1.1:80]}\n",
 	  "t.yaml:2:5: services[0]: missing required key 'listen' (a proxy address) or 'virtual' (a connect-time virtual address)" },
 	{ "unknown virtual protocol", "services:\n  - {name: w, virtual: 10.0.0.1:80, virtual-protocol: sctp, backends: [10.0.1.1:80]}\n",
@@ -247,6 +248,39 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:1:19: policy.default: 'accelerate' is not a default verdict (expected allow, deny or mark)" },
 	{ "unknown limits key", SVC "    backends: [127.0.0.1:1]\n    limits: {max: 3}\n",
 	  "t.yaml:5:14: services[0].limits: unknown key 'max' (expected one of: connections, per-backend, attempts)" },
+	/* file-level problems name the line and column of the offending byte */
+	{ "invalid UTF-8 on line 3", "scopes:\n  - name: a\n    cgroup: b\xff\n",
+	  "t.yaml:3:14: invalid UTF-8 (byte 0xff): the file must be UTF-8 text" },
+	{ "overlong UTF-8", "scopes:\n  - name: \xc0\xaf\n",
+	  "t.yaml:2:11: invalid UTF-8 (byte 0xc0): the file must be UTF-8 text" },
+	{ "UTF-8 surrogate", "# \xed\xa0\x80\nscopes: []\n",
+	  "t.yaml:1:3: invalid UTF-8 (byte 0xed): the file must be UTF-8 text" },
+	{ "truncated UTF-8 at the end", "scopes: []\n# \xe2\x82",
+	  "t.yaml:2:3: invalid UTF-8 (byte 0xe2): the file must be UTF-8 text" },
+	/* one document only */
+	{ "second document", SCOPE "---\nscopes: []\n",
+	  "t.yaml:4:1: a second YAML document starts here; the file must hold exactly one (remove this '---' and what follows, or merge them)" },
+	{ "second document with a syntax error", SCOPE "---\nscopes: [\n",
+	  "t.yaml:6:1: YAML syntax error: did not find expected node content while parsing a flow node" },
+	/* the root cgroup by a relative spelling */
+	{ "cgroup .", "scopes:\n  - name: a\n    cgroup: .\n",
+	  "t.yaml:3:13: scopes[0].cgroup: cgroup path '.' names the root of the cgroup2 mount: every process on the machine would be in scope" },
+	{ "cgroup ./", "scopes:\n  - name: a\n    cgroup: ./\n",
+	  "t.yaml:3:13: scopes[0].cgroup: cgroup path './' names the root of the cgroup2 mount: every process on the machine would be in scope" },
+	{ "cgroup .//./", "scopes:\n  - name: a\n    cgroup: .//./\n",
+	  "t.yaml:3:13: scopes[0].cgroup: cgroup path './/./' names the root of the cgroup2 mount: every process on the machine would be in scope" },
+	{ "cgroup a/..", "scopes:\n  - name: a\n    cgroup: a/..\n",
+	  "t.yaml:3:13: scopes[0].cgroup: cgroup path 'a/..' contains '..'" },
+	/* one cgroup by two spellings */
+	{ "duplicate cgroup by spelling", SCOPE "  - name: b\n    cgroup: ./a//\n",
+	  "t.yaml:4:5: scopes[1]: cgroup './a//' is already the scope 'a' (line 2)" },
+	{ "duplicate absolute cgroup", "scopes:\n  - {name: a, cgroup: /c/g}\n  - {name: b, cgroup: /c/./g/}\n",
+	  "t.yaml:3:5: scopes[1]: cgroup '/c/./g/' is already the scope 'a' (line 2)" },
+	/* a virtual address that is another service's listener */
+	{ "virtual address is a listener", SVC "    backends: [127.0.0.1:1]\n  - {name: v, virtual: 127.0.0.1:80, backends: [127.0.0.1:2]}\n",
+	  "t.yaml:5:24: services[1]: virtual address 127.0.0.1:80 is the listen address of service 'w' (line 3): connect-time balancing would take its connections from scoped clients" },
+	{ "virtual address is a v4-mapped listener", "services:\n  - name: w\n    listen: \"[::ffff:10.1.1.1]:80\"\n    backends: [\"[::1]:1\"]\n  - {name: v, virtual: 10.1.1.1:80, backends: [10.0.1.2:80]}\n",
+	  "t.yaml:5:24: services[1]: virtual address 10.1.1.1:80 is the listen address of service 'w' (line 3): connect-time balancing would take its connections from scoped clients" },
 };
 
 static void test_service_model(void **s)
@@ -380,8 +414,8 @@ static void test_reload_check(void **s)
 	} cases[] = {
 		{ "1", "round-robin", "a", "deny", 1, NULL },
 		{ "7", "round-robin", "a", "allow", 1, NULL },
-		{ "1", "maglev", "a", "deny", 0, "t.yaml:2: services[0].algorithm: 'w' changed its algorithm" },
-		{ "1", "round-robin", "b", "deny", 0, "t.yaml:7: scopes[0]: scope 'a' (cgroup a) is not 'b' (cgroup a) any more" },
+		{ "1", "maglev", "a", "deny", 0, "t.yaml:2:5: services[0].algorithm: 'w' changed its algorithm" },
+		{ "1", "round-robin", "b", "deny", 0, "t.yaml:7:5: scopes[0]: scope 'a' (cgroup a) is not 'b' (cgroup a) any more" },
 	};
 	char yaml[1024], why[512];
 	struct cfg *cur, *next;
@@ -480,30 +514,52 @@ static void test_too_many_rules_for_a_prefix(void **s)
 
 static void test_load_errors(void **s)
 {
-	char path[] = "/tmp/sh-cfg-XXXXXX", err[4096];
+	char path[] = "/tmp/sh-cfg-XXXXXX", dir[] = "/tmp/sh-cfgdir-XXXXXX", err[4096], want[1200];
+	char fifo[600], link[600];
 	struct cfg *cfg;
 	FILE *f;
 	int fd;
 
 	(void)s;
 	assert_int_equal(cfg_load("/nonexistent/sockhop.yaml", &cfg, err, sizeof(err)), -ENOENT);
-	assert_string_equal(err, "/nonexistent/sockhop.yaml: cannot open: No such file or directory\n");
+	assert_string_equal(err, "/nonexistent/sockhop.yaml:1:1: cannot open: No such file or directory\n");
 
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	f = fdopen(fd, "w");
-	fwrite("scopes:\0\n", 1, 9, f);
+	fwrite("scopes:\n  - name: a\n    cg\0roup: a\n", 1, 34, f);
 	fclose(f);
 	assert_int_equal(cfg_load(path, &cfg, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "the file contains a NUL byte"));
+	snprintf(want, sizeof(want), "%s:3:7: the file contains a NUL byte (is it a YAML text file?)\n", path);
+	assert_string_equal(err, want);
 
 	assert_int_equal(truncate(path, CFG_MAX_FILE_SIZE + 1), 0);
 	assert_int_equal(cfg_load(path, &cfg, err, sizeof(err)), -EFBIG);
-	assert_non_null(strstr(err, "larger than the 1048576 allowed"));
+	snprintf(want, sizeof(want), "%s:1:1: the file is 1048577 bytes, more than the 1048576 (1 MiB) allowed\n", path);
+	assert_string_equal(err, want);
 	unlink(path);
 
 	assert_int_equal(cfg_load("/tmp", &cfg, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "/tmp: not a regular file\n");
+	assert_string_equal(err, "/tmp:1:1: a directory, not a regular file\n");
+	assert_int_equal(cfg_load("/dev/null", &cfg, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "/dev/null:1:1: a character device, not a regular file\n");
+
+	/* a FIFO nobody writes to is refused at once, not waited on */
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo.yaml", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(cfg_load(fifo, &cfg, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:1:1: a FIFO, not a regular file\n", fifo);
+	assert_string_equal(err, want);
+	unlink(fifo);
+
+	snprintf(link, sizeof(link), "%s/link.yaml", dir);
+	assert_int_equal(symlink("gone.yaml", link), 0);
+	assert_int_equal(cfg_load(link, &cfg, err, sizeof(err)), -ENOENT);
+	snprintf(want, sizeof(want), "%s:1:1: cannot open: a symbolic link to 'gone.yaml', which does not exist\n", link);
+	assert_string_equal(err, want);
+	unlink(link);
+	assert_int_equal(rmdir(dir), 0);
 }
 
 int main(int argc, char **argv)
