@@ -3,6 +3,7 @@
  * cli.c - the sockhop command. It reads the pinned maps directly, so it
  * answers whether the daemon runs or has left its kernel paths behind.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -20,50 +21,6 @@
 #include "control.h"
 #include "pins.h"
 #include "policy_cli.h"
-
-static void usage(FILE *out)
-{
-	fprintf(out,
-"Usage: sockhop [--pin-dir DIR] [--control PATH] COMMAND [-j]\n"
-"Shows sockhop's state: status, stats, policy and explain read the pinned\n"
-"maps (whether or not the daemon runs); services, reload and the backend\n"
-"commands ask the running daemon.\n"
-"\n"
-"Commands:\n"
-"  status    pin directory, daemon, scopes and their attachments, sockets,\n"
-"            whether the tc entries are pinned\n"
-"  stats     per-scope acceleration counters, summed over CPUs\n"
-"  services  services: backends (state, active connections, bytes,\n"
-"            failures), limits hit, the split between splice and relay, and\n"
-"            for virtual addresses the connect-time table and counters\n"
-"  table SERVICE  the connect-time Maglev table: \"SLOT BACKEND\" per line\n"
-"  weight SERVICE BACKEND N     set a backend's weight (1-256) until restart\n"
-"  disable SERVICE BACKEND [kill]\n"
-"            take a backend out of rotation (MAINT); with kill, terminate\n"
-"            the connect-time balanced connections it has, 64 per 100 ms\n"
-"  enable SERVICE BACKEND       put it back\n"
-"            BACKEND is the address as written in the config\n"
-"  policy    tc policy: each scope's default, rules and per-rule counters,\n"
-"            packets and bytes per action and direction, error reasons\n"
-"  explain CGROUP tcp|udp|icmp ADDRESS [PORT]\n"
-"            which scope a socket created in CGROUP belongs to, and which\n"
-"            rule the tc policy, accelerate and balance take for the flow\n"
-"  tc attach|detach DEV [egress|ingress]\n"
-"            run the tc recipe for DEV (clsact qdisc, bpf filters on the\n"
-"            pinned entries at preference 49152); detach removes only those\n"
-"  reload    make the daemon re-read its config (as SIGHUP does); exit 1\n"
-"            with the reason when it refuses\n"
-"  tc-replace-stages\n"
-"            load the tc stages anew and swap them into their slots; the\n"
-"            operators' filters are not touched\n"
-"\n"
-"Options:\n"
-"      --pin-dir DIR  pin directory (default " SH_DEFAULT_PIN_DIR ")\n"
-"      --control PATH the daemon's control socket (default " SH_DEFAULT_CONTROL ")\n"
-"  -j, --json         print JSON\n"
-"  -h, --help         show this help\n"
-"  -V, --version      show the version\n");
-}
 
 /* Is a link for @cgid pinned (the scope's programs are attached there)? */
 static bool attached_at(const char *dir, __u64 cgid, char *via, size_t len)
@@ -111,7 +68,7 @@ static int cmd_status(const char *dir, bool json)
 	size_t nr = 0, i;
 	long sockets = -1;
 	char tc_pin[512];
-	bool running, tc;
+	bool running, died, tc;
 	int fd, err;
 
 	err = pins_read_meta(dir, &meta);
@@ -120,7 +77,8 @@ static int cmd_status(const char *dir, bool json)
 			"it stopped without --keep?\n", dir, strerror(-err));
 		return 1;
 	}
-	running = meta.daemon_pid && kill((pid_t)meta.daemon_pid, 0) == 0;
+	running = pins_owner_alive(&meta);
+	died = !running && meta.daemon_pid && !meta.kept;
 	err = pins_read_scopes(dir, rows, &nr);
 	if (err) {
 		fprintf(stderr, "sockhop: cannot read the scopes of %s: %s\n", dir, strerror(-err));
@@ -137,9 +95,10 @@ static int cmd_status(const char *dir, bool json)
 	if (json) {
 		printf("{\"pin_dir\":");
 		cli_json_str(dir);
-		printf(",\"layout_version\":%u,\"daemon\":{\"running\":%s,\"pid\":%u},"
-		       "\"kept\":%s,\"accelerated_sockets\":%ld,\"tc_entries\":%s,\"scopes\":[",
-		       meta.layout_version, running ? "true" : "false", running ? meta.daemon_pid : 0,
+		printf(",\"layout_version\":%u,\"daemon\":{\"running\":%s,\"pid\":%u,"
+		       "\"died\":%s},\"kept\":%s,\"accelerated_sockets\":%ld,\"tc_entries\":%s,"
+		       "\"scopes\":[", meta.layout_version, running ? "true" : "false",
+		       running ? meta.daemon_pid : 0, died ? "true" : "false",
 		       meta.kept ? "true" : "false", sockets, tc ? "true" : "false");
 		for (i = 0; i < nr; i++) {
 			char via[64] = "";
@@ -156,6 +115,10 @@ static int cmd_status(const char *dir, bool json)
 	printf("pin directory:   %s (layout version %u)\n", dir, meta.layout_version);
 	if (running)
 		printf("daemon:          running, pid %u\n", meta.daemon_pid);
+	else if (died)
+		printf("daemon:          not running: pid %u died without cleaning up (killed, OOM or "
+		       "a crash); its kernel paths still run, the next sockhopd start reconciles "
+		       "them\n", meta.daemon_pid);
 	else
 		printf("daemon:          not running%s\n",
 		       meta.kept ? "; kernel paths kept in place (--keep)" : "");
@@ -298,7 +261,8 @@ static int control_request(const char *path, const char *req)
 			close(fd);
 		return 1;
 	}
-	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
+	    send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
 		fprintf(stderr, "sockhop: %s: %s\n", path, strerror(errno));
 		close(fd);
 		return 1;
@@ -310,6 +274,11 @@ static int control_request(const char *path, const char *req)
 		fwrite(buf, 1, (size_t)n, failed ? stderr : stdout);
 	}
 	close(fd);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		fprintf(stderr, "sockhop: sockhopd at %s did not answer within %ld s (is it "
+			"stopped or overloaded?)\n", path, (long)tv.tv_sec);
+		return 1;
+	}
 	if (n < 0) {
 		fprintf(stderr, "sockhop: %s: %s\n", path, strerror(errno));
 		return 1;
@@ -317,8 +286,8 @@ static int control_request(const char *path, const char *req)
 	return failed ? 1 : 0;
 }
 
-/* weight / disable / enable: the words after the command, one line. */
-static int cmd_backend(const char *path, const char *cmd, int argc, char **argv)
+/* The words of a command, one line, sent to the daemon. */
+static int ask_daemon(const char *path, const char *cmd, int argc, char **argv)
 {
 	char req[512];
 	size_t len;
@@ -335,6 +304,201 @@ static int cmd_backend(const char *path, const char *cmd, int argc, char **argv)
 	return control_request(path, req);
 }
 
+struct cli {
+	const char *dir;	/* --pin-dir */
+	const char *control;	/* --control */
+	bool json;
+};
+
+struct command {
+	const char *name;
+	const char *args;	/* usage after the name */
+	const char *help;	/* what it does; lines indented by the printer */
+	int min, max;		/* arguments taken */
+	bool daemon;		/* asks the running daemon (else reads the pins) */
+	int (*run)(const struct command *cmd, const struct cli *c, int argc, char **argv);
+};
+
+static int run_status(const struct command *cmd, const struct cli *c, int argc, char **argv)
+{
+	(void)cmd, (void)argc, (void)argv;
+	return cmd_status(c->dir, c->json);
+}
+
+static int run_stats(const struct command *cmd, const struct cli *c, int argc, char **argv)
+{
+	(void)cmd, (void)argc, (void)argv;
+	return cmd_stats(c->dir, c->json);
+}
+
+static int run_policy(const struct command *cmd, const struct cli *c, int argc, char **argv)
+{
+	(void)cmd, (void)argc, (void)argv;
+	return cli_policy(c->dir, c->json);
+}
+
+static int run_explain(const struct command *cmd, const struct cli *c, int argc, char **argv)
+{
+	(void)cmd;
+	return cli_explain(c->dir, argc, argv, c->json);
+}
+
+static int run_tc(const struct command *cmd, const struct cli *c, int argc, char **argv)
+{
+	(void)cmd;
+	return cli_tc(c->dir, argc, argv);
+}
+
+static int run_services(const struct command *cmd, const struct cli *c, int argc, char **argv)
+{
+	(void)cmd, (void)argc, (void)argv;
+	return control_request(c->control, c->json ? "services-json\n" : "services\n");
+}
+
+/* reload, tc-replace-stages, table, enable: the words as they are */
+static int run_verb(const struct command *cmd, const struct cli *c, int argc, char **argv)
+{
+	return ask_daemon(c->control, cmd->name, argc, argv);
+}
+
+static int run_weight(const struct command *cmd, const struct cli *c, int argc, char **argv)
+{
+	char *end;
+	unsigned long w = strtoul(argv[2], &end, 10);
+
+	if (!isdigit((unsigned char)argv[2][0]) || *end || w < 1 || w > 256) {
+		fprintf(stderr, "sockhop: weight: expected 1-256, found '%s'\n", argv[2]);
+		return 2;
+	}
+	return ask_daemon(c->control, cmd->name, argc, argv);
+}
+
+static int run_disable(const struct command *cmd, const struct cli *c, int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[2], "kill")) {
+		fprintf(stderr, "sockhop: disable: unknown argument '%s' (expected kill)\n", argv[2]);
+		return 2;
+	}
+	return ask_daemon(c->control, cmd->name, argc, argv);
+}
+
+static int run_help(const struct command *cmd, const struct cli *c, int argc, char **argv);
+
+static const struct command commands[] = {
+	{ "status", "", "pin directory, daemon, scopes and their attachments, sockets,\n"
+	  "whether the tc entries are pinned", 0, 0, false, run_status },
+	{ "stats", "", "per-scope acceleration counters, summed over CPUs", 0, 0, false, run_stats },
+	{ "services", "", "services: backends (state, active connections, bytes, failures),\n"
+	  "limits hit, the split between splice and relay, and for virtual\n"
+	  "addresses the connect-time table and counters", 0, 0, true, run_services },
+	{ "table", "SERVICE", "the connect-time Maglev table: \"SLOT BACKEND\" per line",
+	  1, 1, true, run_verb },
+	{ "weight", "SERVICE BACKEND N", "set a backend's weight (1-256) until restart;\n"
+	  "BACKEND is the address as written in the config", 3, 3, true, run_weight },
+	{ "disable", "SERVICE BACKEND [kill]", "take a backend out of rotation (MAINT); with kill,\n"
+	  "terminate the connect-time balanced connections it has, 64 per 100 ms",
+	  2, 3, true, run_disable },
+	{ "enable", "SERVICE BACKEND", "put a disabled backend back", 2, 2, true, run_verb },
+	{ "policy", "", "tc policy: each scope's default, rules and per-rule counters,\n"
+	  "packets and bytes per action and direction, error reasons", 0, 0, false, run_policy },
+	{ "explain", "CGROUP tcp|udp|icmp ADDRESS [PORT]", "which scope a socket created in "
+	  "CGROUP belongs to, and which rule\nthe tc policy, accelerate and balance take for "
+	  "the flow", 3, 4, false, run_explain },
+	{ "tc", "attach|detach DEV [egress|ingress]", "run the tc recipe for DEV (clsact qdisc, "
+	  "bpf filters on the pinned\nentries at preference 49152); detach removes only those",
+	  2, 3, false, run_tc },
+	{ "reload", "", "make the daemon re-read its config (as SIGHUP does); exit 1 with\n"
+	  "the reason when it refuses", 0, 0, true, run_verb },
+	{ "tc-replace-stages", "", "load the tc stages anew and swap them into their slots;\n"
+	  "the operators' filters are not touched", 0, 0, true, run_verb },
+	{ "help", "[COMMAND]", "this help, or one command's", 0, 1, false, run_help },
+};
+#define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NR_COMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+/* Prints @text with every line indented by @indent spaces. */
+static void print_indented(FILE *out, const char *text, int indent)
+{
+	while (*text) {
+		size_t n = strcspn(text, "\n");
+
+		fprintf(out, "%*s%.*s\n", indent, "", (int)n, text);
+		text += n + (text[n] == '\n');
+	}
+}
+
+static void command_usage(FILE *out, const struct command *cmd)
+{
+	fprintf(out, "Usage: sockhop [OPTIONS] %s%s%s\n", cmd->name, *cmd->args ? " " : "",
+		cmd->args);
+	print_indented(out, cmd->help, 2);
+	fprintf(out, "  (%s)\n", cmd->daemon ? "asks the running sockhopd through --control" :
+		"reads the pins in --pin-dir, whether or not sockhopd runs");
+}
+
+static void usage(FILE *out)
+{
+	size_t i;
+
+	fprintf(out,
+"Usage: sockhop [OPTIONS] COMMAND [ARGS]\n"
+"Shows and steers sockhop: status, stats, policy and explain read the pinned\n"
+"maps (whether or not the daemon runs); services, reload and the backend\n"
+"commands ask the running daemon. 'sockhop help COMMAND' shows one command.\n"
+"\n"
+"Commands:\n");
+	for (i = 0; i < NR_COMMANDS; i++) {
+		const struct command *cmd = &commands[i];
+		int n = fprintf(out, "  %s%s%s", cmd->name, *cmd->args ? " " : "", cmd->args);
+		const char *help = cmd->help;
+
+		if (n < 12) {	/* a short one takes its first help line beside it */
+			size_t first = strcspn(help, "\n");
+
+			fprintf(out, "%*s%.*s", 12 - n, "", (int)first, help);
+			help += first + (help[first] == '\n');
+		}
+		fputc('\n', out);
+		print_indented(out, help, 12);
+	}
+	fprintf(out,
+"\n"
+"Options (before or after the command):\n"
+"      --pin-dir DIR  pin directory (default " SH_DEFAULT_PIN_DIR ")\n"
+"      --control PATH the daemon's control socket (default " SH_DEFAULT_CONTROL ")\n"
+"  -j, --json         print JSON\n"
+"  -h, --help         show this help, or with a command that command's\n"
+"  -V, --version      show the version\n"
+"Exit status: 0 done, 1 failed, 2 usage error.\n");
+}
+
+static int run_help(const struct command *cmd, const struct cli *c, int argc, char **argv)
+{
+	const struct command *what;
+
+	(void)cmd, (void)c;
+	if (!argc) {
+		usage(stdout);
+		return 0;
+	}
+	what = find_command(argv[0]);
+	if (!what) {
+		fprintf(stderr, "sockhop: help: unknown command '%s'\n", argv[0]);
+		return 2;
+	}
+	command_usage(stdout, what);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -345,62 +509,48 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = SH_DEFAULT_PIN_DIR, *control = SH_DEFAULT_CONTROL, *cmd;
-	bool json = false;
-	int c, i, nargs;
+	struct cli cli = { .dir = SH_DEFAULT_PIN_DIR, .control = SH_DEFAULT_CONTROL };
+	const struct command *cmd;
+	bool help = false;
+	int c, nargs;
 
-	while ((c = getopt_long(argc, argv, "+jhV", longopts, NULL)) != -1) {
+	signal(SIGPIPE, SIG_IGN);	/* `sockhop services | head`: end quietly */
+	/* getopt permutes: options may come before or after the command */
+	while ((c = getopt_long(argc, argv, "jhV", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'p': dir = optarg; break;
-		case 'c': control = optarg; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
+		case 'p': cli.dir = optarg; break;
+		case 'c': cli.control = optarg; break;
+		case 'j': cli.json = true; break;
+		case 'h': help = true; break;
 		case 'V': printf("sockhop %s (BPF layout %d)\n", SOCKHOP_VERSION, SH_LAYOUT_VERSION); return 0;
-		default: usage(stderr); return 2;
+		default:
+			fprintf(stderr, "Try 'sockhop help' for more information.\n");
+			return 2;
 		}
 	}
 	if (optind >= argc) {
-		usage(stderr);
+		usage(help ? stdout : stderr);
+		return help ? 0 : 2;
+	}
+	cmd = find_command(argv[optind]);
+	if (!cmd) {
+		fprintf(stderr, "sockhop: unknown command '%s'; 'sockhop help' lists them\n",
+			argv[optind]);
 		return 2;
 	}
-	cmd = argv[optind++];
-	nargs = optind;
-	/* Options may also follow the command ("sockhop stats -j"); what is
-	 * not an option is the command's arguments, kept in order. */
-	for (i = optind; i < argc; i++) {
-		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
-			json = true;
-		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return 0;
-		} else if ((!strcmp(argv[i], "--pin-dir") || !strcmp(argv[i], "--control")) &&
-			   i + 1 < argc) {
-			*(argv[i][2] == 'p' ? &dir : &control) = argv[i + 1];
-			i++;
-		} else {
-			argv[nargs++] = argv[i];
-		}
+	optind++;
+	nargs = argc - optind;
+	/* "sockhop CMD help" and "sockhop CMD --help": that command's usage */
+	if (help || (cmd->run != run_help && nargs == 1 && !strcmp(argv[optind], "help"))) {
+		command_usage(stdout, cmd);
+		return 0;
 	}
-	argc = nargs;
-	if (!strcmp(cmd, "services"))
-		return control_request(control, json ? "services-json\n" : "services\n");
-	if (!strcmp(cmd, "weight") || !strcmp(cmd, "disable") || !strcmp(cmd, "enable") ||
-	    !strcmp(cmd, "table"))
-		return cmd_backend(control, cmd, argc - optind, argv + optind);
-	if (!strcmp(cmd, "status"))
-		return cmd_status(dir, json);
-	if (!strcmp(cmd, "policy"))
-		return cli_policy(dir, json);
-	if (!strcmp(cmd, "tc"))
-		return cli_tc(dir, argc - optind, argv + optind);
-	if (!strcmp(cmd, "explain"))
-		return cli_explain(dir, argc - optind, argv + optind, json);
-	if (!strcmp(cmd, "reload") || !strcmp(cmd, "tc-replace-stages"))
-		return control_request(control, !strcmp(cmd, "reload") ? "reload\n" :
-				       "tc-replace-stages\n");
-	if (!strcmp(cmd, "stats"))
-		return cmd_stats(dir, json);
-	fprintf(stderr, "sockhop: unknown command '%s'\n", cmd);
-	usage(stderr);
-	return 2;
+	/* the arguments are checked here, before any daemon is asked */
+	if (nargs < cmd->min || nargs > cmd->max) {
+		fprintf(stderr, "sockhop: %s: %s arguments\n", cmd->name,
+			nargs < cmd->min ? "missing" : "too many");
+		command_usage(stderr, cmd);
+		return 2;
+	}
+	return cmd->run(cmd, &cli, nargs, argv + optind);
 }

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * control.c - see control.h. Requests are tiny and answers are built in
- * memory, so each client is served in one callback; a send timeout keeps a
- * stuck client from holding the loop for more than a second.
+ * control.c - see control.h. Answers are built in memory; every client is
+ * read and written without blocking, with a deadline, so no client can hold
+ * the loop that carries the proxied connections.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 #include "splice.h"
 #include "vip.h"
 
+struct ctl_client;
+
 struct control {
 	struct ev_loop *loop;
 	struct services *ss;
@@ -29,6 +32,9 @@ struct control {
 	char path[108];
 	int fd;
 	ev_io io;
+	struct ctl_client *clients;	/* connected, answer not yet sent */
+	unsigned int nr_clients;
+	struct control_stats st;
 };
 
 struct out {
@@ -199,6 +205,9 @@ static void services_text(struct control *ctl, struct out *o)
 	} else {
 		put(o, "kernel splice: not loaded (no services)\n");
 	}
+	put(o, "control socket: %u clients now, %llu answered, %llu refused (over %d at once), "
+	       "%llu timed out, %llu lines too long\n", ctl->nr_clients, ctl->st.served,
+	    ctl->st.refused_busy, CTL_MAX_CLIENTS, ctl->st.timed_out, ctl->st.too_long);
 }
 
 static void services_json(struct control *ctl, struct out *o)
@@ -268,12 +277,16 @@ static void services_json(struct control *ctl, struct out *o)
 		splice_stats(ss->splice, &k);
 	put(o, "],\"splice\":{\"available\":%s,\"entries\":%ld,\"skbs_redirected\":%llu,"
 	       "\"bytes_redirected\":%llu,\"skbs_passed\":%llu,\"bytes_passed\":%llu,"
-	       "\"no_ctl\":%llu,\"redirect_fail\":%llu,\"empty_skbs\":%llu}}\n",
+	       "\"no_ctl\":%llu,\"redirect_fail\":%llu,\"empty_skbs\":%llu}",
 	    ss->splice ? "true" : "false", ss->splice ? splice_entries(ss->splice) : 0L,
 	    (unsigned long long)k.skbs_redirected,
 	    (unsigned long long)k.bytes_redirected, (unsigned long long)k.skbs_passed,
 	    (unsigned long long)k.bytes_passed, (unsigned long long)k.no_ctl,
 	    (unsigned long long)k.redirect_fail, (unsigned long long)k.empty_skbs);
+	put(o, ",\"control\":{\"clients\":%u,\"accepted\":%llu,\"served\":%llu,"
+	       "\"refused_busy\":%llu,\"timed_out\":%llu,\"too_long\":%llu}}\n",
+	    ctl->nr_clients, ctl->st.accepted, ctl->st.served, ctl->st.refused_busy,
+	    ctl->st.timed_out, ctl->st.too_long);
 }
 
 /* "table SVC": the backend of each slot of the service's connect-time
@@ -284,6 +297,10 @@ static void table_command(struct control *ctl, const char *name, struct out *o)
 	uint32_t *ids, id0, i;
 	size_t k;
 
+	if (!*name || strchr(name, ' ')) {
+		put(o, "error: usage: table SERVICE\n");
+		return;
+	}
 	for (k = 0; k < ss->nr && strcmp(ss->svcs[k].cfg->name, name); k++)
 		;
 	if (k == ss->nr || !ss->svcs[k].cfg->nr_vips || !ss->vip) {
@@ -311,11 +328,14 @@ static void backend_command(struct control *ctl, char *cmd, struct out *o)
 	int enable = -1;
 	bool kill = false;
 
+	char *extra;
+
 	verb = strtok_r(cmd, " ", &save);
 	svc = strtok_r(NULL, " ", &save);
 	addr = strtok_r(NULL, " ", &save);
 	arg = strtok_r(NULL, " ", &save);
-	if (!svc || !addr) {
+	extra = strtok_r(NULL, " ", &save);
+	if (!svc || !addr || extra || (arg && !strcmp(verb, "enable"))) {
 		put(o, "error: usage: %s SERVICE BACKEND%s\n", verb,
 		    !strcmp(verb, "weight") ? " N" : !strcmp(verb, "disable") ? " [kill]" : "");
 		return;
@@ -359,52 +379,296 @@ static void hook_command(struct control *ctl, const char *cmd, struct out *o)
 	put(o, "%s%s\n", err ? "error: " : "", msg);
 }
 
-static void on_client(struct ev_loop *loop, ev_io *w, int revents)
+/* --- the verbs ----------------------------------------------------------- */
+
+static void verb_services(struct control *ctl, char *args, struct out *o)
 {
-	struct control *ctl = w->data;
-	struct timeval tv = { .tv_sec = 1 };
-	struct out o = { 0 };
-	char cmd[256];
-	ssize_t n;
-	size_t off = 0;
+	(void)args;
+	services_text(ctl, o);
+}
+
+static void verb_services_json(struct control *ctl, char *args, struct out *o)
+{
+	(void)args;
+	services_json(ctl, o);
+}
+
+static void verb_table(struct control *ctl, char *args, struct out *o)
+{
+	table_command(ctl, args, o);
+}
+
+static void verb_reload(struct control *ctl, char *args, struct out *o)
+{
+	(void)args;
+	hook_command(ctl, "reload", o);
+}
+
+static void verb_replace_stages(struct control *ctl, char *args, struct out *o)
+{
+	(void)args;
+	hook_command(ctl, "tc-replace-stages", o);
+}
+
+/* What the daemon answers: the first word of the line picks the verb; a
+ * verb without arguments refuses any. */
+static const struct verb {
+	const char *name;
+	void (*fn)(struct control *ctl, char *args, struct out *o);
+	bool args;		/* takes arguments */
+} verbs[] = {
+	{ "services", verb_services, false },
+	{ "services-json", verb_services_json, false },
+	{ "table", verb_table, true },
+	{ "weight", NULL, true },	/* backend_command, which reads the verb */
+	{ "disable", NULL, true },
+	{ "enable", NULL, true },
+	{ "reload", verb_reload, false },
+	{ "tc-replace-stages", verb_replace_stages, false },
+};
+
+/* Appends @s to @o with everything but printable ASCII escaped, at most
+ * @max bytes of it: a client's bytes never reach an operator raw. */
+static void put_escaped(struct out *o, const char *s, size_t len, size_t max)
+{
+	size_t i;
+
+	for (i = 0; i < len && i < max; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\')
+			put(o, "%c", c);
+		else
+			put(o, "\\x%02x", c);
+	}
+	if (len > max)
+		put(o, "...");
+}
+
+static void dispatch(struct control *ctl, char *line, struct out *o)
+{
+	size_t n = strcspn(line, " "), i;
+	char *args = line[n] ? line + n + 1 : line + n;
+
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strlen(verbs[i].name) != n || strncmp(verbs[i].name, line, n))
+			continue;
+		if (!verbs[i].args && *args) {
+			put(o, "error: %s takes no arguments, found '", verbs[i].name);
+			put_escaped(o, args, strlen(args), 64);
+			put(o, "'\n");
+		} else if (verbs[i].fn) {
+			verbs[i].fn(ctl, args, o);
+		} else {
+			backend_command(ctl, line, o);
+		}
+		return;
+	}
+	put(o, "error: unknown command '");
+	put_escaped(o, line, strlen(line), 64);
+	put(o, "' (expected services, services-json, weight, table, disable, enable, reload "
+	       "or tc-replace-stages)\n");
+}
+
+/* --- one client: read a line, answer, close ------------------------------- */
+
+/*
+ * Each client is a small state machine on the loop: READING until a whole
+ * line (or EOF) arrived, then WRITING the answer as the socket takes it.
+ * Nothing blocks: a client that sends nothing, trickles, floods or never
+ * reads costs one fd and a buffer until its deadline, never the loop.
+ */
+struct ctl_client {
+	struct control *ctl;
 	int fd;
+	ev_io io;
+	ev_timer deadline;
+	bool writing;
+	size_t in_len;
+	struct out out;
+	size_t out_off;
+	struct ctl_client *prev, *next;
+	char in[CTL_LINE_MAX + 1];
+};
+
+static void client_close(struct ctl_client *c)
+{
+	struct control *ctl = c->ctl;
+
+	ev_io_stop(ctl->loop, &c->io);
+	ev_timer_stop(ctl->loop, &c->deadline);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ctl->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	ctl->nr_clients--;
+	free(c->out.buf);
+	free(c);
+}
+
+/* Writes what the socket takes; closes once the whole answer is out. */
+static void client_flush(struct ctl_client *c)
+{
+	struct control *ctl = c->ctl;
+
+	while (c->out_off < c->out.len) {
+		ssize_t n = send(c->fd, c->out.buf + c->out_off, c->out.len - c->out_off,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* the deadline counts from the last progress */
+			ev_timer_stop(ctl->loop, &c->deadline);
+			ev_timer_set(&c->deadline, CTL_WRITE_TIMEOUT, 0.);
+			ev_timer_start(ctl->loop, &c->deadline);
+			return;
+		}
+		if (n <= 0)
+			break;	/* the client left: nothing more to do for it */
+		c->out_off += (size_t)n;
+	}
+	client_close(c);
+}
+
+/* The request is complete (@len bytes of c->in): answer it. */
+static void client_answer(struct ctl_client *c, size_t len)
+{
+	struct control *ctl = c->ctl;
+
+	c->in[len] = '\0';
+	if (len && c->in[len - 1] == '\r')
+		c->in[--len] = '\0';
+	dispatch(ctl, c->in, &c->out);
+	ctl->st.served++;
+	c->writing = true;
+	ev_io_stop(ctl->loop, &c->io);
+	ev_io_set(&c->io, c->fd, EV_WRITE);
+	ev_io_start(ctl->loop, &c->io);
+	client_flush(c);
+}
+
+static void client_refuse(struct ctl_client *c, const char *why)
+{
+	put(&c->out, "error: %s\n", why);
+	c->writing = true;
+	ev_io_stop(c->ctl->loop, &c->io);
+	ev_io_set(&c->io, c->fd, EV_WRITE);
+	ev_io_start(c->ctl->loop, &c->io);
+	client_flush(c);
+}
+
+static void on_client_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ctl_client *c = w->data;
+	char *nl;
+	ssize_t n;
 
 	(void)loop;
 	(void)revents;
-	fd = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	n = recv(fd, cmd, sizeof(cmd) - 1, 0);
-	if (n <= 0) {
-		close(fd);
+	if (c->writing) {
+		client_flush(c);
 		return;
 	}
-	cmd[n] = '\0';
-	cmd[strcspn(cmd, "\r\n")] = '\0';
-	if (!strcmp(cmd, "services"))
-		services_text(ctl, &o);
-	else if (!strcmp(cmd, "services-json"))
-		services_json(ctl, &o);
-	else if (!strncmp(cmd, "table ", 6))
-		table_command(ctl, cmd + 6, &o);
-	else if (!strncmp(cmd, "weight ", 7) || !strncmp(cmd, "disable ", 8) ||
-		 !strncmp(cmd, "enable ", 7))
-		backend_command(ctl, cmd, &o);
-	else if (!strcmp(cmd, "reload") || !strcmp(cmd, "tc-replace-stages"))
-		hook_command(ctl, cmd, &o);
-	else
-		put(&o, "error: unknown command '%s' (expected services, services-json, weight, "
-		    "table, disable, enable, reload or tc-replace-stages)\n", cmd);
-	while (o.buf && off < o.len) {
-		n = send(fd, o.buf + off, o.len - off, MSG_NOSIGNAL);
-		if (n <= 0)
-			break;
-		off += (size_t)n;
+	n = recv(c->fd, c->in + c->in_len, CTL_LINE_MAX - c->in_len, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n < 0 || (n == 0 && c->in_len == 0)) {
+		client_close(c);	/* an error, or a client that left silent */
+		return;
 	}
-	free(o.buf);
+	if (n == 0) {		/* EOF ends a line that lacks its newline */
+		client_answer(c, c->in_len);
+		return;
+	}
+	nl = memchr(c->in + c->in_len, '\n', (size_t)n);
+	c->in_len += (size_t)n;
+	if (nl) {
+		client_answer(c, (size_t)(nl - c->in));	/* anything after it is ignored */
+		return;
+	}
+	if (c->in_len == CTL_LINE_MAX) {
+		c->ctl->st.too_long++;
+		client_refuse(c, "command longer than " CTL_LINE_MAX_TEXT " bytes");
+	}
+}
+
+static void on_client_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ctl_client *c = w->data;
+
+	(void)loop;
+	(void)revents;
+	c->ctl->st.timed_out++;
+	if (c->writing) {
+		client_close(c);	/* it stopped reading its answer */
+		return;
+	}
+	client_refuse(c, "no complete command within " CTL_READ_TIMEOUT_TEXT " seconds");
+}
+
+/* A client over the cap: told so at once, without waiting on it. */
+static void refuse_busy(struct control *ctl, int fd)
+{
+	static const char msg[] = "error: too many control clients (" CTL_MAX_CLIENTS_TEXT
+				  " at once); try again\n";
+
+	ctl->st.refused_busy++;
+	if (send(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		pr_debug("control: a refused client left first: %m\n");
 	close(fd);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct control *ctl = w->data;
+	int i;
+
+	(void)revents;
+	/* a bounded batch: a flood of connects cannot hold the loop either */
+	for (i = 0; i < 64; i++) {
+		struct ctl_client *c;
+		int fd = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				pr_debug("control: accept: %m\n");
+			return;
+		}
+		if (ctl->nr_clients >= CTL_MAX_CLIENTS) {
+			refuse_busy(ctl, fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->ctl = ctl;
+		c->fd = fd;
+		ev_io_init(&c->io, on_client_io, fd, EV_READ);
+		c->io.data = c;
+		ev_timer_init(&c->deadline, on_client_deadline, CTL_READ_TIMEOUT, 0.);
+		c->deadline.data = c;
+		ev_io_start(loop, &c->io);
+		ev_timer_start(loop, &c->deadline);
+		c->next = ctl->clients;
+		if (c->next)
+			c->next->prev = c;
+		ctl->clients = c;
+		ctl->nr_clients++;
+		ctl->st.accepted++;
+	}
+}
+
+void control_stats(const struct control *ctl, struct control_stats *st, unsigned int *now)
+{
+	*st = ctl->st;
+	*now = ctl->nr_clients;
 }
 
 int control_open(struct ev_loop *loop, const char *path, struct services *ss,
@@ -445,12 +709,12 @@ int control_open(struct ev_loop *loop, const char *path, struct services *ss,
 	}
 	unlink(path);
 	if (bind(ctl->fd, (struct sockaddr *)&sun, sizeof(sun)) || chmod(path, 0600) ||
-	    listen(ctl->fd, 16)) {
+	    listen(ctl->fd, 128)) {
 		err = -errno;
 		close(ctl->fd);
 		goto fail;
 	}
-	ev_io_init(&ctl->io, on_client, ctl->fd, EV_READ);
+	ev_io_init(&ctl->io, on_accept, ctl->fd, EV_READ);
 	ctl->io.data = ctl;
 	ev_io_start(loop, &ctl->io);
 	*out = ctl;
@@ -464,6 +728,8 @@ void control_close(struct control *ctl)
 {
 	if (!ctl)
 		return;
+	while (ctl->clients)
+		client_close(ctl->clients);
 	ev_io_stop(ctl->loop, &ctl->io);
 	close(ctl->fd);
 	unlink(ctl->path);

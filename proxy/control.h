@@ -18,6 +18,24 @@ struct control;
 
 #define SH_DEFAULT_CONTROL "/run/sockhopd.sock"
 
+/* Limits of the control socket (README, sockhopd(8)). */
+#define CTL_MAX_CLIENTS		64	/* at once; more are refused at once */
+#define CTL_MAX_CLIENTS_TEXT	"64"
+#define CTL_LINE_MAX		4096	/* bytes of one command line */
+#define CTL_LINE_MAX_TEXT	"4096"
+#define CTL_READ_TIMEOUT	5.0	/* s for the whole command line to arrive */
+#define CTL_READ_TIMEOUT_TEXT	"5"
+#define CTL_WRITE_TIMEOUT	10.0	/* s without progress writing an answer */
+
+/* What the control socket has seen since the start. */
+struct control_stats {
+	unsigned long long accepted;	/* clients taken on */
+	unsigned long long served;	/* commands answered */
+	unsigned long long refused_busy;	/* over CTL_MAX_CLIENTS */
+	unsigned long long timed_out;	/* no whole line in time, or stopped reading */
+	unsigned long long too_long;	/* a line over CTL_LINE_MAX */
+};
+
 /* What the daemon does for commands that reach beyond the services. Each
  * returns 0 or -errno and writes one line for the operator into @msg. */
 struct control_hooks {
@@ -30,5 +48,8 @@ struct control_hooks {
 int control_open(struct ev_loop *loop, const char *path, struct services *ss,
 		 const struct control_hooks *hooks, struct control **out);
 void control_close(struct control *ctl);
+
+/** control_stats() - the counters, and how many clients are connected now. */
+void control_stats(const struct control *ctl, struct control_stats *st, unsigned int *now);
 
 #endif /* SOCKHOP_CONTROL_H */

@@ -12,7 +12,8 @@
  *     Opens N connections (P at a time) and prints "ok=N bad=N reset=N
  *     refused=N econnrefused=N backends=ID:COUNT,...". Exit 0 when bad == 0,
  *     else 1. --map FILE writes "SOURCE-ADDRESS BACKEND-ID" per connection.
- *     On stderr, "connect_us p50=X p99=Y": how long connect() took.
+ *     On stderr, "connect_us p50=X p99=Y": how long connect() took, and
+ *     "conn_us p50=X p99=Y max=Z": each whole connection, connect to close.
  *     getpeername() must return ADDR PORT (connect-time balancing hides the
  *     backend); a mismatch is a bad connection. econnrefused counts the
  *     connects that failed with exactly ECONNREFUSED.
@@ -344,7 +345,7 @@ static int same_peer(int fd, const struct sockaddr *want)
 }
 
 /* How long each connect() took, by connection index (for the bench). */
-static uint64_t *connect_ns;
+static uint64_t *connect_ns, *total_ns;	/* per connection: connect(), all of it */
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -411,6 +412,7 @@ static void *client_worker(void *arg)
 		unsigned long i = atomic_fetch_add(&next_conn, 1);
 		struct req rq = { MAGIC_REQ, (uint32_t)co.mode, 0, co.up, co.down };
 		struct rep rep;
+		struct timespec start, end;
 		uint64_t abort_at = ~0ull;
 		int fd, err, first;
 
@@ -428,6 +430,7 @@ static void *client_worker(void *arg)
 			abort_at = rq.up / 2;
 			rq.mode = M_DUPLEX;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &start);
 		fd = connect_one(i);
 		if (fd == -EDESTADDRREQ) {
 			atomic_fetch_add(&c_bad, 1);	/* wrong getpeername() */
@@ -462,6 +465,10 @@ static void *client_worker(void *arg)
 				       co.timeout_ms, 0);
 		}
 		close(fd);
+		clock_gettime(CLOCK_MONOTONIC, &end);
+		if (total_ns)
+			total_ns[i] = (uint64_t)(end.tv_sec - start.tv_sec) * 1000000000ull +
+				      (uint64_t)end.tv_nsec - (uint64_t)start.tv_nsec;
 		if (err == 1)
 			atomic_fetch_add(&c_reset, 1);	/* aborted on purpose */
 		else if (!err)
@@ -483,6 +490,7 @@ static int run_client(void)
 	int first = 1;
 
 	connect_ns = calloc(co.conns ? co.conns : 1, sizeof(*connect_ns));
+	total_ns = calloc(co.conns ? co.conns : 1, sizeof(*total_ns));
 	for (i = 0; i < co.parallel; i++)
 		pthread_create(&t[i], NULL, client_worker, (void *)(uintptr_t)(i + 1));
 	for (i = 0; i < co.parallel; i++)
@@ -501,7 +509,13 @@ static int run_client(void)
 		fprintf(stderr, "connect_us p50=%.1f p99=%.1f\n",
 			connect_ns[co.conns / 2] / 1000.0, connect_ns[co.conns * 99 / 100] / 1000.0);
 	}
+	if (total_ns && co.conns) {
+		qsort(total_ns, co.conns, sizeof(*total_ns), cmp_u64);
+		fprintf(stderr, "conn_us p50=%.1f p99=%.1f max=%.1f\n", total_ns[co.conns / 2] / 1000.0,
+			total_ns[co.conns * 99 / 100] / 1000.0, total_ns[co.conns - 1] / 1000.0);
+	}
 	free(connect_ns);
+	free(total_ns);
 	free(t);
 	return atomic_load(&c_bad) ? 1 : 0;
 }
