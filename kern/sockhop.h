@@ -64,6 +64,9 @@ struct sh_scope {
 /* sockhopd created the cgroup (and removes it on a full stop, even when the
  * daemon that stops is not the one that created it). */
 #define SH_SCOPE_F_CREATED	(1u << 0)
+/* bits 8-15: how many levels it made (the cgroup and its missing parents) */
+#define SH_SCOPE_F_LEVELS(n)	(((__u32)(n) & 0xff) << 8)
+#define SH_SCOPE_CREATED_LEVELS(f)	((((f) >> 8) & 0xff) ? (((f) >> 8) & 0xff) : 1)
 _Static_assert(sizeof(struct sh_scope) == 40, "sh_scope ABI");
 
 /* Socket local storage: the scope a socket was created in. */

@@ -20,6 +20,7 @@
 
 #include "control.h"
 #include "pins.h"
+#include "log.h"
 #include "policy_cli.h"
 
 /* Is a link for @cgid pinned (the scope's programs are attached there)? */
@@ -261,22 +262,38 @@ static int control_request(const char *path, const char *req)
 			close(fd);
 		return 1;
 	}
+	/* A daemon that refused this client at once (too many of them) may
+	 * have closed already: its one line is still there to read. */
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
-	    send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
+	    (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0 && errno != EPIPE &&
+	     errno != ECONNRESET)) {
 		fprintf(stderr, "sockhop: %s: %s\n", path, strerror(errno));
 		close(fd);
 		return 1;
 	}
 	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
-		if (first && n >= 6 && !memcmp(buf, "error:", 6))
+		if (first && n >= 6 && !memcmp(buf, "error:", 6)) {
+			/* the daemon's error, with this program's prefix */
+			size_t skip = n > 6 && buf[6] == ' ' ? 7 : 6;
+
 			failed = true;
+			fputs("sockhop: ", stderr);
+			fwrite(buf + skip, 1, (size_t)n - skip, stderr);
+		} else {
+			fwrite(buf, 1, (size_t)n, failed ? stderr : stdout);
+		}
 		first = false;
-		fwrite(buf, 1, (size_t)n, failed ? stderr : stdout);
 	}
 	close(fd);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		fprintf(stderr, "sockhop: sockhopd at %s did not answer within %ld s (is it "
-			"stopped or overloaded?)\n", path, (long)tv.tv_sec);
+			"stopped or overloaded?); if it reads this command later, it sees this "
+			"client gone and drops it\n", path, (long)tv.tv_sec);
+		return 1;
+	}
+	if (n < 0 && first && errno == ECONNRESET) {
+		fprintf(stderr, "sockhop: sockhopd at %s closed the connection without an "
+			"answer\n", path);
 		return 1;
 	}
 	if (n < 0) {
@@ -316,6 +333,7 @@ struct command {
 	const char *help;	/* what it does; lines indented by the printer */
 	int min, max;		/* arguments taken */
 	bool daemon;		/* asks the running daemon (else reads the pins) */
+	bool json;		/* can answer in JSON (-j) */
 	int (*run)(const struct command *cmd, const struct cli *c, int argc, char **argv);
 };
 
@@ -386,32 +404,32 @@ static int run_help(const struct command *cmd, const struct cli *c, int argc, ch
 
 static const struct command commands[] = {
 	{ "status", "", "pin directory, daemon, scopes and their attachments, sockets,\n"
-	  "whether the tc entries are pinned", 0, 0, false, run_status },
-	{ "stats", "", "per-scope acceleration counters, summed over CPUs", 0, 0, false, run_stats },
+	  "whether the tc entries are pinned", 0, 0, false, true, run_status },
+	{ "stats", "", "per-scope acceleration counters, summed over CPUs", 0, 0, false, true, run_stats },
 	{ "services", "", "services: backends (state, active connections, bytes, failures),\n"
 	  "limits hit, the split between splice and relay, and for virtual\n"
-	  "addresses the connect-time table and counters", 0, 0, true, run_services },
+	  "addresses the connect-time table and counters", 0, 0, true, true, run_services },
 	{ "table", "SERVICE", "the connect-time Maglev table: \"SLOT BACKEND\" per line",
-	  1, 1, true, run_verb },
+	  1, 1, true, false, run_verb },
 	{ "weight", "SERVICE BACKEND N", "set a backend's weight (1-256) until restart;\n"
-	  "BACKEND is the address as written in the config", 3, 3, true, run_weight },
+	  "BACKEND is the address as written in the config", 3, 3, true, false, run_weight },
 	{ "disable", "SERVICE BACKEND [kill]", "take a backend out of rotation (MAINT); with kill,\n"
 	  "terminate the connect-time balanced connections it has, 64 per 100 ms",
-	  2, 3, true, run_disable },
-	{ "enable", "SERVICE BACKEND", "put a disabled backend back", 2, 2, true, run_verb },
+	  2, 3, true, false, run_disable },
+	{ "enable", "SERVICE BACKEND", "put a disabled backend back", 2, 2, true, false, run_verb },
 	{ "policy", "", "tc policy: each scope's default, rules and per-rule counters,\n"
-	  "packets and bytes per action and direction, error reasons", 0, 0, false, run_policy },
+	  "packets and bytes per action and direction, error reasons", 0, 0, false, true, run_policy },
 	{ "explain", "CGROUP tcp|udp|icmp ADDRESS [PORT]", "which scope a socket created in "
 	  "CGROUP belongs to, and which rule\nthe tc policy, accelerate and balance take for "
-	  "the flow", 3, 4, false, run_explain },
+	  "the flow", 3, 4, false, true, run_explain },
 	{ "tc", "attach|detach DEV [egress|ingress]", "run the tc recipe for DEV (clsact qdisc, "
 	  "bpf filters on the pinned\nentries at preference 49152); detach removes only those",
-	  2, 3, false, run_tc },
+	  2, 3, false, false, run_tc },
 	{ "reload", "", "make the daemon re-read its config (as SIGHUP does); exit 1 with\n"
-	  "the reason when it refuses", 0, 0, true, run_verb },
+	  "the reason when it refuses", 0, 0, true, false, run_verb },
 	{ "tc-replace-stages", "", "load the tc stages anew and swap them into their slots;\n"
-	  "the operators' filters are not touched", 0, 0, true, run_verb },
-	{ "help", "[COMMAND]", "this help, or one command's", 0, 1, false, run_help },
+	  "the operators' filters are not touched", 0, 0, true, false, run_verb },
+	{ "help", "[COMMAND]", "this help, or one command's", 0, 1, false, false, run_help },
 };
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -516,17 +534,29 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);	/* `sockhop services | head`: end quietly */
 	/* getopt permutes: options may come before or after the command */
-	while ((c = getopt_long(argc, argv, "jhV", longopts, NULL)) != -1) {
+	std_fds_open();
+	opterr = 0;	/* our own messages, with our prefix, not argv[0]'s */
+	while ((c = getopt_long(argc, argv, ":jhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p': cli.dir = optarg; break;
 		case 'c': cli.control = optarg; break;
 		case 'j': cli.json = true; break;
 		case 'h': help = true; break;
 		case 'V': printf("sockhop %s (BPF layout %d)\n", SOCKHOP_VERSION, SH_LAYOUT_VERSION); return 0;
+		case ':':
+			fprintf(stderr, "sockhop: option '%s' needs an argument\n", argv[optind - 1]);
+			return 2;
 		default:
-			fprintf(stderr, "Try 'sockhop help' for more information.\n");
+			fprintf(stderr, "sockhop: unknown option '%s'%s\n", argv[optind - 1],
+				isdigit((unsigned char)argv[optind - 1][1]) ?
+				" (a number? put '--' before arguments that start with '-')" :
+				"; 'sockhop help' lists the options");
 			return 2;
 		}
+	}
+	if (!*cli.dir || !*cli.control) {
+		fprintf(stderr, "sockhop: %s may not be empty\n", !*cli.dir ? "--pin-dir" : "--control");
+		return 2;
 	}
 	if (optind >= argc) {
 		usage(help ? stdout : stderr);
@@ -544,6 +574,10 @@ int main(int argc, char **argv)
 	if (help || (cmd->run != run_help && nargs == 1 && !strcmp(argv[optind], "help"))) {
 		command_usage(stdout, cmd);
 		return 0;
+	}
+	if (cli.json && !cmd->json) {
+		fprintf(stderr, "sockhop: %s has no JSON form (-j)\n", cmd->name);
+		return 2;
 	}
 	/* the arguments are checked here, before any daemon is asked */
 	if (nargs < cmd->min || nargs > cmd->max) {

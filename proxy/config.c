@@ -30,6 +30,7 @@ struct parser {
 };
 
 #define MAX_REPORTED_ERRORS 20
+#define REPORT_LINE_MAX	1024	/* an error's text; longer ones end in "..." */
 
 __attribute__((format(printf, 4, 5)))
 static void report(struct parser *p, const yaml_node_t *node, const char *field,
@@ -37,28 +38,25 @@ static void report(struct parser *p, const yaml_node_t *node, const char *field,
 {
 	unsigned long line = node ? node->start_mark.line + 1 : 1;
 	unsigned long col = node ? node->start_mark.column + 1 : 1;
+	char msg[REPORT_LINE_MAX];
 	va_list ap;
 	int n;
 
-	if (p->nerr++ >= MAX_REPORTED_ERRORS || p->used >= p->errlen)
+	if (p->nerr++ >= MAX_REPORTED_ERRORS)
 		return;
-	n = snprintf(p->err + p->used, p->errlen - p->used, "%s:%lu:%lu: %s%s", p->file, line,
-		     col, field ? field : "", field && *field ? ": " : "");
-	if (n < 0 || (size_t)n >= p->errlen - p->used) {
-		p->used = p->errlen;
-		return;
-	}
-	p->used += (size_t)n;
 	va_start(ap, fmt);
-	n = vsnprintf(p->err + p->used, p->errlen - p->used, fmt, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= p->errlen - p->used - 1) {
-		p->used = p->errlen;
+	if (n >= (int)sizeof(msg))	/* a value echoed in full: cut it short */
+		memcpy(msg + sizeof(msg) - 4, "...", 4);
+	n = snprintf(p->err + p->used, p->errlen - p->used, "%s:%lu:%lu: %s%s%s\n", p->file,
+		     line, col, field ? field : "", field && *field ? ": " : "", msg);
+	if (n < 0 || (size_t)n >= p->errlen - p->used) {
+		p->err[p->used] = '\0';	/* no room for a whole line: none */
+		p->nerr = MAX_REPORTED_ERRORS;
 		return;
 	}
 	p->used += (size_t)n;
-	p->err[p->used++] = '\n';
-	p->err[p->used] = '\0';
 }
 
 /* A stand-in node that points at where address <a> was written. */
@@ -456,6 +454,7 @@ static int parse_rule(struct parser *p, yaml_node_t *n, const char *path, struct
 	int bad = 0, a;
 
 	r->line = (int)n->start_mark.line + 1;
+	r->col = (int)n->start_mark.column + 1;
 	if (expect(p, n, YAML_MAPPING_NODE, path))
 		return -EINVAL;
 	bad |= check_keys(p, n, path, keys);
@@ -574,9 +573,20 @@ static const char *cgroup_path_problem(const char *s)
 		return "is empty";
 	if (strlen(s) >= CFG_PATH_LEN)
 		return "is too long";
-	for (c = s; *c; c++)
-		if ((unsigned char)*c < 0x20)
+	for (c = s; *c; c++) {
+		const unsigned char *u = (const unsigned char *)c;
+
+		if (*u < 0x20 || *u == 0x7f)
 			return "contains a control character";
+		/* characters that show as nothing or reorder the text around
+		 * them: NEL, LRM/RLM, line and paragraph separators, bidi
+		 * embeddings, overrides and isolates */
+		if ((u[0] == 0xc2 && u[1] == 0x85) ||
+		    (u[0] == 0xe2 && u[1] == 0x80 && (u[2] == 0x8e || u[2] == 0x8f ||
+						      (u[2] >= 0xa8 && u[2] <= 0xae))) ||
+		    (u[0] == 0xe2 && u[1] == 0x81 && u[2] >= 0xa6 && u[2] <= 0xa9))
+			return "contains an invisible or text-reordering character";
+	}
 	if (cgroup_key(s, key, sizeof(key)))
 		return "contains '..'";
 	if (!strcmp(key, "@/"))
@@ -679,7 +689,7 @@ static int parse_scope(struct parser *p, yaml_node_t *n, const char *path, struc
 	return bad;
 }
 
-static bool same_cgroup(const char *a, const char *b)
+bool cfg_same_cgroup(const char *a, const char *b)
 {
 	char ka[CFG_PATH_LEN + 2], kb[CFG_PATH_LEN + 2];
 
@@ -696,10 +706,11 @@ static int validate(struct parser *p, struct cfg *cfg, yaml_node_t *list)
 	for (i = 0; i < cfg->nr_scopes; i++) {
 		struct cfg_scope *a = &cfg->scopes[i];
 		yaml_node_t *an = node_at(p, items[i]);
+		const struct cfg_rule *over = NULL;
 		struct rules_entry *ents;
 		char field[64];
 		size_t nr;
-		int line, err;
+		int err;
 
 		snprintf(field, sizeof(field), "scopes[%zu]", i);
 		for (j = 0; j < i; j++) {
@@ -710,16 +721,23 @@ static int validate(struct parser *p, struct cfg *cfg, yaml_node_t *list)
 				       a->name, b->line);
 				bad = -EINVAL;
 			}
-			if (*a->cgroup && *b->cgroup && same_cgroup(a->cgroup, b->cgroup)) {
-				report(p, an, field,
+			if (*a->cgroup && *b->cgroup && cfg_same_cgroup(a->cgroup, b->cgroup)) {
+				yaml_node_t at = { .start_mark = {
+					.line = (size_t)a->cgroup_line - 1,
+					.column = (size_t)a->cgroup_col - 1 } };
+				char cfield[80];
+
+				snprintf(cfield, sizeof(cfield), "%s.cgroup", field);
+				report(p, &at, cfield,
 				       "cgroup '%s' is already the scope '%s' (line %d)", a->cgroup,
-				       b->name, b->line);
+				       b->name, b->cgroup_line);
 				bad = -EINVAL;
 			}
 		}
-		err = rules_compile(a, &ents, &nr, &line);
+		err = rules_compile(a, &ents, &nr, &over);
 		if (err == -E2BIG) {
-			yaml_node_t fake = { .start_mark = { .line = (size_t)line - 1 } };
+			yaml_node_t fake = { .start_mark = { .line = (size_t)over->line - 1,
+							     .column = (size_t)over->col - 1 } };
 
 			snprintf(field, sizeof(field), "scopes[%zu].rules", i);
 			report(p, &fake, field,
@@ -775,6 +793,26 @@ void cfg_sockaddr_ip6(const struct sockaddr_storage *sa, uint8_t out[16], uint16
 		memcpy(out, &s6->sin6_addr, 16);
 		*port = ntohs(s6->sin6_port);
 	}
+}
+
+/* Would a connection to backend @be reach listener @l of this very host:
+ * the same address and port, or a loopback address and a wildcard
+ * listener on that port? */
+static bool reaches_listener(const struct cfg_addr *be, const struct cfg_addr *l)
+{
+	static const uint8_t any[16], v4any[16] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t lo6[16] = { [15] = 1 };
+	uint8_t b[16], x[16];
+	uint16_t pb, px;
+
+	cfg_sockaddr_ip6(&be->sa, b, &pb);
+	cfg_sockaddr_ip6(&l->sa, x, &px);
+	if (pb != px)
+		return false;
+	if (!memcmp(b, x, 16))
+		return true;
+	return (!memcmp(x, any, 16) || !memcmp(x, v4any, 16)) &&
+	       (!memcmp(b, lo6, 16) || (!memcmp(b, v4any, 12) && b[12] == 127));
 }
 
 /* Do @a and @b name one address and port (IPv4 and its v4-mapped form
@@ -1206,6 +1244,22 @@ static int validate_services(struct parser *p, struct cfg *cfg, yaml_node_t *lis
 						bad = -EINVAL;
 					}
 		}
+		/* A backend that is a listener of this daemon loops: each
+		 * connection makes another, until the fds run out. */
+		for (j = 0; j < cfg->nr_services; j++)
+			for (k = 0; k < a->nr_backends; k++)
+				for (l = 0; l < cfg->services[j].nr_listen; l++)
+					if (reaches_listener(&a->backends[k].addr,
+							     &cfg->services[j].listen[l])) {
+						yaml_node_t at = at_addr(&a->backends[k].addr);
+
+						report(p, &at, field, "backend %s is the listen address %s of "
+						       "service '%s' (line %d): every connection would loop "
+						       "through the proxy", a->backends[k].addr.text,
+						       cfg->services[j].listen[l].text, cfg->services[j].name,
+						       cfg->services[j].listen[l].line);
+						bad = -EINVAL;
+					}
 		/* A connect() to a virtual address never reaches a listener on
 		 * it from a scope, and always does from outside one: refuse the
 		 * pair rather than leave which one answers to where the client
@@ -1432,6 +1486,60 @@ static void report_yaml_error(struct parser *p, const yaml_parser_t *parser, con
 	       parser->context ? " " : "", parser->context ? parser->context : "");
 }
 
+/*
+ * A first pass over the parser's events, before the document is built:
+ * libyaml's cost grows with the square of the nesting depth (40 000 levels
+ * of "[" took seconds, and a reload runs in the event loop), and a scalar's
+ * NUL ("\0" in double quotes) would cut a C string short unseen. sockhop's
+ * schema nests a handful of levels. 0 or -EINVAL, reported.
+ */
+static int check_events(struct parser *p, const char *buf, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, ret = 0, done = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	while (!done && !ret) {
+		if (!yaml_parser_parse(&parser, &ev))
+			break;	/* the document load reports the syntax error */
+		switch (ev.type) {
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (++depth > CFG_MAX_DEPTH) {
+				yaml_node_t at = { .start_mark = ev.start_mark };
+
+				report(p, &at, "", "nesting deeper than %d levels (the config needs "
+				       "a handful)", CFG_MAX_DEPTH);
+				ret = -EINVAL;
+			}
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		case YAML_SCALAR_EVENT:
+			if (memchr(ev.data.scalar.value, '\0', ev.data.scalar.length)) {
+				yaml_node_t at = { .start_mark = ev.start_mark };
+
+				report(p, &at, "", "a NUL character (\\0) in a value");
+				ret = -EINVAL;
+			}
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return ret;
+}
+
 int cfg_parse(const char *file, const char *buf, size_t len, struct cfg **out, char *err,
 	      size_t errlen)
 {
@@ -1461,6 +1569,9 @@ int cfg_parse(const char *file, const char *buf, size_t len, struct cfg **out, c
 		       (unsigned char)buf[bad]);
 		return -EINVAL;
 	}
+	ret = check_events(&p, buf, len);
+	if (ret)
+		return ret;
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg)
 		return -ENOMEM;
@@ -1559,13 +1670,15 @@ int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
 			 "allowed\n", path, (long long)st.st_size, CFG_MAX_FILE_SIZE);
 		goto out;
 	}
-	buf = malloc((size_t)st.st_size + 1);
+	/* Read to the end, not to st_size: files of /proc say 0 and have more;
+	 * one byte past the limit tells a file that grew while read. */
+	buf = malloc(CFG_MAX_FILE_SIZE + 2);
 	if (!buf) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	while (got < (size_t)st.st_size) {
-		n = read(fd, buf + got, (size_t)st.st_size - got);
+	while (got <= CFG_MAX_FILE_SIZE) {
+		n = read(fd, buf + got, CFG_MAX_FILE_SIZE + 1 - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -1576,6 +1689,12 @@ int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
 		if (n == 0)
 			break;
 		got += (size_t)n;
+	}
+	if (got > CFG_MAX_FILE_SIZE) {
+		ret = -EFBIG;
+		snprintf(err, errlen, "%s:1:1: the file is more than the %d (1 MiB) bytes allowed\n",
+			 path, CFG_MAX_FILE_SIZE);
+		goto out;
 	}
 	buf[got] = '\0';
 	ret = cfg_parse(path, buf, got, out, err, errlen);

@@ -16,12 +16,13 @@
 #include "sockhop.h"
 
 #define CFG_MAX_FILE_SIZE	(1 << 20)	/* larger files are refused */
+#define CFG_MAX_DEPTH		64		/* nesting levels of lists and mappings */
 #define CFG_PATH_LEN		512
 
 /* One traffic rule of a scope. Destinations are held in IPv6 form, IPv4
  * prefixes as v4-mapped (::ffff:0:0/96 + n), as the BPF key is. */
 struct cfg_rule {
-	int line;			/* 1-based line of the rule */
+	int line, col;			/* where the rule starts (1-based) */
 	uint8_t action;			/* enum sh_action */
 	uint8_t proto;			/* enum sh_proto */
 	uint8_t prefixlen;		/* 0..128 over addr */
@@ -158,6 +159,11 @@ const char *cfg_path_name(enum cfg_data_path p);
  * Return: 0 or -EINVAL.
  */
 int cfg_parse_sockaddr(const char *s, struct sockaddr_storage *sa, socklen_t *len);
+
+/** cfg_same_cgroup() - do two cgroup paths, as written, spell one cgroup
+ * ("a", "./a/", "a//." alike)? Absolute and relative ones never match here:
+ * only the mount tells (scope_dirs.c compares by identity). */
+bool cfg_same_cgroup(const char *a, const char *b);
 
 /** cfg_sockaddr_ip6() - @sa's address in IPv6 form (IPv4 v4-mapped) and its
  * port in host order: the form every BPF key uses. */

@@ -150,9 +150,14 @@ static void conn_free(struct conn *c, bool reset)
 	ev_timer_stop(loop, &c->timer);
 	ev_timer_stop(loop, &c->drain);
 	if (c->path == P_SPLICE && c->state == C_OPEN) {
-		uint64_t moved = conn_spliced_bytes(c);
+		uint64_t moved[2];
 
-		svc->st.bytes_splice += moved + c->s[0].hand + c->s[1].hand;
+		conn_spliced(c, moved);
+		svc->st.bytes_splice += moved[0] + moved[1] + c->s[0].hand + c->s[1].hand;
+		if (c->be) {	/* what the daemon handed over is counted already */
+			c->be->bytes_out += moved[0];
+			c->be->bytes_in += moved[1];
+		}
 		splice_remove(splice_of(c), c->cookie);
 	}
 	for (i = 0; i < 2; i++) {
@@ -192,18 +197,30 @@ void conn_reset(struct conn *c)
 	conn_free(c, true);
 }
 
-uint64_t conn_spliced_bytes(const struct conn *c)
+void conn_spliced(const struct conn *c, uint64_t moved[2])
 {
 	struct sh_splice_flow f;
-	uint64_t sum = 0;
 	int i;
 
-	if (c->path != P_SPLICE || c->state != C_OPEN)
-		return 0;
-	for (i = 0; i < 2; i++)
-		if (!splice_flow(splice_of(c), c->cookie[i], &f))
-			sum += f.bytes;
-	return sum;
+	for (i = 0; i < 2; i++) {
+		moved[i] = 0;
+		if (c->path == P_SPLICE && c->state == C_OPEN &&
+		    !splice_flow(splice_of(c), c->cookie[i], &f))
+			moved[i] = f.bytes;
+	}
+}
+
+uint64_t conn_spliced_bytes(const struct conn *c)
+{
+	uint64_t moved[2];
+
+	conn_spliced(c, moved);
+	return moved[0] + moved[1];
+}
+
+const struct backend *conn_backend(const struct conn *c)
+{
+	return c->be;
 }
 
 /* Counts bytes user space moved from side @from. */

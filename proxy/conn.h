@@ -30,7 +30,16 @@ void conn_reset(struct conn *c);
 /** conn_next() - walk a service's connection list. */
 struct conn *conn_next(const struct conn *c);
 
-/** conn_spliced_bytes() - bytes the kernel has moved for @c so far (0 if relayed). */
+/** conn_spliced() - bytes the kernel has moved for @c so far, from the
+ * client [0] and from the backend [1]; 0 when relayed. */
+void conn_spliced(const struct conn *c, uint64_t moved[2]);
+
+/** conn_spliced_bytes() - both of conn_spliced(), summed. */
 uint64_t conn_spliced_bytes(const struct conn *c);
+
+struct backend;
+
+/** conn_backend() - the backend @c is connected to, or NULL. */
+const struct backend *conn_backend(const struct conn *c);
 
 #endif /* SOCKHOP_CONN_H */

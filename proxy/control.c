@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -78,6 +79,25 @@ static uint64_t live_splice_bytes(const struct service *svc)
 	return sum;
 }
 
+/* A backend's bytes out (to it) and in (from it): what closed connections
+ * left in its books, and what the kernel moved for the live spliced ones. */
+static void backend_bytes(const struct service *svc, const struct backend *be,
+			  unsigned long long *out, unsigned long long *in)
+{
+	const struct conn *c;
+	uint64_t moved[2];
+
+	*out = be->bytes_out;
+	*in = be->bytes_in;
+	for (c = svc->conns; c; c = conn_next(c)) {
+		if (conn_backend(c) != be)
+			continue;
+		conn_spliced(c, moved);
+		*out += moved[0];
+		*in += moved[1];
+	}
+}
+
 static const char *be_state(const struct backend *be)
 {
 	return be->disabled ? "MAINT" : be->state == BE_UP ? "UP" : "DOWN";
@@ -132,6 +152,18 @@ static void services_text(struct control *ctl, struct out *o)
 		const struct service *svc = &ss->svcs[i];
 		const struct service_stats *st = &svc->st;
 
+		if (!svc->cfg->nr_listen) {
+			/* virtual only: no proxy, the kernel picks in connect() */
+			put(o, "service %s  (%s, virtual only: balanced in connect(), no proxy)\n",
+			    svc->cfg->name, cfg_algo_name(svc->cfg->algo));
+			put(o, "  %-28s %-5s %6s %10s\n", "BACKEND", "STATE", "WEIGHT", "CHECKS-OK");
+			for (j = 0; j < svc->cfg->nr_backends; j++)
+				put(o, "  %-28s %-5s %6u %10llu%s\n", svc->backends[j].cfg->addr.text,
+				    be_state(&svc->backends[j]), svc->backends[j].weight,
+				    (unsigned long long)svc->backends[j].hc_ok,
+				    svc->backends[j].cfg->backup ? "  backup" : "");
+			goto virtual;
+		}
 		put(o, "service %s  (%s, data path %s)\n", svc->cfg->name, cfg_algo_name(svc->cfg->algo),
 		    svc->splice ? "splice" : "relay");
 		put(o, "  listen:");
@@ -156,14 +188,16 @@ static void services_text(struct control *ctl, struct out *o)
 		    "ACTIVE", "CONNS", "BYTES-OUT", "BYTES-IN", "FAILS", "CHECKS-OK");
 		for (j = 0; j < svc->cfg->nr_backends; j++) {
 			const struct backend *be = &svc->backends[j];
+			unsigned long long out, in;
 
+			backend_bytes(svc, be, &out, &in);
 			put(o, "  %-28s %-5s %6u %6u %8llu %14llu %14llu %8llu %10llu%s\n",
 			    be->cfg->addr.text, be_state(be), be->weight, be->active,
-			    (unsigned long long)be->conns, (unsigned long long)be->bytes_out,
-			    (unsigned long long)be->bytes_in,
+			    (unsigned long long)be->conns, out, in,
 			    (unsigned long long)(be->connect_fail + be->hc_fail),
 			    (unsigned long long)be->hc_ok, be->cfg->backup ? "  backup" : "");
 		}
+virtual:
 		if (svc->cfg->nr_vips) {
 			struct vip_view *v = malloc(sizeof(*v));
 
@@ -206,8 +240,9 @@ static void services_text(struct control *ctl, struct out *o)
 		put(o, "kernel splice: not loaded (no services)\n");
 	}
 	put(o, "control socket: %u clients now, %llu answered, %llu refused (over %d at once), "
-	       "%llu timed out, %llu lines too long\n", ctl->nr_clients, ctl->st.served,
-	    ctl->st.refused_busy, CTL_MAX_CLIENTS, ctl->st.timed_out, ctl->st.too_long);
+	       "%llu timed out, %llu lines too long, %llu dropped (client left first)\n",
+	    ctl->nr_clients, ctl->st.served, ctl->st.refused_busy, CTL_MAX_CLIENTS,
+	    ctl->st.timed_out, ctl->st.too_long, ctl->st.abandoned);
 }
 
 static void services_json(struct control *ctl, struct out *o)
@@ -246,7 +281,9 @@ static void services_json(struct control *ctl, struct out *o)
 		vip_view(ss, svc, v);
 		for (j = 0; j < svc->cfg->nr_backends; j++) {
 			const struct backend *be = &svc->backends[j];
+			unsigned long long out, in;
 
+			backend_bytes(svc, be, &out, &in);
 			put(o, "%s{\"address\":\"%s\",\"state\":\"%s\",\"weight\":%u,\"backup\":%s,"
 			       "\"active\":%u,\"conns\":%llu,\"bytes_out\":%llu,\"bytes_in\":%llu,"
 			       "\"connect_fail\":%llu,\"check_ok\":%llu,\"check_fail\":%llu,"
@@ -254,8 +291,7 @@ static void services_json(struct control *ctl, struct out *o)
 			       "\"vip_established\":%llu,\"vip_failed\":%llu,\"killed\":%llu}",
 			    j ? "," : "", be->cfg->addr.text, be_state(be), be->weight,
 			    be->cfg->backup ? "true" : "false", be->active,
-			    (unsigned long long)be->conns, (unsigned long long)be->bytes_out,
-			    (unsigned long long)be->bytes_in, (unsigned long long)be->connect_fail,
+			    (unsigned long long)be->conns, out, in, (unsigned long long)be->connect_fail,
 			    (unsigned long long)be->hc_ok, (unsigned long long)be->hc_fail,
 			    (unsigned long long)be->transitions, v->slots[j],
 			    (unsigned long long)v->be[j].balanced,
@@ -284,9 +320,9 @@ static void services_json(struct control *ctl, struct out *o)
 	    (unsigned long long)k.bytes_passed, (unsigned long long)k.no_ctl,
 	    (unsigned long long)k.redirect_fail, (unsigned long long)k.empty_skbs);
 	put(o, ",\"control\":{\"clients\":%u,\"accepted\":%llu,\"served\":%llu,"
-	       "\"refused_busy\":%llu,\"timed_out\":%llu,\"too_long\":%llu}}\n",
+	       "\"refused_busy\":%llu,\"timed_out\":%llu,\"too_long\":%llu,\"abandoned\":%llu}}\n",
 	    ctl->nr_clients, ctl->st.accepted, ctl->st.served, ctl->st.refused_busy,
-	    ctl->st.timed_out, ctl->st.too_long);
+	    ctl->st.timed_out, ctl->st.too_long, ctl->st.abandoned);
 }
 
 /* "table SVC": the backend of each slot of the service's connect-time
@@ -534,6 +570,26 @@ static void client_flush(struct ctl_client *c)
 	client_close(c);
 }
 
+static void client_refuse(struct ctl_client *c, const char *why)
+{
+	put(&c->out, "error: %s\n", why);
+	c->writing = true;
+	ev_io_stop(c->ctl->loop, &c->io);
+	ev_io_set(&c->io, c->fd, EV_WRITE);
+	ev_io_start(c->ctl->loop, &c->io);
+	client_flush(c);
+}
+
+/* Has the client closed its socket altogether (not just its write side)?
+ * Then nobody reads the answer: a CLI that gave up waiting (the daemon was
+ * stopped, say) must not find its command run later behind its back. */
+static bool client_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
 /* The request is complete (@len bytes of c->in): answer it. */
 static void client_answer(struct ctl_client *c, size_t len)
 {
@@ -542,22 +598,23 @@ static void client_answer(struct ctl_client *c, size_t len)
 	c->in[len] = '\0';
 	if (len && c->in[len - 1] == '\r')
 		c->in[--len] = '\0';
+	if (client_gone(c->fd)) {
+		ctl->st.abandoned++;
+		pr_info("control: a client left before its command was read; not running '%.64s'\n",
+			c->in);
+		client_close(c);
+		return;
+	}
+	if (memchr(c->in, '\0', len)) {
+		client_refuse(c, "a NUL byte in the command");
+		return;
+	}
 	dispatch(ctl, c->in, &c->out);
 	ctl->st.served++;
 	c->writing = true;
 	ev_io_stop(ctl->loop, &c->io);
 	ev_io_set(&c->io, c->fd, EV_WRITE);
 	ev_io_start(ctl->loop, &c->io);
-	client_flush(c);
-}
-
-static void client_refuse(struct ctl_client *c, const char *why)
-{
-	put(&c->out, "error: %s\n", why);
-	c->writing = true;
-	ev_io_stop(c->ctl->loop, &c->io);
-	ev_io_set(&c->io, c->fd, EV_WRITE);
-	ev_io_start(c->ctl->loop, &c->io);
 	client_flush(c);
 }
 
@@ -669,6 +726,23 @@ void control_stats(const struct control *ctl, struct control_stats *st, unsigned
 {
 	*st = ctl->st;
 	*now = ctl->nr_clients;
+}
+
+int control_probe(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, err = 0;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (!connect(fd, (struct sockaddr *)&sun, sizeof(sun)))
+		err = -EADDRINUSE;
+	close(fd);
+	return err;
 }
 
 int control_open(struct ev_loop *loop, const char *path, struct services *ss,

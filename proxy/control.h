@@ -34,6 +34,7 @@ struct control_stats {
 	unsigned long long refused_busy;	/* over CTL_MAX_CLIENTS */
 	unsigned long long timed_out;	/* no whole line in time, or stopped reading */
 	unsigned long long too_long;	/* a line over CTL_LINE_MAX */
+	unsigned long long abandoned;	/* the client closed before its line was read */
 };
 
 /* What the daemon does for commands that reach beyond the services. Each
@@ -43,6 +44,9 @@ struct control_hooks {
 	int (*replace_stages)(void *ctx, char *msg, size_t len);
 	void *ctx;
 };
+
+/** control_probe() - -EADDRINUSE when a daemon answers on @path, else 0. */
+int control_probe(const char *path);
 
 /** control_open() - listen on @path (replacing a stale socket). 0 or -errno. */
 int control_open(struct ev_loop *loop, const char *path, struct services *ss,

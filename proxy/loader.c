@@ -35,6 +35,7 @@ struct loader_scope {
 	char dir[PATH_LEN];	/* absolute cgroup directory */
 	uint64_t cgid;
 	bool created;		/* we made the directory */
+	unsigned int created_levels;	/* it and the parents made with it */
 	bool attach;		/* outermost: its programs are attached here */
 };
 
@@ -81,7 +82,7 @@ static const struct {
 };
 #define NR_CGROUP_PROGS (sizeof(cgroup_progs) / sizeof(cgroup_progs[0]))
 
-static int cgroup_prog_fd(struct loader *l, size_t i)
+static struct bpf_program *prog_of(struct loader *l, size_t i)
 {
 	struct bpf_program *progs[] = {
 		l->skel->progs.sock_create_tag, l->skel->progs.sockops_accel,
@@ -93,7 +94,12 @@ static int cgroup_prog_fd(struct loader *l, size_t i)
 	};
 	_Static_assert(sizeof(progs) / sizeof(progs[0]) == NR_CGROUP_PROGS, "one per entry");
 
-	return bpf_program__fd(progs[i]);
+	return progs[i];
+}
+
+static int cgroup_prog_fd(struct loader *l, size_t i)
+{
+	return bpf_program__fd(prog_of(l, i));
 }
 
 static bool prog_wanted(const struct loader *l, size_t p)
@@ -281,15 +287,20 @@ static int resolve_scopes(struct loader *l, const struct cfg *cfg, const char *c
 		snprintf(l->scopes[i].dir, sizeof(l->scopes[i].dir), "%s", dirs[i].dir);
 		l->scopes[i].cgid = dirs[i].cgid;
 		l->scopes[i].created = dirs[i].created;
-		if (dirs[i].created)
+		l->scopes[i].created_levels = dirs[i].created_levels;
+		if (dirs[i].created && dirs[i].created_levels > 1)
+			pr_info("scope '%s': created cgroup %s and %u parent%s\n", cfg->scopes[i].name,
+				dirs[i].dir, dirs[i].created_levels - 1,
+				dirs[i].created_levels > 2 ? "s" : "");
+		else if (dirs[i].created)
 			pr_info("scope '%s': created cgroup %s\n", cfg->scopes[i].name, dirs[i].dir);
 	}
 	free(dirs);
+	if (msg[0])
+		log_located(msg);
 	if (err) {
-		char *line, *save = NULL;
-
-		for (line = strtok_r(msg, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-			pr_err("%s\n", line);
+		pr_err("%s: refusing to start: a scope's cgroup cannot be used (above)\n",
+		       cfg->file);
 		return err;
 	}
 	/* Programs attached to a cgroup run for its descendants too, so a scope
@@ -309,6 +320,25 @@ static int resolve_scopes(struct loader *l, const struct cfg *cfg, const char *c
 	return 0;
 }
 
+/* Removes @dir, and the @levels - 1 parents made with it while empty. */
+static int remove_made(const char *dir, unsigned int levels)
+{
+	char path[PATH_LEN];
+	int err = cg_remove(dir);
+
+	snprintf(path, sizeof(path), "%s", dir);
+	while (!err && --levels > 0) {
+		char *slash = strrchr(path, '/');
+
+		if (!slash || slash == path)
+			break;
+		*slash = '\0';
+		if (rmdir(path) == -1)
+			break;	/* another scope, or something else, lives there */
+	}
+	return err;
+}
+
 /* A scope of an earlier daemon that left the config: the cgroup that
  * daemon created for it goes too (when no process is in it any more). */
 static void remove_left_cgroup(struct loader *l, __u64 cgid, const struct sh_scope *gone)
@@ -319,12 +349,19 @@ static void remove_left_cgroup(struct loader *l, __u64 cgid, const struct sh_sco
 	if (!(gone->flags & SH_SCOPE_F_CREATED) || !l->cg_mount[0])
 		return;
 	err = cg_path_of_id(l->cg_mount, cgid, dir, sizeof(dir));
-	if (!err)
-		err = cg_remove(dir);
-	if (err && err != -ENOENT)
-		pr_warn("scope '%s' left the config; left its cgroup (id %llu) in place: %s\n",
-			gone->name, (unsigned long long)cgid, strerror(-err));
-	else if (!err)
+	if (err) {
+		if (err != -ENOENT)
+			pr_warn("scope '%s' left the config; cannot find its cgroup (id %llu) to "
+				"remove it: %s\n", gone->name, (unsigned long long)cgid,
+				strerror(-err));
+		return;
+	}
+	err = remove_made(dir, SH_SCOPE_CREATED_LEVELS(gone->flags));
+	if (err)
+		pr_warn("scope '%s' left the config; left the cgroup %s created for it in place: "
+			"%s%s; remove it with 'rmdir %s' once it is empty\n", gone->name, dir,
+			strerror(-err), err == -EBUSY ? " (a process is still in it)" : "", dir);
+	else
 		pr_info("scope '%s' left the config: removed the cgroup %s created for it\n",
 			gone->name, dir);
 }
@@ -355,10 +392,13 @@ static int fill_scopes(struct loader *l, const struct cfg *cfg)
 
 		/* A kept state remembers which cgroups a daemon created. */
 		if (bpf_map_lookup_elem(fd, &l->scopes[i].cgid, &old) == 0 &&
-		    (old.flags & SH_SCOPE_F_CREATED))
+		    (old.flags & SH_SCOPE_F_CREATED)) {
 			l->scopes[i].created = true;
+			l->scopes[i].created_levels = SH_SCOPE_CREATED_LEVELS(old.flags);
+		}
 		if (l->scopes[i].created)
-			val.flags |= SH_SCOPE_F_CREATED;
+			val.flags |= SH_SCOPE_F_CREATED |
+				     SH_SCOPE_F_LEVELS(l->scopes[i].created_levels);
 		snprintf(val.name, sizeof(val.name), "%s", cfg->scopes[i].name);
 		if (bpf_map_update_elem(fd, &l->scopes[i].cgid, &val, BPF_ANY)) {
 			pr_err("scope '%s': cannot update the scopes map: %m\n", val.name);
@@ -377,9 +417,10 @@ static int fill_rules(struct loader *l, const struct cfg_scope *sc, __u32 slot)
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
 	struct rules_entry *ents = NULL;
 	size_t i, nr = 0;
-	int inner, err, line;
+	const struct cfg_rule *over;
+	int inner, err;
 
-	err = rules_compile(sc, &ents, &nr, &line);
+	err = rules_compile(sc, &ents, &nr, &over);
 	if (err)
 		return err;	/* validated already: only -ENOMEM gets here */
 	inner = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "sh_rules", sizeof(struct sh_lpm_key),
@@ -595,6 +636,26 @@ int loader_replace_stages(struct loader *l)
 	return 0;
 }
 
+int loader_check_cgroups(const struct loader *l, char *msg, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < l->nr_scopes; i++) {
+		uint64_t id = 0;
+		int err = cg_id(l->scopes[i].dir, &id);
+
+		if (err || id != l->scopes[i].cgid) {
+			snprintf(msg, len, "the cgroup %s of scope %zu %s since the start (id %llu "
+				 "then, %s now): its programs stay on the old one; restart sockhopd "
+				 "to attach to it", l->scopes[i].dir, i,
+				 err ? "is gone" : "was removed and made again",
+				 (unsigned long long)l->scopes[i].cgid, err ? "none" : "another");
+			return -ESTALE;
+		}
+	}
+	return 0;
+}
+
 int loader_reload(struct loader *l, const struct cfg *cfg)
 {
 	int err = fill_all_rules(l, cfg);
@@ -691,6 +752,40 @@ static int prune_links(struct loader *l, bool all)
 }
 
 /*
+ * Before a new link: does cgroup <cg> carry program <p> of sockhop already,
+ * which no pin here accounts for? Then another sockhopd serves it (another
+ * pin directory, or one whose pins were deleted under it), and a second
+ * attachment would run every hook twice. -EBUSY, reported, or 0.
+ */
+static int refuse_foreign(struct loader *l, int cg, size_t p, const char *dir)
+{
+	const char *want = bpf_program__name(prog_of(l, p));
+	__u32 ids[64], cnt = 64, flags = 0, i;
+
+	if (bpf_prog_query(cg, cgroup_progs[p].type, 0, &flags, ids, &cnt))
+		return 0;	/* cannot tell: attach as before */
+	for (i = 0; i < cnt; i++) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_prog_get_fd_by_id(ids[i]);
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		    !strncmp(info.name, want, sizeof(info.name) - 1)) {
+			close(fd);
+			pr_err("cgroup %s already runs sockhop's %s (program id %u), which no pin in "
+			       "%s accounts for: another sockhopd serves it (another --pin-dir, or "
+			       "its pins were deleted); stop that one first\n", dir, want, ids[i],
+			       l->pin_dir);
+			return -EBUSY;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+/*
  * Attaches each cgroup program to each outermost scope cgroup. A link kept
  * by an earlier daemon is updated in place to our program (no moment
  * without a program); otherwise a new link is created and pinned.
@@ -741,6 +836,11 @@ static int attach_cgroups(struct loader *l)
 				pr_err("cannot open cgroup %s: %s\n", ls->dir, strerror(-cg));
 				return cg;
 			}
+			err = refuse_foreign(l, cg, p, ls->dir);
+			if (err) {
+				close(cg);
+				return err;
+			}
 			fd = bpf_link_create(cgroup_prog_fd(l, p), cg, cgroup_progs[p].type, NULL);
 			err = fd < 0 ? -errno : 0;
 			close(cg);
@@ -772,8 +872,9 @@ static void unlink_map_pins(struct bpf_object *obj)
 			unlink(bpf_map__pin_path(map));
 }
 
-/* Removes every pin and directory of the pin directory. */
-static void unpin_all(struct loader *l)
+/* Removes every pin and directory of the pin directory; false when the
+ * directory stays (something else is pinned there). */
+static bool unpin_all(struct loader *l)
 {
 	char path[PATH_LEN];
 	size_t i;
@@ -799,8 +900,11 @@ static void unpin_all(struct loader *l)
 	rmdir(path);
 	pins_path(path, sizeof(path), l->pin_dir, "maps", NULL);
 	rmdir(path);
-	if (rmdir(l->pin_dir) == -1 && errno != ENOENT)
-		pr_warn("could not remove %s: %m (something else is pinned there)\n", l->pin_dir);
+	if (rmdir(l->pin_dir) == -1 && errno != ENOENT) {
+		pr_warn("left %s in place: %m (it holds pins sockhopd did not make)\n", l->pin_dir);
+		return false;
+	}
+	return true;
 }
 
 static void release(struct loader *l)
@@ -822,13 +926,22 @@ static void remove_created_cgroups(struct loader *l)
 	size_t i;
 
 	for (i = l->nr_scopes; i-- > 0;) {
+		struct loader_scope *ls = &l->scopes[i];
+		uint64_t id = 0;
 		int err;
 
-		if (!l->scopes[i].created)
+		if (!ls->created)
 			continue;
-		err = cg_remove(l->scopes[i].dir);
+		/* only the cgroup we made: not one made again under that name */
+		if (cg_id(ls->dir, &id) || id != ls->cgid) {
+			pr_warn("left cgroup %s in place: it is not the one sockhopd created (that "
+				"one was removed)\n", ls->dir);
+			continue;
+		}
+		err = remove_made(ls->dir, ls->created_levels);
 		if (err)
-			pr_warn("left cgroup %s in place: %s\n", l->scopes[i].dir, strerror(-err));
+			pr_warn("left cgroup %s in place: %s%s\n", ls->dir, strerror(-err),
+				err == -EBUSY ? " (a process is still in it)" : "");
 	}
 }
 
@@ -924,10 +1037,12 @@ void loader_stop(struct loader *l, bool keep)
 		write_meta(l, 0, 1, (__u32)l->nr_scopes);
 		pr_info("left the kernel paths attached and pinned in %s\n", l->pin_dir);
 	} else {
-		unpin_all(l);
+		bool removed = unpin_all(l);
+
 		detach_map_progs(l);
 		remove_created_cgroups(l);
-		pr_info("detached every program and removed %s\n", l->pin_dir);
+		pr_info("detached every program%s%s\n", removed ? " and removed " : "",
+			removed ? l->pin_dir : "");
 	}
 	release(l);
 }

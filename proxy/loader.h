@@ -41,6 +41,14 @@ struct vip_maps;
 void loader_vip_maps(const struct loader *l, struct vip_maps *m);
 
 /**
+ * loader_check_cgroups() - is each scope's cgroup still the directory the
+ * programs were attached to (same id)? 0, or -ESTALE with a line for the
+ * operator in @msg: a cgroup removed and made again under its name no
+ * longer has them.
+ */
+int loader_check_cgroups(const struct loader *l, char *msg, size_t len);
+
+/**
  * loader_reload() - put @cfg's rules and tc defaults in place of the
  * running ones: one atomic swap of each scope's rule table. The scopes
  * themselves (names, cgroups, order) must be those the loader started with.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* log.c - leveled logging to stderr. */
+#include <fcntl.h>
 #include <stdarg.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <bpf/libbpf.h>
 
@@ -49,6 +51,30 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 	vlog(ours, fmt, ap);
 	return 0;
+}
+
+void log_located(const char *lines)
+{
+	/* "FILE:LINE:COL: field: message" lines name their place as compilers
+	 * do; they go out as they are, at any level, like --check's */
+	fputs(lines, stderr);
+	clearerr(stderr);
+}
+
+void std_fds_open(void)
+{
+	int fd;
+
+	/* Started with 0, 1 or 2 closed, the first file we open would take the
+	 * number, and our log lines would be written into a BPF map. */
+	for (;;) {
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (fd < 0 || fd > 2)
+			break;
+		fcntl(fd, F_SETFD, 0);	/* it stands in for a standard stream */
+	}
+	if (fd > 2)
+		close(fd);
 }
 
 void log_route_libbpf(void)

@@ -17,6 +17,12 @@ extern const char *log_prog;	/* every line's prefix: "sockhopd" or "sockhop" */
 __attribute__((format(printf, 2, 3)))
 void log_print(enum log_level level, const char *fmt, ...);
 
+/* Writes "FILE:LINE:COL: ..." lines as they are, with no prefix. */
+void log_located(const char *lines);
+
+/* Opens /dev/null on each of fds 0, 1 and 2 that is closed. */
+void std_fds_open(void);
+
 /* Routes libbpf's messages through log_print(), one level lower. */
 void log_route_libbpf(void);
 

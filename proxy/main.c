@@ -80,7 +80,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:vhV", longopts, NULL)) != -1) {
+	opterr = 0;	/* our own messages, with our prefix, not argv[0]'s */
+	while ((c = getopt_long(argc, argv, ":c:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config = optarg; break;
 		case OPT_CHECK: o->check = true; break;
@@ -90,14 +91,23 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'v': log_level++; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("sockhopd %s (BPF layout %d)\n", SOCKHOP_VERSION, SH_LAYOUT_VERSION); exit(0);
+		case ':':
+			fprintf(stderr, "sockhopd: option '%s' needs an argument\n"
+				"Try 'sockhopd --help' for more information.\n", argv[optind - 1]);
+			return -EINVAL;
 		default:
-			fprintf(stderr, "Try 'sockhopd --help' for more information.\n");
+			fprintf(stderr, "sockhopd: unknown option '%s'\n"
+				"Try 'sockhopd --help' for more information.\n", argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "sockhopd: unexpected argument '%s'\n"
 			"Try 'sockhopd --help' for more information.\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!*o->config || !*o->control) {
+		fprintf(stderr, "sockhopd: %s may not be empty\n", !*o->config ? "-c" : "--control");
 		return -EINVAL;
 	}
 	if (o->pin_dir && o->pin_dir[0] != '/') {
@@ -138,6 +148,11 @@ static int do_reload(void *ctx, char *msg, size_t len)
 	}
 	err = reload_check(d->cfg, next, errbuf, sizeof(errbuf));
 	if (err) {
+		snprintf(msg, len, "reload refused, the running config stays: %s", errbuf);
+		cfg_free(next);
+		goto refused;
+	}
+	if (d->loader && (err = loader_check_cgroups(d->loader, errbuf, sizeof(errbuf)))) {
 		snprintf(msg, len, "reload refused, the running config stays: %s", errbuf);
 		cfg_free(next);
 		goto refused;
@@ -287,6 +302,7 @@ int main(int argc, char **argv)
 	 * fail that write, not kill the daemon before its cleanup. */
 	signal(SIGPIPE, SIG_IGN);
 	log_prog = "sockhopd";
+	std_fds_open();
 	if (parse_args(argc, argv, &o))
 		return 2;
 	log_route_libbpf();
@@ -297,7 +313,7 @@ int main(int argc, char **argv)
 		fputs(errbuf, stderr);
 		if (err == -ENOENT && !strcmp(o.config, DEFAULT_CONFIG))
 			fprintf(stderr, "sockhopd: no configuration at %s: start with 'sockhopd -c "
-				"FILE'; 'make install' puts an example at %s (see sockhop.yaml(5))\n",
+				"FILE'; 'make install' puts an example at %s\n",
 				DEFAULT_CONFIG, EXAMPLE_CONFIG);
 		else
 			fprintf(stderr, "sockhopd: %s: configuration is invalid\n", o.config);
@@ -315,6 +331,15 @@ int main(int argc, char **argv)
 		return err ? 1 : 0;
 	}
 
+	/* A daemon that answers on the control socket serves this machine
+	 * already: two would attach the same programs to the same cgroups. */
+	if (control_probe(o.control) == -EADDRINUSE) {
+		pr_err("another sockhopd answers on the control socket %s: refusing to start "
+		       "beside it (stop it, or give this one its own --control and "
+		       "--pin-dir)\n", o.control);
+		cfg_free(cfg);
+		return 1;
+	}
 	err = probe_privileges();
 	if (!err)
 		err = probe_kernel();
@@ -375,11 +400,14 @@ int main(int argc, char **argv)
 	daemon.cfg = cfg;
 	daemon.loader = loader;
 	err = control_open(loop, o.control, services, &hooks, &control);
-	if (err) {
-		pr_err("control socket %s: %s\n", o.control, strerror(-err));
+	if (err && (cfg->nr_services || err == -EADDRINUSE)) {
+		pr_err("control socket %s: %s\n", o.control, err == -EADDRINUSE ?
+		       "another sockhopd started on it meanwhile" : strerror(-err));
+		goto out_services;
+	} else if (err) {
 		/* a daemon of scopes only still works: SIGHUP reloads it */
-		if (cfg->nr_services)
-			goto out_services;
+		pr_warn("no control socket (%s: %s): sockhop reload and services are not "
+			"available; SIGHUP reloads\n", o.control, strerror(-err));
 		err = 0;
 	}
 	/* Loading parsed the kernel's BTF and the objects into the heap; give

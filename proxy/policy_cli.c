@@ -398,14 +398,11 @@ int cli_explain(const char *dir, int argc, char **argv, bool json)
 	int counted[SH_MAX_RULES], nc = 0, trie, i;
 	struct policy_maps m;
 	unsigned long port = 0;
-	char def[32];
+	char def[32], mount[512] = "", cgdir[512];
 	__u8 proto;
 	__u32 slot;
+	int err;
 
-	if (argc < 3 || argc > 4) {
-		fprintf(stderr, "usage: sockhop explain CGROUP tcp|udp|icmp ADDRESS [PORT]\n");
-		return 2;
-	}
 	proto = !strcmp(argv[1], "tcp") ? SH_PROTO_TCP : !strcmp(argv[1], "udp") ? SH_PROTO_UDP :
 		!strcmp(argv[1], "icmp") ? SH_PROTO_ICMP : 0;
 	if (!proto) {
@@ -428,10 +425,24 @@ int cli_explain(const char *dir, int argc, char **argv, bool json)
 			return 2;
 		}
 	}
+	/* The cgroup as the config spells one: absolute under the cgroup2
+	 * mount, or relative to it; a path that is no cgroup is an error, not
+	 * "in no scope". */
+	err = cg_find_mount("/proc/self/mountinfo", mount, sizeof(mount));
+	if (!err)
+		err = cg_resolve(mount, argv[0], cgdir, sizeof(cgdir));
+	if (!err)
+		err = cg_check_dir(mount, cgdir, NULL);
+	if (err && err != -EPERM) {	/* the root is a cgroup too, of no scope */
+		fprintf(stderr, "sockhop: explain: '%s' is not a cgroup under the cgroup2 mount%s%s "
+			"(%s)\n", argv[0], mount[0] ? " " : "", mount,
+			err == -EINVAL ? "not a path under it" : strerror(-err));
+		return 2;
+	}
 	if (open_policy_maps(dir, &m))
 		return 1;
 	slot = SH_SLOT_GLOBAL;
-	if (scope_of_cgroup(dir, argv[0], &scope) == 0)
+	if (scope_of_cgroup(dir, cgdir, &scope) == 0)
 		slot = scope.s.slot;
 	trie = slot < SH_MAX_SCOPES ? open_trie(dir, slot) : -ENOENT;
 	if (trie >= 0) {
@@ -530,9 +541,12 @@ int cli_tc(const char *dir, int argc, char **argv)
 	bool attach;
 	int h, rc = 0;
 
-	if (argc < 2 || argc > 3 || (strcmp(argv[0], "attach") && strcmp(argv[0], "detach")) ||
-	    (argc == 3 && strcmp(argv[2], "egress") && strcmp(argv[2], "ingress"))) {
-		fprintf(stderr, "usage: sockhop tc attach|detach DEV [egress|ingress]\n");
+	if (strcmp(argv[0], "attach") && strcmp(argv[0], "detach")) {
+		fprintf(stderr, "sockhop: tc: expected attach or detach, found '%s'\n", argv[0]);
+		return 2;
+	}
+	if (argc == 3 && strcmp(argv[2], "egress") && strcmp(argv[2], "ingress")) {
+		fprintf(stderr, "sockhop: tc: expected egress or ingress, found '%s'\n", argv[2]);
 		return 2;
 	}
 	attach = !strcmp(argv[0], "attach");

@@ -83,7 +83,7 @@ int reload_check(const struct cfg *cur, const struct cfg *next, char *why, size_
 	for (i = 0; i < next->nr_scopes; i++) {
 		const struct cfg_scope *c = &cur->scopes[i], *n = &next->scopes[i];
 
-		if (strcmp(c->name, n->name) || strcmp(c->cgroup, n->cgroup) ||
+		if (strcmp(c->name, n->name) || !cfg_same_cgroup(c->cgroup, n->cgroup) ||
 		    c->create != n->create)
 			return refuse(why, len, next, n->line, n->col, "scopes[%zu]: scope '%s' (cgroup "
 				      "%s) is not '%s' (cgroup %s) any more", i, c->name,

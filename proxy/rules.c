@@ -24,7 +24,7 @@ int rules_prefix_contains(const uint8_t a[16], int alen, const uint8_t b[16], in
 }
 
 int rules_compile(const struct cfg_scope *scope, struct rules_entry **out, size_t *nr,
-		  int *bad_line)
+		  const struct cfg_rule **bad)
 {
 	struct rules_entry *ents = NULL;
 	size_t i, j, n = 0;
@@ -48,7 +48,7 @@ int rules_compile(const struct cfg_scope *scope, struct rules_entry **out, size_
 		if (j < n)
 			continue;
 		if (n == SH_MAX_PREFIXES) {
-			*bad_line = r->line;
+			*bad = r;
 			free(ents);
 			return -E2BIG;
 		}
@@ -69,7 +69,7 @@ int rules_compile(const struct cfg_scope *scope, struct rules_entry **out, size_
 						   (int)ents[j].key.prefixlen))
 				continue;
 			if (set->count == SH_MAX_RULES) {
-				*bad_line = r->line;
+				*bad = r;
 				free(ents);
 				return -E2BIG;
 			}

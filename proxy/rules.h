@@ -21,13 +21,13 @@ struct rules_entry {
  * rules_compile() - build the trie entries of @scope.
  * @out: receives a malloc'ed array (NULL when the scope has no rule)
  * @nr: receives its length
- * @bad_line: on -E2BIG, the line of the rule that overflowed a limit
+ * @bad: on -E2BIG, the rule that overflowed a limit
  *
  * Return: 0, -E2BIG when more than SH_MAX_RULES rules apply to one prefix or
  * the scope has more than SH_MAX_PREFIXES prefixes, -ENOMEM.
  */
 int rules_compile(const struct cfg_scope *scope, struct rules_entry **out, size_t *nr,
-		  int *bad_line);
+		  const struct cfg_rule **bad);
 
 /** rules_prefix_contains() - does prefix @a/@alen contain prefix @b/@blen? */
 int rules_prefix_contains(const uint8_t a[16], int alen, const uint8_t b[16], int blen);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cgroup.h"
 #include "scope_dirs.h"
@@ -42,6 +43,26 @@ full:
 	o->buf[o->used] = '\0';
 }
 
+/* How many components of @dir, from the leaf up, do not exist below the
+ * mount: the levels a create makes (and a stop may remove again). */
+static unsigned int missing_levels(const char *mount, const char *dir)
+{
+	char path[SCOPE_DIR_LEN];
+	unsigned int n = 0;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s", dir);
+	while (strlen(path) > strlen(mount) && stat(path, &st) == -1 && errno == ENOENT) {
+		char *slash = strrchr(path, '/');
+
+		n++;
+		if (!slash)
+			break;
+		*slash = '\0';
+	}
+	return n ? n : 1;
+}
+
 /* One scope: resolve, create when asked and allowed, check identity. */
 static int resolve_one(const struct cfg *cfg, size_t i, const char *mount, bool create,
 		       struct scope_dir *d, struct out *o)
@@ -60,6 +81,7 @@ static int resolve_one(const struct cfg *cfg, size_t i, const char *mount, bool 
 	}
 	err = cg_check_dir(mount, d->dir, &d->cgid);
 	if (err == -ENOENT && sc->create && create) {
+		d->created_levels = missing_levels(mount, d->dir);
 		err = cg_create(d->dir);
 		if (err) {
 			say(o, cfg, i, "cannot create %s: %s", d->dir, strerror(-err));

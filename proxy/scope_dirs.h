@@ -22,6 +22,7 @@ struct scope_dir {
 	uint64_t cgid;			/* the cgroup id; 0 while it does not exist */
 	bool missing;			/* does not exist (--check with create: true) */
 	bool created;			/* this call made the directory */
+	unsigned int created_levels;	/* and this many levels: it and its parents */
 };
 
 /**

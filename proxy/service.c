@@ -138,8 +138,11 @@ int service_backend_admin(struct services *ss, const char *svc_name, const char 
 
 			if (strcmp(be->cfg->addr.text, addr))
 				continue;
-			if (weight)
+			if (weight && weight != be->weight) {
+				pr_info("%s: backend %s weight %u -> %u by the operator\n",
+					svc->cfg->name, addr, be->weight, weight);
 				be->weight = weight;
+			}
 			if (enable >= 0 && be->disabled == (bool)enable) {
 				be->disabled = !enable;
 				pr_info("%s: backend %s %s by the operator\n", svc->cfg->name,

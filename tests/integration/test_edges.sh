@@ -56,7 +56,7 @@ for sp in "$CG2/." "$CG2//" "$CG2"; do
 	timeout 20 sh "$TMP/in-cgns.sh" "$TEST_CG/nsroot" "$CG2" "$SOCKHOPD" "$TMP/ns.yaml" "$PIN" \
 		"$CTL" >"$TMP/out" 2>&1
 	rc=$?
-	[ $rc = 1 ] && grep -q "sockhopd: error: $TMP/ns.yaml:3:13: scopes\[0\].cgroup: refusing the root cgroup $CG2" "$TMP/out" ||
+	[ $rc = 1 ] && grep -q "^$TMP/ns.yaml:3:13: scopes\[0\].cgroup: refusing the root cgroup $CG2" "$TMP/out" ||
 		bad "start in a cgroup namespace on '$sp': exit $rc: $(cat "$TMP/out")"
 	[ ! -e "$PIN" ] || bad "a refused start on '$sp' left pins"
 	[ -z "$(bpftool cgroup show "$TEST_CG/nsroot" 2>/dev/null | tail -n +2)" ] ||
@@ -164,6 +164,29 @@ j=$(services_json)
 	[ "$(jq '.control.timed_out' <<<"$j")" = 51 ] && [ "$(jq '.control.clients' <<<"$j")" = 1 ] ||
 	bad "control counters: $(jq -c .control <<<"$j")"
 result "split command answered, garbage escaped, 70 at once: 64 answered and 6 refused; counters $(jq -c .control <<<"$j")"
+
+# A command whose CLI gave up (the daemon was stopped) is not run later.
+kill -STOP "$DAEMON_PID"
+"$SOCKHOP" --control "$CTL" reload >"$TMP/out" 2>&1 && bad "reload answered by a stopped daemon"
+grep -q "did not answer within 5 s" "$TMP/out" || bad "reload to a stopped daemon: $(cat "$TMP/out")"
+kill -CONT "$DAEMON_PID"
+wait_until 5 grep -q "control: a client left before its command was read; not running 'reload'" "$TMP/daemon.log" ||
+	bad "the abandoned reload: $(tail -3 "$TMP/daemon.log")"
+grep -q 'reloaded' "$TMP/daemon.log" && bad "a reload the CLI gave up on ran anyway"
+[ "$(services_json | jq .control.abandoned)" = 1 ] || bad "abandoned count: $(services_json | jq -c .control)"
+# a NUL byte in a command is refused, not cut short
+ans=$("${PEER[@]}" raw "$CTL" 7365727669636573006a736f6e0a)
+[[ $ans == *"error: a NUL byte in the command"* ]] || bad "a NUL in a command: $ans"
+# a deeply nested file refuses a reload at once; the loop keeps serving
+cp "$TMP/proxy.yaml" "$TMP/proxy.good"
+python3 -c "import sys; open(sys.argv[1],'a').write('# pad\nx: ' + '['*80000 + ']'*80000 + '\n')" "$TMP/proxy.yaml"
+t0=$(date +%s%N)
+"$SOCKHOP" --control "$CTL" reload >"$TMP/out" 2>&1 && bad "a reload of a 160 KB nested file was taken"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+grep -q "nesting deeper than 64 levels" "$TMP/out" && [ $ms -lt 500 ] ||
+	bad "a deeply nested reload: ${ms} ms: $(cat "$TMP/out")"
+cp "$TMP/proxy.good" "$TMP/proxy.yaml"
+result "an abandoned reload is dropped, not run; a NUL in a command refused; a 160 KB nested reload refused in $ms ms"
 stop_daemon
 
 # --- 5. the CLI checks before it asks ---------------------------------------
@@ -253,6 +276,91 @@ if grep -v '^sockhopd: ' "$TMP/daemon.log" | grep -q .; then
 	bad "daemon log lines without the sockhopd: prefix: $(grep -v '^sockhopd: ' "$TMP/daemon.log" | head -3)"
 fi
 result "kill -9: status says so, the next start says so once and adopts ($links1 links, $progs1 programs, no duplicates); a scope that left is removed with its cgroup; 0 orphans after stop"
+
+# A second daemon beside a running one is refused: on the same control
+# socket at once, and with pins deleted and another socket, by the cgroup
+# already running sockhop's programs. Nothing is attached twice.
+default_config >"$TMP/scopes.yaml"
+: >"$TMP/daemon.log"
+start_daemon "$TMP/scopes.yaml"
+first=$DAEMON_PID
+progs=$(links_of "$TEST_CG/mesh")
+"$SOCKHOPD" -c "$TMP/scopes.yaml" --pin-dir "$PIN" --control "$CTL" >"$TMP/out" 2>&1 &&
+	bad "a second daemon on the same control socket started"
+grep -q "another sockhopd answers on the control socket $CTL: refusing to start" "$TMP/out" ||
+	bad "second daemon: $(cat "$TMP/out")"
+rm -rf "$PIN"
+"$SOCKHOPD" -c "$TMP/scopes.yaml" --pin-dir "$PIN" --control "$TMP/other.sock" >"$TMP/out" 2>&1 &&
+	bad "a second daemon started after the pins were deleted"
+grep -q "cgroup $TEST_CG/mesh already runs sockhop's sock_create_tag (program id [0-9]*), which no pin in $PIN accounts for" "$TMP/out" ||
+	bad "second daemon, pins deleted: $(cat "$TMP/out")"
+[ "$(links_of "$TEST_CG/mesh")" = "$progs" ] || bad "programs attached twice: $(bpftool cgroup show "$TEST_CG/mesh")"
+[ ! -e "$TMP/other.sock" ] && [ ! -e "$PIN" ] || bad "the refused daemon left its socket or pins"
+kill -TERM "$first"; wait "$first"; DAEMON_PID=
+result "a second daemon refused on a live control socket, and on a cgroup already served after its pins were deleted ($progs programs, not twice)"
+
+# A scope's cgroup removed and made again: a reload says so; the stop
+# leaves the new one alone. create: true makes the missing parents too,
+# and the stop removes them.
+cat >"$TMP/made2.yaml" <<CFG
+scopes:
+  - name: keep
+    cgroup: $TEST_CG/keep
+    create: true
+  - name: deep
+    cgroup: $TEST_CG/p/q/r
+    create: true
+CFG
+: >"$TMP/daemon.log"
+start_daemon "$TMP/made2.yaml"
+grep -q "scope 'deep': created cgroup $TEST_CG/p/q/r and 2 parents" "$TMP/daemon.log" || bad "nested create: $(cat "$TMP/daemon.log")"
+rmdir "$TEST_CG/keep" && mkdir "$TEST_CG/keep"
+"$SOCKHOP" --control "$CTL" reload >"$TMP/out" 2>&1 && bad "a reload over a cgroup made again was taken"
+grep -q "the cgroup $TEST_CG/keep of scope 0 was removed and made again since the start" "$TMP/out" ||
+	bad "reload over a cgroup made again: $(cat "$TMP/out")"
+# the cgroup renamed in spelling only is the same scope: that reload is fine
+rmdir "$TEST_CG/keep"; kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"; DAEMON_PID=
+[ ! -e "$TEST_CG/p" ] || bad "created parents left behind: $(find "$TEST_CG/p")"
+: >"$TMP/daemon.log"
+start_daemon "$TMP/made2.yaml"
+rmdir "$TEST_CG/keep" && mkdir "$TEST_CG/keep"
+stop_daemon
+[ -d "$TEST_CG/keep" ] || bad "the stop removed a cgroup it had not made"
+grep -q "left cgroup $TEST_CG/keep in place: it is not the one sockhopd created" "$TMP/daemon.log" ||
+	bad "stop over a cgroup made again: $(cat "$TMP/daemon.log")"
+sed -i "s|cgroup: $TEST_CG/keep|cgroup: sockhop-test-$ID/./keep/|" "$TMP/made2.yaml"
+: >"$TMP/daemon.log"
+start_daemon "$TMP/made2.yaml"
+sed -i "s|cgroup: sockhop-test-$ID/./keep/|cgroup: sockhop-test-$ID/keep|" "$TMP/made2.yaml"
+"$SOCKHOP" --control "$CTL" reload >"$TMP/out" 2>&1 || bad "a reload that only respells a cgroup: $(cat "$TMP/out")"
+# explain finds the scope by a relative path too, and refuses what is no cgroup
+"$SOCKHOP" --pin-dir "$PIN" explain "sockhop-test-$ID/keep" tcp 10.0.0.1 80 | grep -q "scope 'keep'" ||
+	bad "explain by a relative path: $("$SOCKHOP" --pin-dir "$PIN" explain "sockhop-test-$ID/keep" tcp 10.0.0.1 80 2>&1)"
+"$SOCKHOP" --pin-dir "$PIN" explain /tmp tcp 10.0.0.1 80 >"$TMP/out" 2>&1
+[ $? = 2 ] && grep -q "'/tmp' is not a cgroup under the cgroup2 mount" "$TMP/out" || bad "explain /tmp: $(cat "$TMP/out")"
+stop_daemon
+result "a cgroup made again: reload refused, stop leaves it; nested create removed at stop; a respelled cgroup reloads; explain by relative path"
+
+# A busy cgroup of a scope that left: named by its path. Closed stdio:
+# logs go to /dev/null, never into a BPF map.
+: >"$TMP/daemon.log"
+start_proxy "$TMP/made.yaml"
+sleep 300 & SLEEPER=$!; BG_PIDS+=($SLEEPER)
+echo $SLEEPER >"$TEST_CG/made/cgroup.procs"
+kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null; DAEMON_PID=
+: >"$TMP/daemon.log"
+start_proxy "$TMP/noscope.yaml"
+grep -q "left the cgroup $TEST_CG/made created for it in place: Device or resource busy (a process is still in it); remove it with 'rmdir $TEST_CG/made' once it is empty" "$TMP/daemon.log" ||
+	bad "busy left cgroup: $(grep made "$TMP/daemon.log")"
+stop_daemon
+kill $SLEEPER; wait $SLEEPER 2>/dev/null
+nsenter --net="/run/netns/$NS" "$SOCKHOPD" -c "$TMP/proxy.yaml" --pin-dir "$PIN" --control "$CTL" <&- >&- 2>&- &
+DAEMON_PID=$!
+wait_until 10 test -S "$CTL" || bad "the daemon without stdio did not start"
+fd2=$(readlink "/proc/$DAEMON_PID/fd/2")
+[ "$fd2" = /dev/null ] || bad "with stdio closed, fd 2 is $fd2"
+kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"; DAEMON_PID=
+result "a busy cgroup of a scope that left is named by its path; with stdio closed fd 2 is /dev/null"
 
 # A daemon of scopes only says nothing of connections when it stops.
 default_config >"$TMP/scopes.yaml"

@@ -47,6 +47,7 @@ for path in splice relay; do
 			[ $dir != down ] && up=$size
 			[ $dir != up ] && down=$size
 			k0=$(kstat bytes_redirected); r0=$(svc rl bytes_relay); s0=$(svc $name bytes_${path})
+			bo0=$(be $name 127.0.0.1:9001 bytes_out); bi0=$(be $name 127.0.0.1:9001 bytes_in)
 			load 127.0.0.1 $port --conns 1 --up $up --down $down --mode duplex
 			[ "$(load_field ok)" = 1 ] || fail "$path $dir $size: $LOAD"
 			wait_until 5 svc_is $name active 0 || fail "$path $dir $size: connection still open"
@@ -55,6 +56,11 @@ for path in splice relay; do
 			k=$(( $(kstat bytes_redirected) - k0 )); r=$(( $(svc rl bytes_relay) - r0 ))
 			s=$(( $(svc $name bytes_${path}) - s0 ))
 			[ $s = $total ] || fail "$path $dir $size: service counted $s bytes, expected $total"
+			# the backend's books: request header + up out, reply header + down in
+			bo=$(( $(be $name 127.0.0.1:9001 bytes_out) - bo0 ))
+			bi=$(( $(be $name 127.0.0.1:9001 bytes_in) - bi0 ))
+			[ $bo = $((up + 32)) ] && [ $bi = $((down + 8)) ] ||
+				fail "$path $dir $size: the backend counted $bo out and $bi in, expected $((up + 32)) and $((down + 8))"
 			if [ $path = splice ]; then
 				[ $((k * 100)) -ge $((total * 99)) ] ||
 					fail "splice $dir $size: verdict redirected $k of $total bytes"
@@ -68,7 +74,7 @@ for path in splice relay; do
 	done
 	info "$path: 9 transfers verified, path counters match"
 done
-result "integrity: 18 of 18 transfers exact; splice bytes via the verdict, relay bytes via the loop"
+result "integrity: 18 of 18 transfers exact; splice bytes via the verdict, relay bytes via the loop; each backend's bytes out and in exact"
 
 # --- data before insertion ------------------------------------------------------
 # With the daemon stopped, 20 clients connect (the kernel completes the

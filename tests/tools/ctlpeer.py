@@ -11,12 +11,14 @@
                                   first line
   ctlpeer.py raw PATH HEX         the bytes HEX (no newline added); prints the
                                   answer with Python's repr
-  ctlpeer.py many PATH N          N clients at once, each then sends "services";
-                                  prints "refused=R answered=A"
+  ctlpeer.py many PATH N [CAP]    N clients at once; once those over CAP
+                                  (default 64) are refused, the rest send
+                                  "services"; prints "refused=R answered=A"
   ctlpeer.py mute-server PATH     listens and never answers (for the CLI's
                                   timeout); prints "listening", then the number
                                   of connections it saw when SIGTERM ends it
 """
+import select
 import signal
 import socket
 import sys
@@ -90,9 +92,21 @@ def main():
         s.send(bytes.fromhex(sys.argv[3]))
         print(repr(read_all(s)), flush=True)
     elif cmd == "many":
-        socks = [connect(path) for _ in range(int(sys.argv[3]))]
+        # All connect and stay silent, so the daemon holds as many as it
+        # takes; those over its cap are answered at once, which makes them
+        # readable. Once as many are readable as are over the cap (or a
+        # second passed), the rest send a command.
+        n, cap = int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 64
+        socks = [connect(path) for _ in range(n)]
+        ready = set()
+        deadline = time.monotonic() + 1.0
+        while len(ready) < n - cap and time.monotonic() < deadline:
+            for fd in select.select(socks, [], [], 0.05)[0]:
+                ready.add(fd)
         refused = answered = 0
         for s in socks:
+            if s in ready:
+                continue
             try:
                 s.send(b"services\n")
             except (BrokenPipeError, ConnectionResetError):

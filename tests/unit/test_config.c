@@ -151,7 +151,7 @@ static const struct bad_case bad_cases[] = {
 	{ "duplicate scope name", SCOPE "  - name: a\n    cgroup: b\n",
 	  "t.yaml:4:5: scopes[1]: duplicate scope name 'a' (first at line 2)" },
 	{ "duplicate cgroup", SCOPE "  - name: b\n    cgroup: a\n",
-	  "t.yaml:4:5: scopes[1]: cgroup 'a' is already the scope 'a' (line 2)" },
+	  "t.yaml:5:13: scopes[1].cgroup: cgroup 'a' is already the scope 'a' (line 3)" },
 	{ "unknown scope key", SCOPE "    rule: []\n",
 	  "t.yaml:4:5: scopes[0]: unknown key 'rule' (expected one of: name, cgroup, create, rules, default, default-mark)" },
 	{ "duplicate key", SCOPE "    cgroup: b\n",
@@ -273,14 +273,39 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:3:13: scopes[0].cgroup: cgroup path 'a/..' contains '..'" },
 	/* one cgroup by two spellings */
 	{ "duplicate cgroup by spelling", SCOPE "  - name: b\n    cgroup: ./a//\n",
-	  "t.yaml:4:5: scopes[1]: cgroup './a//' is already the scope 'a' (line 2)" },
+	  "t.yaml:5:13: scopes[1].cgroup: cgroup './a//' is already the scope 'a' (line 3)" },
 	{ "duplicate absolute cgroup", "scopes:\n  - {name: a, cgroup: /c/g}\n  - {name: b, cgroup: /c/./g/}\n",
-	  "t.yaml:3:5: scopes[1]: cgroup '/c/./g/' is already the scope 'a' (line 2)" },
+	  "t.yaml:3:23: scopes[1].cgroup: cgroup '/c/./g/' is already the scope 'a' (line 2)" },
 	/* a virtual address that is another service's listener */
 	{ "virtual address is a listener", SVC "    backends: [127.0.0.1:1]\n  - {name: v, virtual: 127.0.0.1:80, backends: [127.0.0.1:2]}\n",
 	  "t.yaml:5:24: services[1]: virtual address 127.0.0.1:80 is the listen address of service 'w' (line 3): connect-time balancing would take its connections from scoped clients" },
 	{ "virtual address is a v4-mapped listener", "services:\n  - name: w\n    listen: \"[::ffff:10.1.1.1]:80\"\n    backends: [\"[::1]:1\"]\n  - {name: v, virtual: 10.1.1.1:80, backends: [10.0.1.2:80]}\n",
 	  "t.yaml:5:24: services[1]: virtual address 10.1.1.1:80 is the listen address of service 'w' (line 3): connect-time balancing would take its connections from scoped clients" },
+	/* what the first pass over the events refuses */
+	{ "nesting 65 deep", "scopes: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+	  "t.yaml:1:72: nesting deeper than 64 levels (the config needs a handful)" },
+	{ "block nesting 65 deep", "scopes:\n- - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - a\n",
+	  "t.yaml:2:127: nesting deeper than 64 levels (the config needs a handful)" },
+	{ "NUL escape in a name", "scopes:\n  - name: \"ab\\0cd\"\n    cgroup: x\n",
+	  "t.yaml:2:11: a NUL character (\\0) in a value" },
+	{ "NUL escape in a cgroup", "scopes:\n  - name: a\n    cgroup: \"a\\0/../..\"\n",
+	  "t.yaml:3:13: a NUL character (\\0) in a value" },
+	/* characters a cgroup path may not hide */
+	{ "DEL in a cgroup", "scopes:\n  - name: a\n    cgroup: \"a\\x7f\"\n",
+	  "t.yaml:3:13: scopes[0].cgroup: cgroup path 'a\x7f' contains a control character" },
+	{ "bidi override in a cgroup", "scopes:\n  - name: a\n    cgroup: \"a\xe2\x80\xae" "b\"\n",
+	  "t.yaml:3:13: scopes[0].cgroup: cgroup path 'a\xe2\x80\xae" "b' contains an invisible or text-reordering character" },
+	{ "NEL in a cgroup", "scopes:\n  - name: a\n    cgroup: \"a\\Nb\"\n",
+	  "t.yaml:3:13: scopes[0].cgroup: cgroup path 'a\xc2\x85" "b' contains an invisible or text-reordering character" },
+	/* a backend that is one of the daemon's own listeners */
+	{ "backend is its own listener", SVC "    backends: [127.0.0.1:80]\n",
+	  "t.yaml:4:16: services[0]: backend 127.0.0.1:80 is the listen address 127.0.0.1:80 of service 'w' (line 3): every connection would loop through the proxy" },
+	{ "backend is another's listener", SVC "    backends: [127.0.0.1:1]\n  - {name: v, listen: 127.0.0.1:81, backends: [127.0.0.1:80]}\n",
+	  "t.yaml:5:48: services[1]: backend 127.0.0.1:80 is the listen address 127.0.0.1:80 of service 'w' (line 3): every connection would loop through the proxy" },
+	{ "loopback backend, wildcard listener", "services:\n  - name: w\n    listen: 0.0.0.0:80\n    backends: [127.0.0.2:80]\n",
+	  "t.yaml:4:16: services[0]: backend 127.0.0.2:80 is the listen address 0.0.0.0:80 of service 'w' (line 3): every connection would loop through the proxy" },
+	{ "::1 backend, [::] listener", "services:\n  - name: w\n    listen: \"[::]:80\"\n    backends: [\"[::1]:80\"]\n",
+	  "t.yaml:4:16: services[0]: backend [::1]:80 is the listen address [::]:80 of service 'w' (line 3): every connection would loop through the proxy" },
 };
 
 static void test_service_model(void **s)
@@ -508,8 +533,26 @@ static void test_too_many_rules_for_a_prefix(void **s)
 		used += (size_t)snprintf(yaml + used, sizeof(yaml) - used,
 					 "      - {action: accelerate, port: %d}\n", 1000 + i);
 	assert_int_equal(cfg_parse("t.yaml", yaml, used, &cfg, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "t.yaml:37:1: scopes[0].rules: too many rules for one destination "
+	assert_string_equal(err, "t.yaml:37:9: scopes[0].rules: too many rules for one destination "
 			    "(at most 32 apply to any prefix, at most 256 prefixes per scope)\n");
+}
+
+/* A value echoed in an error is cut short, and the line stays whole. */
+static void test_long_error_line(void **s)
+{
+	char yaml[20000], err[16384];
+	struct cfg *cfg = NULL;
+	size_t n;
+
+	(void)s;
+	n = (size_t)snprintf(yaml, sizeof(yaml), "scopes:\n  - name: a\n    cgroup: x\n    rules:\n      - {action: accelerate, port: ");
+	memset(yaml + n, '9', 9000);
+	n += 9000;
+	n += (size_t)snprintf(yaml + n, sizeof(yaml) - n, "}\n");
+	assert_int_equal(cfg_parse("t.yaml", yaml, n, &cfg, err, sizeof(err)), -EINVAL);
+	assert_true(strlen(err) < 1200);
+	assert_string_equal(err + strlen(err) - 4, "...\n");
+	assert_non_null(strstr(err, "t.yaml:5:36: scopes[0].rules[0].port: '9999"));
 }
 
 static void test_load_errors(void **s)
@@ -576,6 +619,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_too_many_scopes),
 		cmocka_unit_test(test_too_many_rules_for_a_prefix),
 		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_long_error_line),
 	};
 
 	if (argc > 1)

@@ -39,10 +39,10 @@ static void test_nested_prefixes(void **s)
 	struct rules_entry *e;
 	const struct rules_entry *x;
 	size_t n;
-	int line;
+	const struct cfg_rule *over;
 
 	(void)s;
-	assert_int_equal(rules_compile(&cfg->scopes[0], &e, &n, &line), 0);
+	assert_int_equal(rules_compile(&cfg->scopes[0], &e, &n, &over), 0);
 	assert_int_equal(n, 4);
 	x = entry(e, n, 0, 0);
 	assert_non_null(x);
@@ -69,10 +69,10 @@ static void test_same_prefix_merges(void **s)
 				"      - {action: accelerate, destination: '::1', port: 443}\n");
 	struct rules_entry *e;
 	size_t n;
-	int line;
+	const struct cfg_rule *over;
 
 	(void)s;
-	assert_int_equal(rules_compile(&cfg->scopes[0], &e, &n, &line), 0);
+	assert_int_equal(rules_compile(&cfg->scopes[0], &e, &n, &over), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(e[0].key.prefixlen, 128);
 	assert_int_equal(e[0].set.count, 2);
@@ -97,10 +97,10 @@ static void test_no_rules(void **s)
 	struct cfg *cfg = parse("scopes:\n  - name: a\n    cgroup: a\n");
 	struct rules_entry *e = (void *)1;
 	size_t n = 9;
-	int line;
+	const struct cfg_rule *over;
 
 	(void)s;
-	assert_int_equal(rules_compile(&cfg->scopes[0], &e, &n, &line), 0);
+	assert_int_equal(rules_compile(&cfg->scopes[0], &e, &n, &over), 0);
 	assert_null(e);
 	assert_int_equal(n, 0);
 	cfg_free(cfg);
