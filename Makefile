@@ -46,7 +46,7 @@ SKELS      := $(patsubst %,$(BUILD)/kern/%.skel.h,$(BPF_OBJS))
 DAEMON_SRCS := proxy/main.c proxy/config.c proxy/rules.c proxy/loader.c proxy/pins.c \
                proxy/probe.c proxy/log.c cgroup/cgroup.c proxy/splice.c proxy/conn.c \
                proxy/service.c proxy/health.c proxy/lb.c proxy/maglev.c proxy/control.c \
-               proxy/vip.c proxy/reload.c proxy/scope_dirs.c
+               proxy/vip.c proxy/reload.c proxy/scope_dirs.c proxy/canary.c
 CLI_SRCS    := proxy/cli.c proxy/policy_cli.c proxy/pins.c proxy/log.c cgroup/cgroup.c
 DAEMON_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRCS))
 CLI_OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
@@ -118,7 +118,7 @@ clean:
 	$(Q)rm -rf $(BUILD)
 
 # --- BPF objects and skeletons ---------------------------------------------
-$(BUILD)/kern/%.bpf.o: kern/%.bpf.c kern/sockhop.h kern/maps.bpf.h | $(BUILD)/kern
+$(BUILD)/kern/%.bpf.o: kern/%.bpf.c kern/sockhop.h kern/maps.bpf.h kern/kernel_types.bpf.h | $(BUILD)/kern
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

@@ -12,6 +12,8 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
+#include "kernel_types.bpf.h"
 #include "sockhop.h"
 
 #define AF_INET		2
@@ -20,6 +22,13 @@
 #define SOCK_DGRAM	2
 #define IPPROTO_TCP	6
 #define IPPROTO_UDP	17
+#define SOL_SOCKET	1
+#define SO_RCVBUF	8
+#define SOL_TCP		6
+#define TCP_NOTSENT_LOWAT	25
+#ifndef SH_HELD_NOTSENT_LOWAT
+#define SH_HELD_NOTSENT_LOWAT	(64 << 10)
+#endif
 
 /* Established sockets of accelerated flows, keyed by netns cookie + tuple. */
 struct {
@@ -30,6 +39,24 @@ struct {
 } sock_hash SEC(".maps");
 
 #include "maps.bpf.h"
+
+/* Each accelerated socket's kernel address and cookie, by its key: how a
+ * sender's sk_msg reads its peer's receive queue. LRU, so the entries of
+ * closed sockets age out; a stale one fails the cookie check. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SH_MAX_SOCKETS);
+	__type(key, struct sh_sock_key);
+	__type(value, struct sh_sock_ref);
+} sock_peers SEC(".maps");
+
+/* Per scope slot: the flow control's bound (accelerate-buffer). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SH_STATS_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sh_accel_cfg);
+} accel_cfg SEC(".maps");
 
 
 /* Per-CPU counters, one struct per scope slot plus the global slot. */
@@ -137,11 +164,17 @@ int sock_create_tag(struct bpf_sock *sk)
 		(key)->netns_cookie = bpf_get_netns_cookie(ctx);	\
 	} while (0)
 
+static __always_inline __u32 accel_buffer(__u32 slot)
+{
+	struct sh_accel_cfg *c = bpf_map_lookup_elem(&accel_cfg, &slot);
+
+	return c && c->buffer ? c->buffer : SH_ACCEL_BUFFER_DEFAULT;
+}
+
 /* The action of <slot>'s rules for a TCP flow to <addr>:<port>. */
 static __always_inline int scope_action(__u32 slot, const __u32 addr[4], __u16 port)
 {
-	const struct sh_rule *rule = scope_rule(slot, SH_KIND(SH_ACT_ACCELERATE), addr, port,
-						 SH_PROTO_TCP);
+	const struct sh_rule *rule = scope_rule(slot, SH_KINDS_ACCEL, addr, port, SH_PROTO_TCP);
 
 	return rule ? rule->action : SH_ACT_NONE;
 }
@@ -150,6 +183,8 @@ static __always_inline int scope_action(__u32 slot, const __u32 addr[4], __u16 p
 SEC("sockops")
 int sockops_accel(struct bpf_sock_ops *skops)
 {
+	struct sh_sock_ref ref = {};
+	int lowat;
 	struct sh_sock_key key = {};
 	struct sh_sk_scope *tag;
 	struct sh_scope *scope;
@@ -181,6 +216,10 @@ int sockops_accel(struct bpf_sock_ops *skops)
 	passive = op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB;
 	action = scope_action(scope->slot, passive ? key.local_ip : key.remote_ip,
 			      passive ? key.local_port : key.remote_port);
+	if (action == SH_ACT_NO_ACCELERATE) {
+		COUNT(st, excluded, 1);
+		return 1;
+	}
 	if (action != SH_ACT_ACCELERATE) {
 		COUNT(st, not_matched, 1);
 		return 1;
@@ -196,39 +235,166 @@ int sockops_accel(struct bpf_sock_ops *skops)
 		return 1;
 	}
 	COUNT(st, inserts, 1);
+	/* where the peer's sends will look at this socket's receive queue */
+	ref.sk = (__u64)(unsigned long)sk;
+	ref.cookie = bpf_get_socket_cookie(skops);
+	bpf_map_update_elem(&sock_peers, &key, &ref, BPF_ANY);
+	/*
+	 * While its peer is held, TCP carries this socket's bytes; two bounds
+	 * keep that short, so the sender blocks, the reader drains and
+	 * redirecting resumes soon. As a sender: a short unsent queue
+	 * (unless the application chose a low-water mark itself). As a
+	 * receiver: a receive buffer of a quarter of the scope's bound, set
+	 * and so locked; else TCP grows it to match the redirected bytes it
+	 * is charged with, and its open window keeps the queue full.
+	 */
+	lowat = 0;
+	if (!bpf_getsockopt(skops, SOL_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) &&
+	    (lowat == 0 || lowat == -1)) {
+		lowat = SH_HELD_NOTSENT_LOWAT;
+		bpf_setsockopt(skops, SOL_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
+	}
+
+	/* bytes it sent before now went by TCP: prove the order first */
+	tag->flags = SH_SK_F_TCP_BEHIND;
+	tag->held_since_ns = 0;
 	return 1;
 }
 
-/* Hands each send of an accelerated socket to its peer's receive queue. */
+/* What a sender can see of its peer (sock_peers): the peer's kernel socket
+ * and the bytes its receive memory holds. */
+struct peer_view {
+	struct sock *sk;
+	int rmem;
+};
+
+/* Reads the peer <ref> names; -1 when the address no longer holds it. */
+static __always_inline int peer_read(const struct sh_sock_ref *ref, struct peer_view *pv)
+{
+	struct sock *sk = (struct sock *)(unsigned long)ref->sk;
+
+	if ((__u64)BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) != ref->cookie)
+		return -1;
+	pv->sk = sk;
+	pv->rmem = BPF_CORE_READ(sk, sk_backlog.rmem_alloc.counter);
+	return 0;
+}
+
+/*
+ * May a redirect go now without overtaking a byte <me> sent by TCP? The
+ * redirect lands in the peer's ingress queue at once, under the peer's
+ * lock; TCP's bytes land there when the peer's TCP receives them, under
+ * the same lock, its verdict passing each skb to the same queue. So: the
+ * peer's TCP has received every byte <me> queued (its rcv_nxt is our
+ * write_seq: none waits in our write queue or on the way), none is left in
+ * its receive queue or the psock's backlog, and there is room enough that
+ * an skb being received right now cannot be sent to the backlog instead.
+ */
+static __always_inline int peer_in_order(struct bpf_sock *me, const struct peer_view *pv)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(me);
+	struct sock *peer = pv->sk;	/* CO-RE reads start from a plain pointer */
+	unsigned long psock;
+	__u32 backlog = 1;
+
+	if (!tp || BPF_CORE_READ((struct tcp_sock *)peer, rcv_nxt) != tp->write_seq)
+		return 0;	/* TCP bytes not yet at the peer */
+	if (BPF_CORE_READ(peer, sk_receive_queue.qlen))
+		return 0;
+	if (pv->rmem > BPF_CORE_READ(peer, sk_rcvbuf))
+		return 0;
+	psock = (unsigned long)BPF_CORE_READ(peer, sk_user_data) & SH_SK_USER_DATA_PTRMASK;
+	if (!psock || bpf_core_read(&backlog, sizeof(backlog),
+				    &((struct sk_psock *)psock)->ingress_skb.qlen))
+		return 0;
+	return backlog == 0;
+}
+
+
+/*
+ * Hands each send of an accelerated socket to its peer's receive queue,
+ * with TCP's flow control: a redirect charges the peer's memory but never
+ * looks at its receive buffer, so a peer that does not read would take
+ * without end. Once the peer holds the scope's accelerate-buffer unread,
+ * the sender is held back: its sends go by TCP, whose closed window and
+ * full send buffer block it as plain TCP would; it redirects again once
+ * the peer has room and every byte TCP carried is in the peer's queue.
+ */
 SEC("sk_msg")
 int sk_msg_redirect(struct sk_msg_md *msg)
 {
 	struct sh_sock_key key = {}, peer = {};
+	struct sh_sk_scope *tag = 0;
+	struct sh_sock_ref *ref;
+	struct peer_view pv = {};
 	__u32 slot = SH_SLOT_GLOBAL;
-	struct sh_sk_scope *tag;
 	struct sh_stats *st;
 	struct bpf_sock *sk;
-	__u64 size = msg->size;
+	__u64 size = msg->size, now;
 
 	KEY_FROM_CTX(msg, &key);
 	sh_sock_key_peer(&key, &peer);
 
 	sk = msg->sk;
-	if (sk) {
-		tag = bpf_sk_storage_get(&sk_scope, sk, 0, 0);
-		if (tag && tag->slot < SH_MAX_SCOPES)
-			slot = tag->slot;
-	}
+	if (!sk)
+		return SK_PASS;
+	tag = bpf_sk_storage_get(&sk_scope, sk, 0, 0);
+	if (tag && tag->slot < SH_MAX_SCOPES)
+		slot = tag->slot;
 	st = stats_of(slot);
 
-	/* No peer in the map: SK_DROP comes back, and we let TCP carry it. */
+	ref = bpf_map_lookup_elem(&sock_peers, &peer);
+	if (!tag || !ref || peer_read(ref, &pv))
+		goto no_peer;
+
+	if (tag->flags & SH_SK_F_HELD) {
+		now = bpf_ktime_get_ns();
+		COUNT(st, held_ns, now - tag->held_since_ns);
+		tag->held_since_ns = now;
+		/* Back to redirecting once every byte TCP carried is in the
+		 * peer's queue and the peer is within its TCP receive buffer;
+		 * the bound is checked again on the next message. Waiting for
+		 * room under the bound instead would keep a busy writer on TCP
+		 * for good: its TCP bytes keep the queue full. */
+		if (!peer_in_order(sk, &pv)) {
+			COUNT(st, msg_held, 1);
+			COUNT(st, bytes_held, size);
+			return SK_PASS;
+		}
+		tag->flags &= ~(SH_SK_F_HELD | SH_SK_F_TCP_BEHIND);
+		COUNT(st, resumes, 1);
+	} else if (pv.rmem > 0 && pv.rmem + size > accel_buffer(slot)) {
+		tag->flags |= SH_SK_F_HELD | SH_SK_F_TCP_BEHIND;
+		tag->held_since_ns = bpf_ktime_get_ns();
+		COUNT(st, holds, 1);
+		COUNT(st, msg_held, 1);
+		COUNT(st, bytes_held, size);
+		return SK_PASS;
+	} else if (tag->flags & SH_SK_F_TCP_BEHIND) {
+		/* Back to redirecting once every byte TCP carried is in the
+		 * peer's queue and the peer is within its TCP receive buffer;
+		 * the bound is checked again on the next message. Waiting for
+		 * room under the bound instead would keep a busy writer on TCP
+		 * for good: its TCP bytes keep the queue full. */
+		if (!peer_in_order(sk, &pv)) {
+			COUNT(st, msg_ordered, 1);
+			COUNT(st, bytes_ordered, size);
+			return SK_PASS;
+		}
+		tag->flags &= ~SH_SK_F_TCP_BEHIND;
+	}
+
 	if (bpf_msg_redirect_hash(msg, &sock_hash, &peer, BPF_F_INGRESS) == SK_PASS) {
 		COUNT(st, msg_redirected, 1);
 		COUNT(st, bytes_redirected, size);
-	} else {
-		COUNT(st, msg_no_peer, 1);
-		COUNT(st, bytes_no_peer, size);
+		return SK_PASS;
 	}
+no_peer:
+	/* No peer in the map: SK_DROP came back, and TCP carries it. */
+	if (tag)
+		tag->flags |= SH_SK_F_TCP_BEHIND;
+	COUNT(st, msg_no_peer, 1);
+	COUNT(st, bytes_no_peer, size);
 	return SK_PASS;
 }
 

@@ -12,7 +12,7 @@
 #include <linux/types.h>
 
 /* Bump whenever a pinned map's key, value, type or size changes. */
-#define SH_LAYOUT_VERSION	3
+#define SH_LAYOUT_VERSION	4
 
 /* Limits; overridable at build time so tests can shrink them. */
 #ifndef SH_MAX_SCOPES
@@ -69,13 +69,43 @@ struct sh_scope {
 #define SH_SCOPE_CREATED_LEVELS(f)	((((f) >> 8) & 0xff) ? (((f) >> 8) & 0xff) : 1)
 _Static_assert(sizeof(struct sh_scope) == 40, "sh_scope ABI");
 
-/* Socket local storage: the scope a socket was created in. */
+/* Socket local storage: the scope a socket was created in, and, once it is
+ * accelerated, where its sends stand with the peer (kern/accel.bpf.c). */
 struct sh_sk_scope {
 	__u64 cgroup_id;	/* cgroup id of the scope (not of the socket) */
 	__u32 slot;		/* scope slot resolved at the last lookup */
+	__u32 flags;		/* SH_SK_F_* */
+	__u64 held_since_ns;	/* bpf_ktime_get_ns() when SH_SK_F_HELD was set */
+};
+_Static_assert(sizeof(struct sh_sk_scope) == 24, "sh_sk_scope ABI");
+
+/* Held back: the peer held the scope's accelerate-buffer unread, so sends go
+ * by TCP, whose window and send buffer hold the sender back. */
+#define SH_SK_F_HELD		(1u << 0)
+/* This socket's TCP bytes may not all be in the peer's receive queue yet
+ * (sent before it was accelerated, or while held): redirecting now could
+ * overtake them, so the order is proven before the next redirect. */
+#define SH_SK_F_TCP_BEHIND	(1u << 1)
+
+/* Value of sock_peers, keyed by the socket's sh_sock_key: where the sender's
+ * sk_msg program reads its peer's receive queue. The cookie proves the
+ * address still holds that socket (an address alone may have been reused). */
+struct sh_sock_ref {
+	__u64 sk;		/* the kernel's struct sock * */
+	__u64 cookie;		/* its socket cookie */
+};
+_Static_assert(sizeof(struct sh_sock_ref) == 16, "sh_sock_ref ABI");
+
+/* Value of accel_cfg, indexed by scope slot: the flow control's bound. */
+struct sh_accel_cfg {
+	__u32 buffer;		/* bytes a peer may hold unread before the sender
+				 * is held back (accelerate-buffer) */
 	__u32 pad;
 };
-_Static_assert(sizeof(struct sh_sk_scope) == 16, "sh_sk_scope ABI");
+_Static_assert(sizeof(struct sh_accel_cfg) == 8, "sh_accel_cfg ABI");
+#define SH_ACCEL_BUFFER_DEFAULT	(1u << 20)	/* 1 MiB */
+#define SH_ACCEL_BUFFER_MIN	(64u << 10)
+#define SH_ACCEL_BUFFER_MAX	(256u << 20)
 
 /* Key of a scope's rule trie: the destination prefix, IPv6 form. */
 struct sh_lpm_key {
@@ -99,7 +129,8 @@ enum sh_action {
 	SH_ACT_DENY = 4,	/* tc policy: drop it */
 	SH_ACT_COUNT = 5,	/* tc policy: count it, then the next rule decides */
 	SH_ACT_MARK = 6,	/* tc policy: set skb->mark to arg and let it through */
-	SH_ACT_NR = 7,
+	SH_ACT_NO_ACCELERATE = 7,	/* leave the flow to TCP (an exclusion) */
+	SH_ACT_NR = 8,
 };
 
 #ifndef __bpf__
@@ -108,6 +139,7 @@ static inline const char *sh_action_name(__u32 a)
 {
 	static const char *const names[SH_ACT_NR] = {
 		"none", "accelerate", "balance", "allow", "deny", "count", "mark",
+		"no-accelerate",
 	};
 
 	return a < SH_ACT_NR ? names[a] : "none";
@@ -123,6 +155,9 @@ static inline const char *sh_action_name(__u32 a)
 #define SH_KIND(a)		(1u << (a))
 #define SH_KINDS_POLICY		(SH_KIND(SH_ACT_ALLOW) | SH_KIND(SH_ACT_DENY) | \
 				 SH_KIND(SH_ACT_COUNT) | SH_KIND(SH_ACT_MARK))
+/* sockops: an accelerate rule, or the no-accelerate rule that excludes a
+ * flow from those after it */
+#define SH_KINDS_ACCEL		(SH_KIND(SH_ACT_ACCELERATE) | SH_KIND(SH_ACT_NO_ACCELERATE))
 
 /* One rule; the trie value lists them in config order, first match wins. */
 struct sh_rule {
@@ -171,9 +206,19 @@ struct sh_stats {
 	__u64 skb_verdict;	/* skbs seen by the sk_skb verdict program */
 	__u64 scoped_sockets;	/* TCP and UDP sockets tagged with a scope at creation */
 	__u64 insert_errno[SH_ERR_NR];
-	__u64 pad;
+	/* flow control (sk_msg): held back while the peer holds a full buffer */
+	__u64 holds;		/* times a socket was held back */
+	__u64 resumes;		/* times a held socket went back to redirecting */
+	__u64 held_ns;		/* time held, summed (to the resume, or to the
+				 * socket's last send while held) */
+	__u64 msg_held;		/* sends TCP carried while held back */
+	__u64 bytes_held;
+	__u64 msg_ordered;	/* sends TCP carried because earlier TCP bytes of
+				 * the socket were not yet in the peer's queue */
+	__u64 bytes_ordered;
+	__u64 excluded;		/* established sockets a no-accelerate rule left to TCP */
 };
-_Static_assert(sizeof(struct sh_stats) == 8 * (9 + SH_ERR_NR + 1), "sh_stats ABI");
+_Static_assert(sizeof(struct sh_stats) == 8 * (9 + SH_ERR_NR + 8), "sh_stats ABI");
 
 /* The meta map's single value: who pinned this directory and how. */
 struct sh_meta {
@@ -182,8 +227,10 @@ struct sh_meta {
 	__u64 started_ns;	/* CLOCK_REALTIME of the last start */
 	__u32 kept;		/* 1: the last daemon left the kernel path on */
 	__u32 nr_scopes;
+	__u32 kernel_flaws;	/* the start-up canary's findings (proxy/flaws.h) */
+	__u32 canary_ran;	/* 1: kernel_flaws was tested, 0: not known */
 };
-_Static_assert(sizeof(struct sh_meta) == 24, "sh_meta ABI");
+_Static_assert(sizeof(struct sh_meta) == 32, "sh_meta ABI");
 
 /*
  * Connect-time load balancing (kern/balance.bpf.c). A service id is the

@@ -19,6 +19,7 @@
 #include <bpf/bpf.h>
 
 #include "control.h"
+#include "flaws.h"
 #include "pins.h"
 #include "log.h"
 #include "policy_cli.h"
@@ -98,9 +99,21 @@ static int cmd_status(const char *dir, bool json)
 		cli_json_str(dir);
 		printf(",\"layout_version\":%u,\"daemon\":{\"running\":%s,\"pid\":%u,"
 		       "\"died\":%s},\"kept\":%s,\"accelerated_sockets\":%ld,\"tc_entries\":%s,"
-		       "\"scopes\":[", meta.layout_version, running ? "true" : "false",
+		       "\"kernel_flaws\":", meta.layout_version, running ? "true" : "false",
 		       running ? meta.daemon_pid : 0, died ? "true" : "false",
 		       meta.kept ? "true" : "false", sockets, tc ? "true" : "false");
+		if (!meta.canary_ran) {
+			printf("null");
+		} else {
+			size_t f, k = 0;
+
+			printf("[");
+			for (f = 0; f < SH_NR_FLAWS; f++)
+				if (meta.kernel_flaws & sh_flaws[f].bit)
+					printf("%s\"%s\"", k++ ? "," : "", sh_flaws[f].name);
+			printf("]");
+		}
+		printf(",\"scopes\":[");
 		for (i = 0; i < nr; i++) {
 			char via[64] = "";
 			bool att = attached_at(dir, rows[i].cgid, via, sizeof(via));
@@ -124,6 +137,17 @@ static int cmd_status(const char *dir, bool json)
 		printf("daemon:          not running%s\n",
 		       meta.kept ? "; kernel paths kept in place (--keep)" : "");
 	printf("accelerated sockets: %ld\n", sockets);
+	if (!meta.canary_ran) {
+		printf("kernel flaws:    not tested (the daemon's start-up canary could not run)\n");
+	} else {
+		size_t f;
+
+		printf("kernel flaws:    %s\n", meta.kernel_flaws ? "" : "none of the known ones");
+		for (f = 0; f < SH_NR_FLAWS; f++)
+			if (meta.kernel_flaws & sh_flaws[f].bit)
+				printf("  %s: %s;\n    %s\n", sh_flaws[f].name, sh_flaws[f].what,
+				       sh_flaws[f].remedy);
+	}
 	if (tc)
 		printf("tc entries:      pinned; attach with\n"
 		       "                   tc filter add dev DEV egress bpf da pinned %s/tc/egress\n"
@@ -157,13 +181,19 @@ static void print_stats_json(const char *name, const struct sh_stats *s)
 	cli_json_str(name);
 	printf(",\"msg_redirected\":%llu,\"bytes_redirected\":%llu,\"msg_no_peer\":%llu,"
 	       "\"bytes_no_peer\":%llu,\"inserts\":%llu,\"insert_fail\":%llu,"
-	       "\"not_matched\":%llu,\"skb_verdict\":%llu,\"scoped_sockets\":%llu,"
-	       "\"insert_errno\":{",
+	       "\"not_matched\":%llu,\"excluded\":%llu,\"skb_verdict\":%llu,"
+	       "\"scoped_sockets\":%llu,\"holds\":%llu,\"resumes\":%llu,\"held_ns\":%llu,"
+	       "\"msg_held\":%llu,\"bytes_held\":%llu,\"msg_ordered\":%llu,"
+	       "\"bytes_ordered\":%llu,\"insert_errno\":{",
 	       (unsigned long long)s->msg_redirected, (unsigned long long)s->bytes_redirected,
 	       (unsigned long long)s->msg_no_peer, (unsigned long long)s->bytes_no_peer,
 	       (unsigned long long)s->inserts, (unsigned long long)s->insert_fail,
-	       (unsigned long long)s->not_matched, (unsigned long long)s->skb_verdict,
-	       (unsigned long long)s->scoped_sockets);
+	       (unsigned long long)s->not_matched, (unsigned long long)s->excluded,
+	       (unsigned long long)s->skb_verdict, (unsigned long long)s->scoped_sockets,
+	       (unsigned long long)s->holds, (unsigned long long)s->resumes,
+	       (unsigned long long)s->held_ns, (unsigned long long)s->msg_held,
+	       (unsigned long long)s->bytes_held, (unsigned long long)s->msg_ordered,
+	       (unsigned long long)s->bytes_ordered);
 	for (e = 0; e < SH_ERR_NR; e++)
 		printf("%s\"%s\":%llu", e ? "," : "", errno_names[e],
 		       (unsigned long long)s->insert_errno[e]);
@@ -182,6 +212,15 @@ static void print_stats_text(const char *name, const struct sh_stats *s)
 	       (unsigned long long)s->bytes_redirected);
 	printf("  passed to TCP  %llu msgs, %llu bytes (no peer socket)\n",
 	       (unsigned long long)s->msg_no_peer, (unsigned long long)s->bytes_no_peer);
+	printf("  held back      %llu times, %.3f s in all, resumed %llu; TCP carried %llu msgs, "
+	       "%llu bytes while held and %llu msgs, %llu bytes to keep the order\n",
+	       (unsigned long long)s->holds, (double)s->held_ns / 1e9,
+	       (unsigned long long)s->resumes, (unsigned long long)s->msg_held,
+	       (unsigned long long)s->bytes_held, (unsigned long long)s->msg_ordered,
+	       (unsigned long long)s->bytes_ordered);
+	if (s->excluded)
+		printf("  excluded       %llu sockets (a no-accelerate rule)\n",
+		       (unsigned long long)s->excluded);
 	if (s->skb_verdict)
 		printf("  sk_skb verdicts %llu\n", (unsigned long long)s->skb_verdict);
 	for (e = 0; e < SH_ERR_NR; e++)

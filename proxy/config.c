@@ -198,6 +198,154 @@ static int parse_u32(const char *s, unsigned long max, unsigned long *out)
 }
 
 /* "N", "N-M" or "any" -> inclusive range of ports 1..65535. */
+/* A number with one of @units' suffixes (the first entry is the bare
+ * number's), at most @max of the smallest unit, into @out. 0 or -EINVAL. */
+struct unit {
+	const char *suffix;
+	unsigned long mult;
+};
+
+static int parse_scaled(const char *s, const struct unit *units, unsigned long max,
+			unsigned long *out)
+{
+	const char *suffix;
+	unsigned long n;
+	char num[24];
+
+	for (suffix = s; isdigit((unsigned char)*suffix); suffix++)
+		;
+	if (suffix == s || (size_t)(suffix - s) >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, (size_t)(suffix - s));
+	num[suffix - s] = '\0';
+	for (; units->suffix; units++) {
+		if (strcmp(suffix, units->suffix))
+			continue;
+		if (parse_u32(num, max / units->mult, &n))
+			return -EINVAL;
+		*out = n * units->mult;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* The scalar at <key> of <map>, with its field name; NULL (and 0 in <bad>)
+ * when absent, NULL and -EINVAL when not a scalar. */
+static yaml_node_t *scalar_field(struct parser *p, yaml_node_t *map, const char *key,
+				 const char *path, char *field, size_t len, int *bad)
+{
+	yaml_node_t *v = lookup(p, map, key);
+
+	*bad = 0;
+	if (!v)
+		return NULL;
+	snprintf(field, len, "%s.%s", path, key);
+	if (expect(p, v, YAML_SCALAR_NODE, field)) {
+		*bad = -EINVAL;
+		return NULL;
+	}
+	return v;
+}
+
+/* The value at <key> of <map>: a number with one of <units>, in [min, max]
+ * of the smallest unit. <example> and <range> are for the messages. */
+static int parse_amount(struct parser *p, yaml_node_t *map, const char *key, const char *path,
+			const struct unit *units, const char *example, unsigned long min,
+			unsigned long max, const char *range, unsigned long *out)
+{
+	char field[256];
+	unsigned long n;
+	yaml_node_t *v;
+	int bad;
+
+	v = scalar_field(p, map, key, path, field, sizeof(field), &bad);
+	if (!v)
+		return bad;
+	if (parse_scaled(scalar(v), units, 0xffffffffUL, &n)) {
+		report(p, v, field, "'%s' is not %s", scalar(v), example);
+		return -EINVAL;
+	}
+	if (n < min || n > max) {
+		report(p, v, field, "'%s' is out of range (%s)", scalar(v), range);
+		return -EINVAL;
+	}
+	*out = n;
+	return 0;
+}
+
+static int parse_duration(struct parser *p, yaml_node_t *map, const char *key, const char *path,
+			  uint32_t min_ms, uint32_t *out)
+{
+	static const struct unit ms[] = {
+		{ "", 1 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { NULL, 0 },
+	};
+	unsigned long n = *out;
+	char range[32];
+	int err;
+
+	snprintf(range, sizeof(range), "%ums to 24h", min_ms);
+	err = parse_amount(p, map, key, path, ms, "a duration (e.g. 250ms, 2s, 5m, 1h)", min_ms,
+			   86400000UL, range, &n);
+	*out = (uint32_t)n;
+	return err;
+}
+
+/* A size in bytes: a number, or with KiB/MiB/GiB (K, M, G: the same). */
+static int parse_size(struct parser *p, yaml_node_t *map, const char *key, const char *path,
+		      uint32_t min, uint32_t max, uint32_t *out)
+{
+	static const struct unit bytes[] = {
+		{ "", 1 }, { "B", 1 }, { "K", 1ul << 10 }, { "KiB", 1ul << 10 },
+		{ "M", 1ul << 20 }, { "MiB", 1ul << 20 }, { "G", 1ul << 30 }, { "GiB", 1ul << 30 },
+		{ NULL, 0 },
+	};
+	unsigned long n = *out;
+	char range[48];
+	int err;
+
+	snprintf(range, sizeof(range), "%u KiB to %u MiB", min >> 10, max >> 20);
+	err = parse_amount(p, map, key, path, bytes, "a size (e.g. 262144, 256KiB, 4MiB)", min,
+			   max, range, &n);
+	*out = (uint32_t)n;
+	return err;
+}
+
+static int parse_count(struct parser *p, yaml_node_t *map, const char *key, const char *path,
+		       unsigned long min, unsigned long max, uint32_t *out)
+{
+	yaml_node_t *v = lookup(p, map, key);
+	unsigned long n;
+	char field[256];
+
+	if (!v)
+		return 0;
+	snprintf(field, sizeof(field), "%s.%s", path, key);
+	if (expect(p, v, YAML_SCALAR_NODE, field))
+		return -EINVAL;
+	if (parse_u32(scalar(v), max, &n) || n < min) {
+		report(p, v, field, "'%s' is not a whole number in %lu-%lu", scalar(v), min, max);
+		return -EINVAL;
+	}
+	*out = (uint32_t)n;
+	return 0;
+}
+
+/* A sub-mapping such as "timeouts:"; NULL (no error) when absent. */
+static int sub_map(struct parser *p, yaml_node_t *map, const char *key, const char *path,
+		   const char *const *keys, yaml_node_t **out, char *field, size_t fieldlen)
+{
+	yaml_node_t *v = lookup(p, map, key);
+
+	*out = NULL;
+	snprintf(field, fieldlen, "%s.%s", path, key);
+	if (!v)
+		return 0;
+	if (expect(p, v, YAML_MAPPING_NODE, field))
+		return -EINVAL;
+	*out = v;
+	return check_keys(p, v, field, keys);
+}
+
 static int parse_ports(struct parser *p, yaml_node_t *n, const char *field, struct cfg_rule *r)
 {
 	const char *s = scalar(n);
@@ -463,8 +611,8 @@ static int parse_rule(struct parser *p, yaml_node_t *n, const char *path, struct
 	a = v ? action_by_name(scalar(v)) : -1;
 	if (v && a < 0) {
 		snprintf(field, sizeof(field), "%s.action", path);
-		report(p, v, field, "unknown action '%s' (expected accelerate, balance, allow, "
-		       "deny, count or mark)", scalar(v));
+		report(p, v, field, "unknown action '%s' (expected accelerate, no-accelerate, "
+		       "balance, allow, deny, count or mark)", scalar(v));
 	}
 	if (a < 0)
 		return -EINVAL;
@@ -506,7 +654,8 @@ static int parse_rule(struct parser *p, yaml_node_t *n, const char *path, struct
 		} else if (policy && !strcmp(pr, "any")) {
 			r->proto = SH_PROTO_ANY;
 		} else if (!policy && (!strcmp(pr, "udp") || !strcmp(pr, "any"))) {
-			report(p, v, field, "action accelerate applies to tcp only, not '%s'", pr);
+			report(p, v, field, "action %s applies to tcp only, not '%s'",
+			       sh_action_name((__u32)a), pr);
 			bad = -EINVAL;
 		} else {
 			report(p, v, field, "unknown protocol '%s' (expected %s)", pr,
@@ -617,7 +766,7 @@ static int parse_name(struct parser *p, yaml_node_t *n, const char *path,
 static int parse_scope(struct parser *p, yaml_node_t *n, const char *path, struct cfg_scope *sc)
 {
 	static const char *const keys[] = { "name", "cgroup", "create", "rules", "default",
-					    "default-mark", NULL };
+					    "default-mark", "accelerate-buffer", NULL };
 	yaml_node_item_t *it;
 	yaml_node_t *v;
 	char field[256];
@@ -662,6 +811,9 @@ static int parse_scope(struct parser *p, yaml_node_t *n, const char *path, struc
 	}
 
 	bad |= parse_verdict(p, n, path, &sc->def);
+	sc->accel_buffer = SH_ACCEL_BUFFER_DEFAULT;
+	bad |= parse_size(p, n, "accelerate-buffer", path, SH_ACCEL_BUFFER_MIN,
+			  SH_ACCEL_BUFFER_MAX, &sc->accel_buffer);
 
 	v = lookup(p, n, "rules");
 	snprintf(field, sizeof(field), "%s.rules", path);
@@ -889,85 +1041,6 @@ static int parse_addr(struct parser *p, yaml_node_t *v, const char *field, struc
 }
 
 /* "250ms", "2s", "5m", "1h"; a bare number is milliseconds (as HAProxy). */
-static int parse_duration(struct parser *p, yaml_node_t *map, const char *key, const char *path,
-			  uint32_t min_ms, uint32_t *out)
-{
-	yaml_node_t *v = lookup(p, map, key);
-	unsigned long n, mult = 1;
-	char field[256], num[24];
-	const char *s, *unit;
-
-	if (!v)
-		return 0;
-	snprintf(field, sizeof(field), "%s.%s", path, key);
-	if (expect(p, v, YAML_SCALAR_NODE, field))
-		return -EINVAL;
-	s = scalar(v);
-	for (unit = s; isdigit((unsigned char)*unit); unit++)
-		;
-	if (unit == s || (size_t)(unit - s) >= sizeof(num))
-		goto bad;
-	memcpy(num, s, (size_t)(unit - s));
-	num[unit - s] = '\0';
-	if (!*unit || !strcmp(unit, "ms"))
-		mult = 1;
-	else if (!strcmp(unit, "s"))
-		mult = 1000;
-	else if (!strcmp(unit, "m"))
-		mult = 60000;
-	else if (!strcmp(unit, "h"))
-		mult = 3600000;
-	else
-		goto bad;
-	if (parse_u32(num, 0xffffffffUL / mult, &n))
-		goto bad;
-	if (n * mult < min_ms || n * mult > 86400000UL) {
-		report(p, v, field, "'%s' is out of range (%ums to 24h)", s, min_ms);
-		return -EINVAL;
-	}
-	*out = (uint32_t)(n * mult);
-	return 0;
-bad:
-	report(p, v, field, "'%s' is not a duration (e.g. 250ms, 2s, 5m, 1h)", s);
-	return -EINVAL;
-}
-
-static int parse_count(struct parser *p, yaml_node_t *map, const char *key, const char *path,
-		       unsigned long min, unsigned long max, uint32_t *out)
-{
-	yaml_node_t *v = lookup(p, map, key);
-	unsigned long n;
-	char field[256];
-
-	if (!v)
-		return 0;
-	snprintf(field, sizeof(field), "%s.%s", path, key);
-	if (expect(p, v, YAML_SCALAR_NODE, field))
-		return -EINVAL;
-	if (parse_u32(scalar(v), max, &n) || n < min) {
-		report(p, v, field, "'%s' is not a whole number in %lu-%lu", scalar(v), min, max);
-		return -EINVAL;
-	}
-	*out = (uint32_t)n;
-	return 0;
-}
-
-/* A sub-mapping such as "timeouts:"; NULL (no error) when absent. */
-static int sub_map(struct parser *p, yaml_node_t *map, const char *key, const char *path,
-		   const char *const *keys, yaml_node_t **out, char *field, size_t fieldlen)
-{
-	yaml_node_t *v = lookup(p, map, key);
-
-	*out = NULL;
-	snprintf(field, fieldlen, "%s.%s", path, key);
-	if (!v)
-		return 0;
-	if (expect(p, v, YAML_MAPPING_NODE, field))
-		return -EINVAL;
-	*out = v;
-	return check_keys(p, v, field, keys);
-}
-
 static int parse_backend(struct parser *p, yaml_node_t *n, const char *path, struct cfg_backend *b)
 {
 	static const char *const keys[] = { "address", "weight", "backup", NULL };

@@ -50,6 +50,8 @@ struct cfg_scope {
 	size_t nr_rules;
 	size_t nr_written;		/* rules as written, before expansion */
 	struct cfg_verdict def;		/* tc policy: when no policy rule matches */
+	uint32_t accel_buffer;		/* bytes a peer may hold unread before the
+					 * sender is held back (accelerate-buffer) */
 };
 
 /* A socket address as written in the config: "IP:PORT" or "[IPv6]:PORT". */

@@ -21,7 +21,9 @@
 #include "accel.skel.h"
 #include "balance.skel.h"
 #include "policy.skel.h"
+#include "canary.h"
 #include "cgroup.h"
+#include "flaws.h"
 #include "loader.h"
 #include "log.h"
 #include "pins.h"
@@ -55,6 +57,8 @@ struct loader {
 	char cg_mount[PATH_LEN];	/* the cgroup2 mount ("" when no scope needs it) */
 	bool adopted;		/* the pin directory held a kept state */
 	bool map_progs;		/* sk_msg / sk_skb attached to sock_hash */
+	uint32_t flaws;		/* kernel flaws the canary found (flaws.h) */
+	bool canary_ran;
 	struct loader_scope *scopes;
 	size_t nr_scopes;
 	struct loader_link *links;
@@ -248,6 +252,21 @@ static int open_and_load(struct loader *l)
 	return 0;
 }
 
+/* Which known kernel flaws apply here (canary.c), said once at start. */
+static void run_canary(struct loader *l)
+{
+	size_t i;
+
+	if (canary_run(bpf_program__fd(l->skel->progs.skb_verdict_pass), &l->flaws))
+		return;
+	l->canary_ran = true;
+	for (i = 0; i < SH_NR_FLAWS; i++)
+		if (l->flaws & sh_flaws[i].bit)
+			log_print(sh_flaws[i].avoided ? LOG_INFO : LOG_WARN, "kernel flaw '%s' "
+				  "applies here: %s; %s\n", sh_flaws[i].name, sh_flaws[i].what,
+				  sh_flaws[i].remedy);
+}
+
 static int write_meta(struct loader *l, __u32 pid, __u32 kept, __u32 nr_scopes)
 {
 	struct sh_meta meta = {
@@ -255,6 +274,8 @@ static int write_meta(struct loader *l, __u32 pid, __u32 kept, __u32 nr_scopes)
 		.daemon_pid = pid,
 		.kept = kept,
 		.nr_scopes = nr_scopes,
+		.kernel_flaws = l->flaws,
+		.canary_ran = l->canary_ran,
 	};
 	struct timespec ts;
 	__u32 zero = 0;
@@ -466,6 +487,27 @@ static int fill_all_rules(struct loader *l, const struct cfg *cfg)
 	return 0;
 }
 
+/* accel_cfg := each scope's flow-control bound; slots of no scope get the
+ * default, so a socket whose scope left keeps a bound. */
+static int fill_accel_cfg(struct loader *l, const struct cfg *cfg)
+{
+	int fd = bpf_map__fd(l->skel->maps.accel_cfg);
+	__u32 slot;
+
+	for (slot = 0; slot < SH_STATS_SLOTS; slot++) {
+		struct sh_accel_cfg c = {
+			.buffer = slot < cfg->nr_scopes ? cfg->scopes[slot].accel_buffer :
+				  SH_ACCEL_BUFFER_DEFAULT,
+		};
+
+		if (bpf_map_update_elem(fd, &slot, &c, BPF_ANY)) {
+			pr_err("cannot fill accel_cfg: %m\n");
+			return -errno;
+		}
+	}
+	return 0;
+}
+
 /* --- tc policy ------------------------------------------------------------ */
 
 static int cgroup_depth(const char *dir)
@@ -660,6 +702,8 @@ int loader_reload(struct loader *l, const struct cfg *cfg)
 {
 	int err = fill_all_rules(l, cfg);
 
+	if (!err)
+		err = fill_accel_cfg(l, cfg);
 	if (!err)
 		err = fill_policy_defaults(l, cfg);
 	return err;
@@ -978,6 +1022,7 @@ int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_moun
 	err = open_and_load(l);
 	if (err)
 		goto err_unpin;
+	run_canary(l);
 	err = write_meta(l, (__u32)getpid(), 0, (__u32)cfg->nr_scopes);
 	if (err)
 		goto err_unpin;
@@ -986,6 +1031,8 @@ int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_moun
 		err = fill_scopes(l, cfg);
 	if (!err)
 		err = fill_all_rules(l, cfg);
+	if (!err)
+		err = fill_accel_cfg(l, cfg);
 	if (!err) {
 		struct vip_maps vm;
 

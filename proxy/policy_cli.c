@@ -450,7 +450,7 @@ int cli_explain(const char *dir, int argc, char **argv, bool json)
 			rs.count = 0;
 		close(trie);
 	}
-	acc = proto == SH_PROTO_TCP ? sh_rule_match(&rs, SH_KIND(SH_ACT_ACCELERATE), proto,
+	acc = proto == SH_PROTO_TCP ? sh_rule_match(&rs, SH_KINDS_ACCEL, proto,
 						    (__u16)port) : NULL;
 	bal = sh_rule_match(&rs, SH_KIND(SH_ACT_BALANCE), proto, (__u16)port);
 	/* the RULES stage's walk: count rules count and go on */
@@ -478,7 +478,9 @@ int cli_explain(const char *dir, int argc, char **argv, bool json)
 		       fin && fin->action == SH_ACT_MARK ? fin->arg : 0);
 		for (i = 0; i < nc; i++)
 			printf("%s%d", i ? "," : "", counted[i]);
-		printf("]},\"accelerate\":%d,\"balance\":%d}\n", acc ? acc->rule_id : -1,
+		printf("]},\"accelerate\":%d,\"excluded_by\":%d,\"balance\":%d}\n",
+		       acc && acc->action == SH_ACT_ACCELERATE ? acc->rule_id : -1,
+		       acc && acc->action == SH_ACT_NO_ACCELERATE ? acc->rule_id : -1,
 		       bal ? bal->rule_id : -1);
 		return 0;
 	}
@@ -497,9 +499,10 @@ int cli_explain(const char *dir, int argc, char **argv, bool json)
 		       slot == SH_SLOT_GLOBAL ? "no-scope" : "scope's");
 	for (i = 0; i < nc; i++)
 		printf("%s%d]", i ? ", rules[" : "; counted by rules[", counted[i]);
-	printf("\naccelerate: %s", acc ? "yes" : "no");
+	printf("\naccelerate: %s", acc && acc->action == SH_ACT_ACCELERATE ? "yes" : "no");
 	if (acc)
-		printf(", by rules[%u]", acc->rule_id);
+		printf(", by rules[%u]%s", acc->rule_id,
+		       acc->action == SH_ACT_NO_ACCELERATE ? " (no-accelerate)" : "");
 	printf("\nbalance: %s", bal ? "yes" : "no");
 	if (bal)
 		printf(", by rules[%u] (service #%u)", bal->rule_id, bal->arg);

@@ -9,6 +9,9 @@
 #include "log.h"
 #include "probe.h"
 
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
 #ifndef CAP_BPF
 #define CAP_BPF 39
 #endif
@@ -23,6 +26,9 @@ int probe_privileges(void)
 	static const struct { int cap; const char *name, *why; int optional; } need[] = {
 		{ CAP_BPF, "CAP_BPF", "load BPF programs and create maps", 0 },
 		{ CAP_NET_ADMIN, "CAP_NET_ADMIN", "load socket programs and attach them to cgroups", 0 },
+		/* The mesh's flow control reads the peer socket's queue. */
+		{ CAP_PERFMON, "CAP_PERFMON", "read kernel socket state from BPF (the mesh's flow "
+		  "control: bpf_probe_read_kernel, bpf_skc_to_tcp_sock)", 0 },
 		/* Only for mounting bpffs or creating cgroups, which may be done. */
 		{ CAP_SYS_ADMIN, "CAP_SYS_ADMIN", "mount bpffs or create cgroups", 1 },
 	};
@@ -78,6 +84,10 @@ int probe_kernel(void)
 		  "bpf_sk_storage_get() in cgroup/sock_create (Linux 5.10+)" },
 		{ BPF_PROG_TYPE_CGROUP_SOCK, BPF_FUNC_get_current_ancestor_cgroup_id,
 		  "bpf_get_current_ancestor_cgroup_id() in cgroup/sock_create (Linux 5.7+)" },
+		{ BPF_PROG_TYPE_SK_MSG, BPF_FUNC_skc_to_tcp_sock,
+		  "bpf_skc_to_tcp_sock() in sk_msg (Linux 5.9+)" },
+		{ BPF_PROG_TYPE_SK_MSG, BPF_FUNC_probe_read_kernel,
+		  "bpf_probe_read_kernel() in sk_msg (Linux 5.5+)" },
 	};
 	size_t i;
 	int err = 0;

@@ -52,7 +52,7 @@ result "status/stats text and JSON; a second daemon refused"
 stop_daemon
 start_daemon "$TMP/cfg.yaml" --keep
 stop_daemon
-bpftool map update pinned "$PIN/maps/meta" key 0 0 0 0 value 99 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 ||
+bpftool map update pinned "$PIN/maps/meta" key 0 0 0 0 value 99 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 ||
 	fail "cannot rewrite the meta map"
 "$SOCKHOPD" -c "$TMP/cfg.yaml" --pin-dir "$PIN" >"$TMP/out" 2>&1 && fail "started on pins of layout 99"
 grep -q "holds pins of layout version 99, this sockhopd uses $(sed -n "s/^#define SH_LAYOUT_VERSION[[:space:]]*\([0-9]*\).*/\1/p" "$ROOT/kern/sockhop.h")" "$TMP/out" || fail "layout error: $(cat "$TMP/out")"

@@ -101,7 +101,7 @@ setpriv --reuid=65534 --regid=65534 --clear-groups "$SOCKHOPD" --check -c /tmp/s
 rm -f /tmp/sockhop-private-$ID.yaml
 { default_config; printf -- '---\nscopes: [\n'; } >"$TMP/two.yaml"
 "$SOCKHOPD" --check -c "$TMP/two.yaml" >"$TMP/out" 2>&1
-[ $? = 1 ] && grep -q "^$TMP/two.yaml:11:1: YAML syntax error" "$TMP/out" || bad "second document: $(cat "$TMP/out")"
+[ $? = 1 ] && grep -q "^$TMP/two.yaml:$(( $(default_config | wc -l) + 3 )):1: YAML syntax error" "$TMP/out" || bad "second document: $(cat "$TMP/out")"
 printf 'scopes:\n  - name: a\n    cgroup: \xfe\n' >"$TMP/utf.yaml"
 "$SOCKHOPD" --check -c "$TMP/utf.yaml" >"$TMP/out" 2>&1
 [ $? = 1 ] && grep -q "^$TMP/utf.yaml:3:13: invalid UTF-8 (byte 0xfe)" "$TMP/out" || bad "invalid UTF-8: $(cat "$TMP/out")"

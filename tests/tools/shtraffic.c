@@ -13,6 +13,13 @@
  *     --max-chunk N   send/recv sizes are random in 1..N (default 65536)
  *     --src-port N    client: connect from this local port
  *     --read-delay-ms N  start reading N ms after the connection is up
+ *     --read-rate B   read at most B bytes a second (a slow consumer)
+ *     --stall-every N --stall-ms M   stop reading for M ms after each N bytes
+ *     --probe-ms N    first write without blocking for N ms (retrying on
+ *                     POLLOUT), then say how far it got: probe_accepted=
+ *                     bytes taken, probe_pollout= whether POLLOUT was set
+ *                     at the end, probe_block_ms= how long the first
+ *                     blocking send() after it waited; then go on blocking
  *     --bench         fixed --max-chunk sends of a constant buffer, no hashing
  *                     (throughput runs; no --peer-seed check with it)
  *     --accept N      server: accept N connections, each streamed by a child
@@ -51,6 +58,8 @@
 struct opts {
 	uint64_t bytes, peer_bytes, seed, peer_seed, size, count;
 	int have_peer_seed, have_peer_bytes, timeout_ms, src_port, read_delay_ms, bench;
+	uint64_t read_rate, stall_every;	/* a slow or stalling reader */
+	int stall_ms, probe_ms;
 	int accept;		/* server: connections to take (default 1) */
 	size_t max_chunk;
 	const char *bind;
@@ -101,8 +110,44 @@ struct sender {
 	uint64_t bytes, seed;
 	size_t max_chunk;
 	int bench;	/* fixed-size sends of one constant buffer */
+	int probe_ms;	/* write without blocking for this long first */
+	uint64_t probe_accepted;
+	int probe_pollout;
+	double probe_block_ms;
 	int err;
 };
+
+/* The probe: how much does the peer's side take before this sender is held
+ * back? Non-blocking sends for <ms>, waiting on POLLOUT when refused. */
+static void probe(struct sender *s, unsigned char *buf, uint64_t *off)
+{
+	double end = now_s() + s->probe_ms / 1000.0;
+	struct pollfd p = { .fd = s->fd, .events = POLLOUT };
+
+	while (*off < s->bytes && now_s() < end) {
+		size_t n = s->max_chunk < s->bytes - *off ? s->max_chunk : (size_t)(s->bytes - *off);
+		ssize_t w;
+
+		stream_fill(s->seed, *off, buf, n);
+		w = send(s->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0) {
+			*off += (uint64_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EINTR) {
+			s->err = errno;
+			return;
+		}
+		poll(&p, 1, (int)((end - now_s()) * 1000) + 1);
+	}
+	s->probe_accepted = *off;
+	p.revents = 0;
+	s->probe_pollout = poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
+	/* said at once, so a test can look at the machine while held */
+	printf("probed accepted=%llu pollout=%d\n", (unsigned long long)s->probe_accepted,
+	       s->probe_pollout);
+	fflush(stdout);
+}
 
 static void *send_stream(void *arg)
 {
@@ -111,11 +156,17 @@ static void *send_stream(void *arg)
 	uint64_t off = 0;
 	uint64_t st = s->seed | 1;
 
+	double t0 = 0;
+
 	if (!buf) {
 		s->err = ENOMEM;
 		return NULL;
 	}
-	while (off < s->bytes) {
+	if (s->probe_ms) {
+		probe(s, buf, &off);
+		t0 = now_s();
+	}
+	while (off < s->bytes && !s->err) {
 		size_t n;
 		ssize_t w;
 
@@ -134,6 +185,10 @@ static void *send_stream(void *arg)
 			s->err = errno;
 			break;
 		}
+		if (t0) {	/* the first blocking send after the probe */
+			s->probe_block_ms = (now_s() - t0) * 1000;
+			t0 = 0;
+		}
 		off += (uint64_t)w;
 	}
 	if (!s->err)
@@ -147,8 +202,8 @@ static int stream(int fd, const struct opts *o)
 {
 	unsigned char *buf = malloc(o->max_chunk), *want = malloc(o->max_chunk);
 	struct sender s = { .fd = fd, .bytes = o->bytes, .seed = o->seed, .max_chunk = o->max_chunk,
-			    .bench = o->bench };
-	uint64_t recvd = 0, hash = 1469598103934665603ull, eagain = 0;
+			    .bench = o->bench, .probe_ms = o->probe_ms };
+	uint64_t recvd = 0, hash = 1469598103934665603ull, eagain = 0, next_stall = o->stall_every;
 	double t0 = now_s();
 	pthread_t th;
 	int rc = 0;
@@ -160,8 +215,22 @@ static int stream(int fd, const struct opts *o)
 	if (o->read_delay_ms)	/* a stalled reader: the peer's bytes queue up */
 		usleep((useconds_t)o->read_delay_ms * 1000);
 	for (;;) {
-		ssize_t r = recv(fd, buf, o->bench ? o->max_chunk : rnd_chunk(o->max_chunk), 0);
-		ssize_t i;
+		size_t want_n = o->bench ? o->max_chunk : rnd_chunk(o->max_chunk);
+		ssize_t r, i;
+
+		if (o->read_rate) {	/* no faster than read_rate on average */
+			double due = t0 + (double)recvd / (double)o->read_rate;
+
+			if (due > now_s())
+				usleep((useconds_t)((due - now_s()) * 1e6));
+			if (want_n > o->read_rate / 20 + 1)
+				want_n = o->read_rate / 20 + 1;
+		}
+		if (o->stall_every && recvd >= next_stall) {
+			usleep((useconds_t)o->stall_ms * 1000);
+			next_stall += o->stall_every;
+		}
+		r = recv(fd, buf, want_n, 0);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -204,6 +273,9 @@ static int stream(int fd, const struct opts *o)
 			(unsigned long long)recvd, (unsigned long long)o->peer_bytes);
 		rc = 2;
 	}
+	if (o->probe_ms)
+		printf("probe_accepted=%llu probe_pollout=%d probe_block_ms=%.1f ",
+		       (unsigned long long)s.probe_accepted, s.probe_pollout, s.probe_block_ms);
 	printf("sent=%llu recv=%llu hash=%016llx elapsed=%.6f spurious_eagain=%llu\n",
 	       (unsigned long long)o->bytes, (unsigned long long)recvd, (unsigned long long)hash,
 	       now_s() - t0, (unsigned long long)eagain);
@@ -486,6 +558,10 @@ int main(int argc, char **argv)
 		{ "read-delay-ms", required_argument, NULL, 'r' },
 		{ "bench", no_argument, NULL, 'x' },
 		{ "accept", required_argument, NULL, 'A' },
+		{ "read-rate", required_argument, NULL, 'R' },
+		{ "stall-every", required_argument, NULL, 'E' },
+		{ "stall-ms", required_argument, NULL, 'M' },
+		{ "probe-ms", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .seed = 1, .size = 64, .count = 1000, .timeout_ms = 5000,
@@ -514,6 +590,10 @@ int main(int argc, char **argv)
 		case 'r': o.read_delay_ms = atoi(optarg); break;
 		case 'x': o.bench = 1; break;
 		case 'A': o.accept = atoi(optarg); break;
+		case 'R': o.read_rate = strtoull(optarg, NULL, 0); break;
+		case 'E': o.stall_every = strtoull(optarg, NULL, 0); break;
+		case 'M': o.stall_ms = atoi(optarg); break;
+		case 'P': o.probe_ms = atoi(optarg); break;
 		default: return 1;
 		}
 	}

@@ -45,6 +45,31 @@ static void test_shipped_default(void **s)
 	assert_int_equal(cfg->scopes[0].rules[1].prefixlen, 128);
 	assert_int_equal(cfg->scopes[0].rules[2].action, SH_ACT_COUNT);
 	assert_int_equal(cfg->scopes[0].def.action, SH_ACT_ALLOW);
+	assert_int_equal(cfg->scopes[0].accel_buffer, SH_ACCEL_BUFFER_DEFAULT);
+	cfg_free(cfg);
+}
+
+static void test_flow_control_model(void **s)
+{
+	struct cfg *cfg;
+
+	(void)s;
+	cfg = parse_ok("scopes:\n"
+		       "  - name: a\n"
+		       "    cgroup: a\n"
+		       "    accelerate-buffer: 256KiB\n"
+		       "    rules:\n"
+		       "      - {action: no-accelerate, port: 5432}\n"
+		       "      - {action: accelerate}\n"
+		       "  - {name: b, cgroup: b, accelerate-buffer: 4M}\n"
+		       "  - {name: c, cgroup: c, accelerate-buffer: 65536}\n");
+	assert_int_equal(cfg->scopes[0].accel_buffer, 256 << 10);
+	assert_int_equal(cfg->scopes[1].accel_buffer, 4 << 20);
+	assert_int_equal(cfg->scopes[2].accel_buffer, 65536);
+	assert_int_equal(cfg->scopes[0].rules[0].action, SH_ACT_NO_ACCELERATE);
+	assert_int_equal(cfg->scopes[0].rules[0].proto, SH_PROTO_TCP);
+	assert_int_equal(cfg->scopes[0].rules[0].port_lo, 5432);
+	assert_int_equal(cfg->scopes[0].rules[1].action, SH_ACT_ACCELERATE);
 	cfg_free(cfg);
 }
 
@@ -153,7 +178,7 @@ static const struct bad_case bad_cases[] = {
 	{ "duplicate cgroup", SCOPE "  - name: b\n    cgroup: a\n",
 	  "t.yaml:5:13: scopes[1].cgroup: cgroup 'a' is already the scope 'a' (line 3)" },
 	{ "unknown scope key", SCOPE "    rule: []\n",
-	  "t.yaml:4:5: scopes[0]: unknown key 'rule' (expected one of: name, cgroup, create, rules, default, default-mark)" },
+	  "t.yaml:4:5: scopes[0]: unknown key 'rule' (expected one of: name, cgroup, create, rules, default, default-mark, accelerate-buffer)" },
 	{ "duplicate key", SCOPE "    cgroup: b\n",
 	  "t.yaml:4:5: scopes[0]: duplicate key 'cgroup' (first at line 3)" },
 	{ "rules is a mapping", SCOPE "    rules:\n      action: accelerate\n",
@@ -163,7 +188,7 @@ static const struct bad_case bad_cases[] = {
 	{ "rule without action", SCOPE "    rules:\n      - port: 80\n",
 	  "t.yaml:5:9: scopes[0].rules[0]: missing required key 'action'" },
 	{ "unknown action", SCOPE "    rules:\n      - action: speedup\n",
-	  "t.yaml:5:17: scopes[0].rules[0].action: unknown action 'speedup' (expected accelerate, balance, allow, deny, count or mark)" },
+	  "t.yaml:5:17: scopes[0].rules[0].action: unknown action 'speedup' (expected accelerate, no-accelerate, balance, allow, deny, count or mark)" },
 	{ "accelerate over udp", RULES "        protocol: udp\n",
 	  "t.yaml:6:19: scopes[0].rules[0].protocol: action accelerate applies to tcp only, not 'udp'" },
 	{ "unknown protocol", RULES "        protocol: sctp\n",
@@ -306,6 +331,19 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:4:16: services[0]: backend 127.0.0.2:80 is the listen address 0.0.0.0:80 of service 'w' (line 3): every connection would loop through the proxy" },
 	{ "::1 backend, [::] listener", "services:\n  - name: w\n    listen: \"[::]:80\"\n    backends: [\"[::1]:80\"]\n",
 	  "t.yaml:4:16: services[0]: backend [::1]:80 is the listen address [::]:80 of service 'w' (line 3): every connection would loop through the proxy" },
+	/* flow control's bound, and the exclusion rule */
+	{ "accelerate-buffer not a size", SCOPE "    accelerate-buffer: 1 MB\n",
+	  "t.yaml:4:24: scopes[0].accelerate-buffer: '1 MB' is not a size (e.g. 262144, 256KiB, 4MiB)" },
+	{ "accelerate-buffer too small", SCOPE "    accelerate-buffer: 4096\n",
+	  "t.yaml:4:24: scopes[0].accelerate-buffer: '4096' is out of range (64 KiB to 256 MiB)" },
+	{ "accelerate-buffer too large", SCOPE "    accelerate-buffer: 1GiB\n",
+	  "t.yaml:4:24: scopes[0].accelerate-buffer: '1GiB' is out of range (64 KiB to 256 MiB)" },
+	{ "accelerate-buffer overflows", SCOPE "    accelerate-buffer: 99999999999K\n",
+	  "t.yaml:4:24: scopes[0].accelerate-buffer: '99999999999K' is not a size (e.g. 262144, 256KiB, 4MiB)" },
+	{ "no-accelerate over udp", SCOPE "    rules:\n      - {action: no-accelerate, protocol: udp, port: 53}\n",
+	  "t.yaml:5:43: scopes[0].rules[0].protocol: action no-accelerate applies to tcp only, not 'udp'" },
+	{ "no-accelerate with a mark", SCOPE "    rules:\n      - {action: no-accelerate, mark: 1}\n",
+	  "t.yaml:5:39: scopes[0].rules[0].mark: only a mark rule sets a mark" },
 };
 
 static void test_service_model(void **s)
@@ -610,6 +648,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shipped_default),
 		cmocka_unit_test(test_full_model),
+		cmocka_unit_test(test_flow_control_model),
 		cmocka_unit_test(test_no_scopes),
 		cmocka_unit_test(test_service_model),
 		cmocka_unit_test(test_bad_configs),

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * kernel_types.bpf.h - the few fields of the kernel's own socket structs
+ * that the mesh's flow control reads (kern/accel.bpf.c). Only the names
+ * matter: preserve_access_index makes clang emit CO-RE relocations, and
+ * libbpf rewrites each offset to the running kernel's BTF at load time, so
+ * no vmlinux.h is needed and a field that moved between kernels is found.
+ */
+#ifndef SOCKHOP_KERNEL_TYPES_BPF_H
+#define SOCKHOP_KERNEL_TYPES_BPF_H
+
+#include <linux/types.h>
+
+#define SH_CORE __attribute__((preserve_access_index))
+
+typedef struct {
+	int counter;
+} atomic_t;
+
+typedef struct {
+	__s64 counter;
+} atomic64_t;
+
+struct sk_buff_head {
+	__u32 qlen;
+} SH_CORE;
+
+struct sock_common {
+	atomic64_t skc_cookie;		/* the socket cookie, once one was asked for */
+} SH_CORE;
+
+struct sock {
+	struct sock_common __sk_common;
+	struct {
+		atomic_t rmem_alloc;	/* receive memory: TCP skbs and, on this
+					 * kernel, redirected sk_msg bytes too */
+	} sk_backlog;
+	int sk_rcvbuf;
+	struct sk_buff_head sk_receive_queue;
+	void *sk_user_data;		/* the psock of a socket in a socket map */
+} SH_CORE;
+
+struct tcp_sock {
+	__u32 rcv_nxt;			/* the next byte TCP expects to receive */
+	__u32 write_seq;		/* one past the last byte queued to send */
+} SH_CORE;
+
+/* The socket map's per-socket state (include/linux/skmsg.h). */
+struct sk_psock {
+	struct sk_buff_head ingress_skb;	/* TCP skbs waiting for room in the
+						 * receive queue (backlog worker) */
+} SH_CORE;
+
+/* The low bits of sk_user_data are flags (SK_USER_DATA_NOCOPY, _BPF,
+ * _PSOCK); the pointer is what is left. */
+#define SH_SK_USER_DATA_PTRMASK	(~7UL)
+
+#endif /* SOCKHOP_KERNEL_TYPES_BPF_H */
