@@ -16,7 +16,8 @@ VERSION  := 0.1.0
 PKGS_BUILD := make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev \
               libev-dev libyaml-dev bpftool iproute2
 PKGS_TEST  := $(PKGS_BUILD) libcmocka-dev procps jq bc util-linux python3
-PKGS_BENCH := $(PKGS_BUILD) util-linux jq haproxy nginx-light libnginx-mod-stream python3
+PKGS_BENCH := $(PKGS_BUILD) util-linux jq haproxy nginx-light libnginx-mod-stream python3 \
+              iperf3 sockperf
 
 ifeq ($(V),1)
 Q :=

@@ -258,6 +258,7 @@ int sockops_accel(struct bpf_sock_ops *skops)
 	/* bytes it sent before now went by TCP: prove the order first */
 	tag->flags = SH_SK_F_TCP_BEHIND;
 	tag->held_since_ns = 0;
+	tag->peer_cookie = 0;
 	return 1;
 }
 
@@ -325,7 +326,7 @@ int sk_msg_redirect(struct sk_msg_md *msg)
 {
 	struct sh_sock_key key = {}, peer = {};
 	struct sh_sk_scope *tag = 0;
-	struct sh_sock_ref *ref;
+	struct sh_sock_ref *ref, kept;
 	struct peer_view pv = {};
 	__u32 slot = SH_SLOT_GLOBAL;
 	struct sh_stats *st;
@@ -343,9 +344,20 @@ int sk_msg_redirect(struct sk_msg_md *msg)
 		slot = tag->slot;
 	st = stats_of(slot);
 
-	ref = bpf_map_lookup_elem(&sock_peers, &peer);
-	if (!tag || !ref || peer_read(ref, &pv))
+	if (!tag)
 		goto no_peer;
+	/* The peer's reference is kept in our own storage after the first
+	 * send: one map lookup less per message. The cookie check of
+	 * peer_read() says when it no longer holds; then it is looked up anew. */
+	kept.sk = tag->peer_sk;
+	kept.cookie = tag->peer_cookie;
+	if (!kept.cookie || peer_read(&kept, &pv)) {
+		ref = bpf_map_lookup_elem(&sock_peers, &peer);
+		if (!ref || peer_read(ref, &pv))
+			goto no_peer;
+		tag->peer_sk = ref->sk;
+		tag->peer_cookie = ref->cookie;
+	}
 
 	if (tag->flags & SH_SK_F_HELD) {
 		now = bpf_ktime_get_ns();

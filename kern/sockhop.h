@@ -76,8 +76,10 @@ struct sh_sk_scope {
 	__u32 slot;		/* scope slot resolved at the last lookup */
 	__u32 flags;		/* SH_SK_F_* */
 	__u64 held_since_ns;	/* bpf_ktime_get_ns() when SH_SK_F_HELD was set */
+	__u64 peer_sk;		/* the peer's sh_sock_ref, kept from sock_peers */
+	__u64 peer_cookie;	/*   (0: not looked up yet) */
 };
-_Static_assert(sizeof(struct sh_sk_scope) == 24, "sh_sk_scope ABI");
+_Static_assert(sizeof(struct sh_sk_scope) == 40, "sh_sk_scope ABI");
 
 /* Held back: the peer held the scope's accelerate-buffer unread, so sends go
  * by TCP, whose window and send buffer hold the sender back. */

@@ -32,6 +32,10 @@
  *     C request/response round trips on one connection; each reply is
  *     checked; no reply within T ms (default 5000) is a stall: exit 3.
  *     Prints "count=C p50_us=X p99_us=Y".
+ *   shtraffic conn-client ADDR PORT --size N --count C
+ *     C connections one after the other, each one N-byte round trip with an
+ *     epoll-server and a close. Prints "count=C per_s=R p50_us=X": the
+ *     connection rate and how long one connection took.
  *
  * The byte at offset i of stream S is a function of (S, i / 8), so both
  * ends generate the stream independently and any loss or reordering shows.
@@ -458,6 +462,51 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* One request of <size> bytes and its echo on <fd>; 0 or -errno. */
+static int round_trip(int fd, unsigned char *req, unsigned char *rep, size_t size, int timeout_ms)
+{
+	size_t off = 0;
+
+	while (off < size) {
+		ssize_t w = send(fd, req + off, size - off, MSG_NOSIGNAL);
+
+		if (w < 0)
+			return -errno;
+		off += (size_t)w;
+	}
+	return read_full(fd, rep, size, timeout_ms);
+}
+
+static int conn_client(const char *addr, const char *port, const struct opts *o)
+{
+	unsigned char *req = malloc(o->size), *rep = malloc(o->size);
+	double *lat = calloc(o->count ? o->count : 1, sizeof(double)), t0 = now_s();
+	uint64_t i;
+
+	if (!req || !rep || !lat)
+		return 1;
+	memset(req, 0x5a, o->size);
+	for (i = 0; i < o->count; i++) {
+		double t = now_s();
+		int fd = connect_to(addr, port, 0), err;
+
+		if (fd < 0)
+			return 1;
+		err = round_trip(fd, req, rep, o->size, o->timeout_ms);
+		close(fd);
+		if (err) {
+			fprintf(stderr, "shtraffic: connection %llu: %s\n", (unsigned long long)i,
+				strerror(-err));
+			return 1;
+		}
+		lat[i] = (now_s() - t) * 1e6;
+	}
+	qsort(lat, i, sizeof(double), cmp_double);
+	printf("count=%llu per_s=%.0f p50_us=%.1f\n", (unsigned long long)i,
+	       (double)i / (now_s() - t0), i ? lat[i / 2] : 0.0);
+	return 0;
+}
+
 static int rr_client(const char *addr, const char *port, const struct opts *o)
 {
 	unsigned char *req = malloc(o->size), *rep = malloc(o->size);
@@ -468,22 +517,12 @@ static int rr_client(const char *addr, const char *port, const struct opts *o)
 	if (fd < 0 || !req || !rep || !lat)
 		return 1;
 	for (i = 0; i < o->count; i++) {
-		size_t off = 0;
 		double t0;
 		int err;
 
 		stream_fill(o->seed, i * o->size, req, o->size);
 		t0 = now_s();
-		while (off < o->size) {
-			ssize_t w = send(fd, req + off, o->size - off, MSG_NOSIGNAL);
-
-			if (w < 0) {
-				perror("shtraffic: send");
-				return 1;
-			}
-			off += (size_t)w;
-		}
-		err = read_full(fd, rep, o->size, o->timeout_ms);
+		err = round_trip(fd, req, rep, o->size, o->timeout_ms);
 		if (err == -ETIMEDOUT) {
 			fprintf(stderr, "shtraffic: STALL: no reply to request %llu within %d ms\n",
 				(unsigned long long)i, o->timeout_ms);
@@ -619,6 +658,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "epoll-server") && optind + 1 == argc)
 		return epoll_server(argv[optind], &o);
+	if (!strcmp(mode, "conn-client") && optind + 2 == argc)
+		return conn_client(argv[optind], argv[optind + 1], &o);
 	if (!strcmp(mode, "rr-client") && optind + 2 == argc)
 		return rr_client(argv[optind], argv[optind + 1], &o);
 	fprintf(stderr, "shtraffic: bad arguments for '%s'\n", mode);
