@@ -29,7 +29,11 @@ endif
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-format-truncation \
-            -DSOCKHOP_VERSION='"$(VERSION)"' -Ikern -Iproxy -Icgroup -Itests/unit -I$(BUILD)/kern
+            -DSOCKHOP_VERSION='"$(VERSION)"'
+# One folder a layer or a binary (README.md, "Layout"); each folder's headers
+# are included by name.
+PROXY_DIRS := proxy/common proxy/config proxy/bpf proxy/daemon proxy/cli
+CPPFLAGS += -Ikern -Icgroup $(addprefix -I,$(PROXY_DIRS)) -I$(BUILD)/kern
 LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 DAEMON_LIBS := $(LIBBPF_LIBS) -lev -lyaml
 CLI_LIBS    := $(LIBBPF_LIBS)
@@ -44,11 +48,14 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
 BPF_OBJS   := accel balance splice policy
 SKELS      := $(patsubst %,$(BUILD)/kern/%.skel.h,$(BPF_OBJS))
 
-DAEMON_SRCS := proxy/main.c proxy/config.c proxy/rules.c proxy/loader.c proxy/pins.c \
-               proxy/probe.c proxy/log.c cgroup/cgroup.c proxy/splice.c proxy/conn.c \
-               proxy/service.c proxy/health.c proxy/lb.c proxy/maglev.c proxy/control.c \
-               proxy/vip.c proxy/reload.c proxy/scope_dirs.c proxy/canary.c
-CLI_SRCS    := proxy/cli.c proxy/policy_cli.c proxy/pins.c proxy/log.c cgroup/cgroup.c
+COMMON_SRCS := proxy/common/log.c proxy/common/pins.c cgroup/cgroup.c
+CONFIG_SRCS := proxy/config/config.c proxy/config/rules.c proxy/config/reload.c
+BPF_SRCS    := proxy/bpf/loader.c proxy/bpf/splice.c proxy/bpf/vip.c proxy/bpf/canary.c \
+               proxy/bpf/scope_dirs.c
+DAEMON_SRCS := $(COMMON_SRCS) proxy/common/maglev.c $(CONFIG_SRCS) $(BPF_SRCS) \
+               proxy/daemon/main.c proxy/daemon/probe.c proxy/daemon/service.c \
+               proxy/daemon/health.c proxy/daemon/conn.c proxy/daemon/lb.c proxy/daemon/control.c
+CLI_SRCS    := $(COMMON_SRCS) proxy/cli/main.c proxy/cli/policy.c
 DAEMON_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRCS))
 CLI_OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 
@@ -131,7 +138,7 @@ $(BUILD)/kern/%.skel.h: $(BUILD)/kern/%.bpf.o
 $(BUILD)/%.o: %.c $(SKELS) kern/sockhop.h | $(BUILD)/kern
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/sockhopd: $(DAEMON_OBJS)
 	$(call msg,LINK,$@)
@@ -142,13 +149,16 @@ $(BUILD)/sockhop: $(CLI_OBJS)
 	$(Q)$(CC) $(CFLAGS) $^ $(CLI_LIBS) -o $@
 
 # --- tests -----------------------------------------------------------------------
-$(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(BUILD)/proxy/config.o $(BUILD)/proxy/rules.o \
-			   $(BUILD)/proxy/reload.o $(BUILD)/cgroup/cgroup.o
+# The unit tests' own header (cmocka_all.h) is theirs alone.
+$(BUILD)/tests/unit/%.o: CPPFLAGS += -Itests/unit
+
+CONFIG_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRCS)) $(BUILD)/cgroup/cgroup.o
+
+$(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(CONFIG_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -lyaml -o $@
 
-$(BUILD)/tests/test_rules: $(BUILD)/tests/unit/test_rules.o $(BUILD)/proxy/rules.o $(BUILD)/proxy/config.o \
-			  $(BUILD)/cgroup/cgroup.o
+$(BUILD)/tests/test_rules: $(BUILD)/tests/unit/test_rules.o $(CONFIG_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -lyaml -o $@
 
@@ -160,7 +170,7 @@ $(BUILD)/tests/test_cgroup: $(BUILD)/tests/unit/test_cgroup.o $(BUILD)/cgroup/cg
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -o $@
 
-$(BUILD)/tests/test_lb: $(BUILD)/tests/unit/test_lb.o $(BUILD)/proxy/lb.o $(BUILD)/proxy/maglev.o
+$(BUILD)/tests/test_lb: $(BUILD)/tests/unit/test_lb.o $(BUILD)/proxy/daemon/lb.o $(BUILD)/proxy/common/maglev.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -o $@
 

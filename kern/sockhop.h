@@ -229,7 +229,7 @@ struct sh_meta {
 	__u64 started_ns;	/* CLOCK_REALTIME of the last start */
 	__u32 kept;		/* 1: the last daemon left the kernel path on */
 	__u32 nr_scopes;
-	__u32 kernel_flaws;	/* the start-up canary's findings (proxy/flaws.h) */
+	__u32 kernel_flaws;	/* the start-up canary's findings (proxy/common/flaws.h) */
 	__u32 canary_ran;	/* 1: kernel_flaws was tested, 0: not known */
 };
 _Static_assert(sizeof(struct sh_meta) == 32, "sh_meta ABI");

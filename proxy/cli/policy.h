@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* policy_cli.h - the CLI's tc policy commands (see policy_cli.c). */
-#ifndef SOCKHOP_POLICY_CLI_H
-#define SOCKHOP_POLICY_CLI_H
+/* policy.h - the CLI's tc policy commands (see policy.c). */
+#ifndef SOCKHOP_CLI_POLICY_H
+#define SOCKHOP_CLI_POLICY_H
 
 #include <stdbool.h>
 
@@ -22,4 +22,4 @@ int cli_tc(const char *dir, int argc, char **argv);
 /** cli_json_str() - print @s as a JSON string (cli.c). */
 void cli_json_str(const char *s);
 
-#endif /* SOCKHOP_POLICY_CLI_H */
+#endif /* SOCKHOP_CLI_POLICY_H */

@@ -22,7 +22,7 @@
 #include "flaws.h"
 #include "pins.h"
 #include "log.h"
-#include "policy_cli.h"
+#include "policy.h"
 
 /* Is a link for @cgid pinned (the scope's programs are attached there)? */
 static bool attached_at(const char *dir, __u64 cgid, char *via, size_t len)

@@ -19,7 +19,7 @@
 
 #include "cgroup.h"
 #include "pins.h"
-#include "policy_cli.h"
+#include "policy.h"
 
 static const char *const err_names[SH_TC_ERR_NR] = {
 	[SH_TC_ERR_NO_SOCKET] = "no_socket",
