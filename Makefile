@@ -48,8 +48,9 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
 BPF_OBJS   := accel balance splice policy
 SKELS      := $(patsubst %,$(BUILD)/kern/%.skel.h,$(BPF_OBJS))
 
-COMMON_SRCS := proxy/common/log.c proxy/common/pins.c cgroup/cgroup.c
-CONFIG_SRCS := proxy/config/config.c proxy/config/rules.c proxy/config/reload.c
+COMMON_SRCS := proxy/common/log.c proxy/common/pins.c proxy/common/addr.c cgroup/cgroup.c
+CONFIG_SRCS := proxy/config/config.c proxy/config/yaml.c proxy/config/scopes.c \
+               proxy/config/services.c proxy/config/rules.c proxy/config/reload.c
 BPF_SRCS    := proxy/bpf/loader.c proxy/bpf/splice.c proxy/bpf/vip.c proxy/bpf/canary.c \
                proxy/bpf/scope_dirs.c
 DAEMON_SRCS := $(COMMON_SRCS) proxy/common/maglev.c $(CONFIG_SRCS) $(BPF_SRCS) \
@@ -152,7 +153,7 @@ $(BUILD)/sockhop: $(CLI_OBJS)
 # The unit tests' own header (cmocka_all.h) is theirs alone.
 $(BUILD)/tests/unit/%.o: CPPFLAGS += -Itests/unit
 
-CONFIG_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRCS)) $(BUILD)/cgroup/cgroup.o
+CONFIG_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CONFIG_SRCS) cgroup/cgroup.c proxy/common/addr.c)
 
 $(BUILD)/tests/test_config: $(BUILD)/tests/unit/test_config.o $(CONFIG_OBJS)
 	$(call msg,LINK,$@)

@@ -167,8 +167,6 @@ int cfg_parse_sockaddr(const char *s, struct sockaddr_storage *sa, socklen_t *le
  * only the mount tells (scope_dirs.c compares by identity). */
 bool cfg_same_cgroup(const char *a, const char *b);
 
-/** cfg_sockaddr_ip6() - @sa's address in IPv6 form (IPv4 v4-mapped) and its
- * port in host order: the form every BPF key uses. */
-void cfg_sockaddr_ip6(const struct sockaddr_storage *sa, uint8_t out[16], uint16_t *port);
+
 
 #endif /* SOCKHOP_CONFIG_H */

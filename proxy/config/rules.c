@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "rules.h"
 
 int rules_prefix_contains(const uint8_t a[16], int alen, const uint8_t b[16], int blen)
@@ -84,5 +85,50 @@ int rules_compile(const struct cfg_scope *scope, struct rules_entry **out, size_
 	}
 	*out = ents;
 	*nr = n;
+	return 0;
+}
+
+/* Replaces each balance rule by one rule per virtual address and protocol
+ * of its service, in place, keeping config order. */
+int rules_lower_balance(const struct cfg *cfg, struct cfg_scope *sc)
+{
+	struct cfg_rule *out;
+	size_t i, j, nr = 0;
+	int pr;
+
+	for (i = 0; i < sc->nr_rules; i++)
+		nr += sc->rules[i].action == SH_ACT_BALANCE ?
+		      cfg->services[sc->rules[i].arg].nr_vips *
+		      (size_t)__builtin_popcount(cfg->services[sc->rules[i].arg].vip_protos) : 1;
+	out = calloc(nr ? nr : 1, sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	for (i = 0, nr = 0; i < sc->nr_rules; i++) {
+		const struct cfg_rule *r = &sc->rules[i];
+		const struct cfg_service *sv = &cfg->services[r->arg];
+
+		if (r->action != SH_ACT_BALANCE) {
+			out[nr++] = *r;
+			continue;
+		}
+		for (j = 0; j < sv->nr_vips; j++) {
+			for (pr = 0; pr < 2; pr++) {
+				struct cfg_rule *o = &out[nr];
+				const struct sockaddr_storage *sa = &sv->vips[j].sa;
+
+				if (!(sv->vip_protos & (pr ? CFG_VIP_UDP : CFG_VIP_TCP)))
+					continue;
+				*o = *r;
+				o->proto = pr ? SH_PROTO_UDP : SH_PROTO_TCP;
+				addr_ip6(sa, o->addr, &o->port_lo);
+				o->port_hi = o->port_lo;
+				o->prefixlen = 128;
+				nr++;
+			}
+		}
+	}
+	free(sc->rules);
+	sc->rules = out;
+	sc->nr_rules = nr;
 	return 0;
 }

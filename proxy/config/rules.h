@@ -32,4 +32,11 @@ int rules_compile(const struct cfg_scope *scope, struct rules_entry **out, size_
 /** rules_prefix_contains() - does prefix @a/@alen contain prefix @b/@blen? */
 int rules_prefix_contains(const uint8_t a[16], int alen, const uint8_t b[16], int blen);
 
+/**
+ * rules_lower_balance() - replace each balance rule of @sc by one rule per
+ * virtual address and protocol of its service (config order kept): the
+ * rules the connect hooks match. 0 or -ENOMEM.
+ */
+int rules_lower_balance(const struct cfg *cfg, struct cfg_scope *sc);
+
 #endif /* SOCKHOP_RULES_H */
