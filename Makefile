@@ -51,8 +51,9 @@ SKELS      := $(patsubst %,$(BUILD)/kern/%.skel.h,$(BPF_OBJS))
 COMMON_SRCS := proxy/common/log.c proxy/common/pins.c proxy/common/addr.c cgroup/cgroup.c
 CONFIG_SRCS := proxy/config/config.c proxy/config/yaml.c proxy/config/scopes.c \
                proxy/config/services.c proxy/config/rules.c proxy/config/reload.c
-BPF_SRCS    := proxy/bpf/loader.c proxy/bpf/splice.c proxy/bpf/vip.c proxy/bpf/canary.c \
-               proxy/bpf/scope_dirs.c
+BPF_SRCS    := proxy/bpf/loader.c proxy/bpf/pindir.c proxy/bpf/links.c proxy/bpf/scopes.c \
+               proxy/bpf/accel.c proxy/bpf/policy.c proxy/bpf/splice.c proxy/bpf/vip.c \
+               proxy/bpf/canary.c proxy/bpf/scope_dirs.c
 DAEMON_SRCS := $(COMMON_SRCS) proxy/common/maglev.c $(CONFIG_SRCS) $(BPF_SRCS) \
                proxy/daemon/main.c proxy/daemon/probe.c proxy/daemon/service.c \
                proxy/daemon/health.c proxy/daemon/conn.c proxy/daemon/lb.c proxy/daemon/control.c
