@@ -52,9 +52,10 @@ COMMON_SRCS := proxy/common/log.c proxy/common/pins.c proxy/common/addr.c cgroup
 CONFIG_SRCS := proxy/config/config.c proxy/config/yaml.c proxy/config/scopes.c \
                proxy/config/services.c proxy/config/rules.c proxy/config/reload.c
 BPF_SRCS    := proxy/bpf/loader.c proxy/bpf/pindir.c proxy/bpf/links.c proxy/bpf/scopes.c \
-               proxy/bpf/accel.c proxy/bpf/policy.c proxy/bpf/splice.c proxy/bpf/vip.c \
+               proxy/bpf/accel.c proxy/bpf/policy.c proxy/bpf/splice.c proxy/bpf/balance.c \
                proxy/bpf/canary.c proxy/bpf/scope_dirs.c
-DAEMON_SRCS := $(COMMON_SRCS) proxy/common/maglev.c $(CONFIG_SRCS) $(BPF_SRCS) \
+DAEMON_SRCS := $(COMMON_SRCS) proxy/common/maglev.c proxy/common/members.c $(CONFIG_SRCS) \
+               $(BPF_SRCS) \
                proxy/daemon/main.c proxy/daemon/probe.c proxy/daemon/service.c \
                proxy/daemon/health.c proxy/daemon/conn.c proxy/daemon/lb.c proxy/daemon/control.c
 CLI_SRCS    := $(COMMON_SRCS) proxy/cli/main.c proxy/cli/policy.c
@@ -172,7 +173,8 @@ $(BUILD)/tests/test_cgroup: $(BUILD)/tests/unit/test_cgroup.o $(BUILD)/cgroup/cg
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -o $@
 
-$(BUILD)/tests/test_lb: $(BUILD)/tests/unit/test_lb.o $(BUILD)/proxy/daemon/lb.o $(BUILD)/proxy/common/maglev.o
+$(BUILD)/tests/test_lb: $(BUILD)/tests/unit/test_lb.o $(BUILD)/proxy/daemon/lb.o $(BUILD)/proxy/common/maglev.o \
+		       $(BUILD)/proxy/common/members.o $(BUILD)/proxy/common/addr.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -o $@
 

@@ -15,7 +15,7 @@
 #include "loader_int.h"
 #include "log.h"
 #include "pins.h"
-#include "vip.h"
+#include "balance.h"
 
 static int open_and_load(struct loader *l)
 {
@@ -110,10 +110,8 @@ int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_moun
 	if (!err)
 		err = fill_accel_cfg(l, cfg);
 	if (!err) {
-		struct vip_maps vm;
-
-		loader_vip_maps(l, &vm);
-		err = vip_fill(&vm, cfg);
+		balance_init(&l->balance_maps, l->bal);
+		err = balance_fill(&l->balance_maps, cfg);
 	}
 	/* every tc stage is in its slot before an entry is pinned for tc */
 	if (!err)
@@ -175,14 +173,9 @@ bool loader_adopted(const struct loader *l)
 	return l->adopted;
 }
 
-void loader_vip_maps(const struct loader *l, struct vip_maps *m)
+struct balance *loader_balance(struct loader *l)
 {
-	m->services = bpf_map__fd(l->bal->maps.vip_services);
-	m->tables = bpf_map__fd(l->bal->maps.vip_tables);
-	m->backends = bpf_map__fd(l->bal->maps.backends);
-	m->rnat = bpf_map__fd(l->bal->maps.rnat);
-	m->vip_stats = bpf_map__fd(l->bal->maps.vip_stats);
-	m->backend_stats = bpf_map__fd(l->bal->maps.backend_stats);
+	return &l->balance_maps;
 }
 
 int loader_reload(struct loader *l, const struct cfg *cfg)

@@ -35,10 +35,11 @@ int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_moun
  */
 void loader_stop(struct loader *l, bool keep);
 
-struct vip_maps;
+struct balance;
 
-/** loader_vip_maps() - the fds of the connect-time balancing maps. */
-void loader_vip_maps(const struct loader *l, struct vip_maps *m);
+/** loader_balance() - the connect-time balancer (balance.h), which lives
+ * as long as the loader. */
+struct balance *loader_balance(struct loader *l);
 
 /**
  * loader_check_cgroups() - is each scope's cgroup still the directory the

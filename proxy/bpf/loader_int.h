@@ -16,6 +16,7 @@
 #include "accel.skel.h"
 #include "balance.skel.h"
 #include "policy.skel.h"
+#include "balance.h"
 #include "config.h"
 
 #define PATH_LEN 512
@@ -40,6 +41,7 @@ struct loader {
 	struct policy_bpf *pol;		/* tc policy: entries and stages */
 	unsigned int stage_generation;	/* stage sets loaded so far */
 	bool balance;		/* the config has virtual services: attach bal */
+	struct balance balance_maps;	/* bal's maps, for balance.c alone to write */
 	char pin_dir[PATH_LEN];
 	char cg_mount[PATH_LEN];	/* the cgroup2 mount ("" when no scope needs it) */
 	bool adopted;		/* the pin directory held a kept state */

@@ -22,7 +22,7 @@
 #include "log.h"
 #include "service.h"
 #include "splice.h"
-#include "vip.h"
+#include "balance.h"
 
 struct ctl_client;
 
@@ -115,17 +115,17 @@ struct vip_view {
 
 static void vip_view(const struct services *ss, const struct service *svc, struct vip_view *v)
 {
-	uint32_t id0 = vip_backend_id((uint32_t)(svc - ss->svcs), 0), *ids;
+	uint32_t id0 = balance_backend_id((uint32_t)(svc - ss->svcs), 0), *ids;
 	size_t i;
 
 	memset(v, 0, sizeof(*v));
-	if (!ss->vip || !svc->cfg->nr_vips)
+	if (!ss->balance || !svc->cfg->nr_vips)
 		return;
-	v->ok = !vip_service_stats(ss->vip, (uint32_t)(svc - ss->svcs), &v->st);
+	v->ok = !balance_service_stats(ss->balance, (uint32_t)(svc - ss->svcs), &v->st);
 	for (i = 0; i < svc->cfg->nr_backends; i++)
-		vip_backend_stats(ss->vip, id0 + (uint32_t)i, &v->be[i]);
+		balance_backend_stats(ss->balance, id0 + (uint32_t)i, &v->be[i]);
 	ids = malloc(SH_MAGLEV_SLOTS * sizeof(*ids));
-	if (ids && !vip_read_table(ss->vip, svc->cfg, ids)) {
+	if (ids && !balance_read_table(ss->balance, svc->cfg, ids)) {
 		for (i = 0; i < SH_MAGLEV_SLOTS; i++) {
 			if (ids[i] >= id0 && ids[i] < id0 + svc->cfg->nr_backends)
 				v->slots[ids[i] - id0]++;
@@ -212,7 +212,7 @@ virtual:
 			    (unsigned long long)v->st.balanced, (unsigned long long)v->st.no_backend,
 			    (unsigned long long)v->st.not_allowed, (unsigned long long)st->vip_swaps,
 			    (unsigned long long)st->vip_swap_fail, v->empty, SH_MAGLEV_SLOTS,
-			    ss->vip ? "" : " (inactive: no BPF)");
+			    ss->balance ? "" : " (inactive: no BPF)");
 			put(o, "  %-28s %6s %10s %12s %8s %8s\n", "BACKEND", "SLOTS", "BALANCED",
 			    "ESTABLISHED", "FAILED", "KILLED");
 			for (j = 0; j < svc->cfg->nr_backends; j++)
@@ -339,17 +339,17 @@ static void table_command(struct control *ctl, const char *name, struct out *o)
 	}
 	for (k = 0; k < ss->nr && strcmp(ss->svcs[k].cfg->name, name); k++)
 		;
-	if (k == ss->nr || !ss->svcs[k].cfg->nr_vips || !ss->vip) {
+	if (k == ss->nr || !ss->svcs[k].cfg->nr_vips || !ss->balance) {
 		put(o, "error: no active virtual service named '%s'\n", name);
 		return;
 	}
 	ids = malloc(SH_MAGLEV_SLOTS * sizeof(*ids));
-	if (!ids || vip_read_table(ss->vip, ss->svcs[k].cfg, ids)) {
+	if (!ids || balance_read_table(ss->balance, ss->svcs[k].cfg, ids)) {
 		put(o, "error: cannot read the table of '%s'\n", name);
 		free(ids);
 		return;
 	}
-	id0 = vip_backend_id((uint32_t)k, 0);
+	id0 = balance_backend_id((uint32_t)k, 0);
 	for (i = 0; i < SH_MAGLEV_SLOTS; i++)
 		put(o, "%u %s\n", i, ids[i] >= id0 && ids[i] < id0 + ss->svcs[k].cfg->nr_backends ?
 				     ss->svcs[k].backends[ids[i] - id0].cfg->addr.text : "-");

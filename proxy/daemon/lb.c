@@ -59,29 +59,13 @@ static uint64_t next_rand(struct lb *lb)
 	return x;
 }
 
-/* The tier in service: primaries while any is up, else the backups. */
-static bool use_backups(const struct lb *lb)
-{
-	unsigned int i;
-
-	for (i = 0; i < lb->n; i++)
-		if (!lb->m[i].backup && lb->m[i].up)
-			return false;
-	return true;
-}
-
-static bool in_tier(const struct lb *lb, unsigned int i, bool backups)
-{
-	return lb->m[i].up && lb->m[i].backup == backups;
-}
-
 static bool eligible(const struct lb *lb, unsigned int i, bool backups, const int *tried,
 		     unsigned int ntried)
 {
 	const struct lb_member *m = &lb->m[i];
 	unsigned int t;
 
-	if (!in_tier(lb, i, backups) || (m->max && m->active >= m->max))
+	if (!lb_in_tier(m, backups) || (m->max && m->active >= m->max))
 		return false;
 	for (t = 0; t < ntried; t++)
 		if (tried[t] == (int)i)
@@ -89,18 +73,14 @@ static bool eligible(const struct lb *lb, unsigned int i, bool backups, const in
 	return true;
 }
 
-static int rebuild_maglev(struct lb *lb, bool backups)
+static int rebuild_maglev(struct lb *lb)
 {
 	struct maglev_backend *mb = calloc(lb->n ? lb->n : 1, sizeof(*mb));
-	unsigned int i;
 	int err;
 
 	if (!mb)
 		return -ENOMEM;
-	for (i = 0; i < lb->n; i++) {
-		mb[i].key = lb->m[i].key;
-		mb[i].weight = in_tier(lb, i, backups) ? lb->m[i].weight : 0;
-	}
+	lb_maglev_input(lb->m, lb->n, mb);
 	err = maglev_build(mb, lb->n, lb->maglev, MAGLEV_TABLE_SIZE);
 	free(mb);
 	return err;
@@ -112,7 +92,7 @@ static int pick_maglev(struct lb *lb, bool backups, const void *client, unsigned
 	uint32_t slot, probes;
 
 	if (lb->stale) {
-		if (rebuild_maglev(lb, backups))
+		if (rebuild_maglev(lb))
 			return -1;
 		lb->stale = false;
 	}
@@ -208,7 +188,7 @@ static int pick_random_two(struct lb *lb, bool backups, const int *tried, unsign
 int lb_pick(struct lb *lb, const void *client, unsigned int len, const int *tried,
 	    unsigned int ntried)
 {
-	bool backups = use_backups(lb);
+	bool backups = lb_tier_backups(lb->m, lb->n);
 
 	switch (lb->algo) {
 	case CFG_ALGO_MAGLEV:

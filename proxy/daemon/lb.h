@@ -12,16 +12,7 @@
 #include <stdint.h>
 
 #include "config.h"
-
-struct lb_member {
-	uint64_t key;		/* stable identity (Maglev) */
-	uint32_t weight;
-	bool backup;
-	bool up;
-	uint32_t active;	/* open connections */
-	uint32_t max;		/* 0: unlimited */
-	int64_t current;	/* smooth weighted round-robin state */
-};
+#include "members.h"
 
 struct lb {
 	enum cfg_algo algo;

@@ -25,7 +25,7 @@
 #include "scope_dirs.h"
 #include "service.h"
 #include "splice.h"
-#include "vip.h"
+#include "balance.h"
 
 #define DEFAULT_CONFIG "/etc/sockhop/sockhop.yaml"
 #define EXAMPLE_CONFIG "/etc/sockhop/sockhop.yaml.example"	/* make install */
@@ -290,7 +290,6 @@ int main(int argc, char **argv)
 	bool have_bpf = true;
 	char errbuf[8192], cg_mount[512];
 	struct loader *loader = NULL;
-	struct vip_maps vip;
 	struct daemon daemon = { .o = &o };
 	struct control_hooks hooks = { do_reload, do_replace_stages, &daemon };
 	ev_signal sigterm, sigint, sighup;
@@ -384,7 +383,6 @@ int main(int argc, char **argv)
 		err = loader_start(cfg, o.pin_dir, cg_mount, &loader);
 		if (err)
 			goto out;
-		loader_vip_maps(loader, &vip);
 	}
 	if (cfg->nr_services) {
 		splice = open_splice(have_bpf, &no_splice);
@@ -393,7 +391,7 @@ int main(int argc, char **argv)
 			pr_err("cannot create the splice epoll: %s\n", strerror(-err));
 	}
 	if (!err)
-		err = services_start(loop, cfg, splice, no_splice, loader ? &vip : NULL,
+		err = services_start(loop, cfg, splice, no_splice, loader ? loader_balance(loader) : NULL,
 				     &services);
 	if (err)
 		goto out_services;

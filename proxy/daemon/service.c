@@ -17,7 +17,7 @@
 #include "log.h"
 #include "maglev.h"
 #include "service.h"
-#include "vip.h"
+#include "balance.h"
 
 #include <sched.h>
 
@@ -53,9 +53,9 @@ static void service_vip_sync(struct service *svc)
 {
 	int err;
 
-	if (!svc->all->vip || !svc->cfg->nr_vips)
+	if (!svc->all->balance || !svc->cfg->nr_vips)
 		return;
-	err = vip_swap(svc->all->vip, svc->cfg, (uint32_t)(svc - svc->all->svcs), svc->lb.m);
+	err = balance_swap(svc->all->balance, svc->cfg, (uint32_t)(svc - svc->all->svcs), svc->lb.m);
 	if (err) {
 		svc->st.vip_swap_fail++;
 		pr_err("%s: cannot swap in a new connect-time table: %s (the previous one "
@@ -105,8 +105,8 @@ static void on_kill_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	int n;
 
 	(void)revents;
-	n = be->svc->all->vip && be->disabled ?
-	    vip_destroy_conns(be->svc->all->vip, &be->cfg->addr, KILL_BATCH) : 0;
+	n = be->svc->all->balance && be->disabled ?
+	    balance_destroy_conns(be->svc->all->balance, &be->cfg->addr, KILL_BATCH) : 0;
 	if (n < 0) {
 		pr_warn("%s: backend %s: cannot terminate its connections: %s\n",
 			be->svc->cfg->name, be->cfg->addr.text, strerror(-n));
@@ -311,11 +311,8 @@ static int service_init(struct services *ss, struct service *svc, const struct c
 		be->weight = cb->weight;
 		ev_timer_init(&be->kill_timer, on_kill_tick, 0, 0);
 		be->kill_timer.data = be;
-		svc->lb.m[i] = (struct lb_member){
-			.key = maglev_hash(&cb->addr.sa, cb->addr.len, 0),
-			.weight = cb->weight, .backup = cb->backup, .up = true,
-			.max = cfg->max_conns_backend,
-		};
+		lb_member_init(&svc->lb.m[i], cb);
+		svc->lb.m[i].max = cfg->max_conns_backend;
 		health_start(be);
 	}
 	lb_changed(&svc->lb);
@@ -354,7 +351,7 @@ static int service_init(struct services *ss, struct service *svc, const struct c
 		pr_info("%s: %zu virtual address%s balanced at connect() over %zu backend%s%s\n",
 			cfg->name, cfg->nr_vips, cfg->nr_vips == 1 ? "" : "es", cfg->nr_backends,
 			cfg->nr_backends == 1 ? "" : "s",
-			ss->vip ? "" : " (not active: BPF is not available)");
+			ss->balance ? "" : " (not active: BPF is not available)");
 	return 0;
 }
 
@@ -376,7 +373,7 @@ static void service_fini(struct service *svc)
 }
 
 int services_start(struct ev_loop *loop, const struct cfg *cfg, struct splice *sp,
-		   enum fallback_cause no_splice_cause, const struct vip_maps *vip,
+		   enum fallback_cause no_splice_cause, const struct balance *balance,
 		   struct services **out)
 {
 	struct services *ss;
@@ -390,7 +387,7 @@ int services_start(struct ev_loop *loop, const struct cfg *cfg, struct splice *s
 	ss->file = cfg->file;
 	ss->splice = sp;
 	ss->no_splice_cause = no_splice_cause;
-	ss->vip = vip;
+	ss->balance = balance;
 	ss->svcs = calloc(cfg->nr_services ? cfg->nr_services : 1, sizeof(*ss->svcs));
 	if (!ss->svcs) {
 		free(ss);

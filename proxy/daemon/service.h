@@ -16,7 +16,7 @@
 
 struct splice;
 struct service;
-struct vip_maps;
+struct balance;
 
 enum be_state { BE_UP, BE_DOWN };
 
@@ -94,7 +94,7 @@ struct services {
 	struct service *svcs;
 	size_t nr;
 	struct splice *splice;		/* NULL: the kernel path is unavailable */
-	const struct vip_maps *vip;	/* NULL: no connect-time balancing */
+	const struct balance *balance;	/* NULL: no connect-time balancing */
 	enum fallback_cause no_splice_cause;
 	uint32_t active;		/* connections over all services */
 	bool stopping;
@@ -108,7 +108,7 @@ struct services {
  * @no_splice_cause). Return: 0 or -errno, logged with the address.
  */
 int services_start(struct ev_loop *loop, const struct cfg *cfg, struct splice *sp,
-		   enum fallback_cause no_splice_cause, const struct vip_maps *vip,
+		   enum fallback_cause no_splice_cause, const struct balance *balance,
 		   struct services **out);
 
 /**

@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/*
- * vip.c - connect-time load balancing tables and counters (see vip.h).
- */
+/* balance.c - see balance.h. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -15,36 +13,30 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "addr.h"
+#include "balance.h"
+#include "balance.skel.h"
 #include "log.h"
-#include "maglev.h"
-#include "vip.h"
+
+void balance_init(struct balance *b, const struct balance_bpf *obj)
+{
+	b->services = bpf_map__fd(obj->maps.vip_services);
+	b->tables = bpf_map__fd(obj->maps.vip_tables);
+	b->backends = bpf_map__fd(obj->maps.backends);
+	b->rnat = bpf_map__fd(obj->maps.rnat);
+	b->vip_stats = bpf_map__fd(obj->maps.vip_stats);
+	b->backend_stats = bpf_map__fd(obj->maps.backend_stats);
+}
 
 /* An array map's elements are rounded up to 8 bytes, in the mmap view too:
  * slot i's __u32 backend id sits at word 2 * i. */
 #define SLOT_WORDS	2
 #define TABLE_BYTES	(SH_MAGLEV_SLOTS * SLOT_WORDS * sizeof(__u32))
 
-/* The address of @a in the kernel's IPv6 form (v4 as v4-mapped), port in
- * host order. */
-static void addr_words(const struct sockaddr_storage *a, __u32 out[4], __u16 *port)
-{
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)a;
-
-		sh_addr_from_ip4(out, s4->sin_addr.s_addr);
-		*port = ntohs(s4->sin_port);
-	} else {
-		const struct sockaddr_in6 *s6 = (const void *)a;
-
-		memcpy(out, &s6->sin6_addr, 16);
-		*port = ntohs(s6->sin6_port);
-	}
-}
-
 static void vip_key(const struct cfg_addr *a, __u8 proto, struct sh_vip_key *k)
 {
 	memset(k, 0, sizeof(*k));
-	addr_words(&a->sa, k->addr, &k->port);
+	addr_ip6(&a->sa, k->addr, &k->port);
 	k->proto = proto;
 }
 
@@ -93,13 +85,12 @@ static void prune_vips(int fd, const struct cfg *cfg)
 	}
 }
 
-int vip_swap(const struct vip_maps *m, const struct cfg_service *cs, uint32_t svc_id,
+int balance_swap(const struct balance *m, const struct cfg_service *cs, uint32_t svc_id,
 	     const struct lb_member *mem)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
 	struct maglev_backend mb[SH_MAX_SVC_BACKENDS];
 	size_t size = TABLE_BYTES;
-	bool primary_up = false;
 	struct sh_vip_key key;
 	uint16_t *idx = NULL;
 	__u32 *ids = MAP_FAILED;
@@ -109,14 +100,7 @@ int vip_swap(const struct vip_maps *m, const struct cfg_service *cs, uint32_t sv
 
 	if (!cs->nr_vips)
 		return 0;
-	for (i = 0; i < cs->nr_backends; i++)
-		primary_up |= mem[i].up && !mem[i].backup;
-	for (i = 0; i < cs->nr_backends; i++) {
-		bool eligible = mem[i].up && mem[i].backup != primary_up;
-
-		mb[i].key = mem[i].key;
-		mb[i].weight = eligible ? mem[i].weight : 0;
-	}
+	lb_maglev_input(mem, (unsigned int)cs->nr_backends, mb);
 	idx = malloc(SH_MAGLEV_SLOTS * sizeof(*idx));
 	if (!idx)
 		return -ENOMEM;
@@ -137,7 +121,7 @@ int vip_swap(const struct vip_maps *m, const struct cfg_service *cs, uint32_t sv
 	}
 	for (i = 0; i < SH_MAGLEV_SLOTS; i++)
 		ids[i * SLOT_WORDS] = idx[i] == MAGLEV_EMPTY ? SH_BACKEND_NONE :
-				      vip_backend_id(svc_id, idx[i]);
+				      balance_backend_id(svc_id, idx[i]);
 	/* The table is whole before any reader can find it. */
 	np = vip_protos(cs, protos);
 	for (j = 0; j < cs->nr_vips && !err; j++)
@@ -154,7 +138,7 @@ out:
 	return err;
 }
 
-int vip_fill(const struct vip_maps *m, const struct cfg *cfg)
+int balance_fill(const struct balance *m, const struct cfg *cfg)
 {
 	struct lb_member mem[SH_MAX_SVC_BACKENDS];
 	struct sh_backend none = {};
@@ -173,25 +157,20 @@ int vip_fill(const struct vip_maps *m, const struct cfg *cfg)
 		for (j = 0; j < SH_MAX_SVC_BACKENDS; j++) {
 			struct sh_backend be = { .svc_id = (__u32)i };
 
-			id = vip_backend_id((uint32_t)i, (uint32_t)j);
+			id = balance_backend_id((uint32_t)i, (uint32_t)j);
 			if (j < cs->nr_backends) {
-				addr_words(&cs->backends[j].addr.sa, be.addr, &be.port);
+				addr_ip6(&cs->backends[j].addr.sa, be.addr, &be.port);
 				be.family = cs->backends[j].addr.sa.ss_family;
 			}
 			if (bpf_map_update_elem(m->backends, &id, j < cs->nr_backends ? &be : &none,
 						BPF_ANY))
 				goto fail;
 			if (j < cs->nr_backends)
-				mem[j] = (struct lb_member){
-					.key = maglev_hash(&cs->backends[j].addr.sa,
-							   cs->backends[j].addr.len, 0),
-					.weight = cs->backends[j].weight,
-					.backup = cs->backends[j].backup, .up = true,
-				};
+				lb_member_init(&mem[j], &cs->backends[j]);
 		}
 		/* the table before the address: a connect that finds the
 		 * address always finds a table */
-		err = vip_swap(m, cs, (uint32_t)i, mem);
+		err = balance_swap(m, cs, (uint32_t)i, mem);
 		if (err) {
 			pr_err("service '%s': cannot install its Maglev table: %s\n", cs->name,
 			       strerror(-err));
@@ -215,7 +194,7 @@ fail:
 	return err;
 }
 
-int vip_read_table(const struct vip_maps *m, const struct cfg_service *cs, uint32_t *ids)
+int balance_read_table(const struct balance *m, const struct cfg_service *cs, uint32_t *ids)
 {
 	size_t size = TABLE_BYTES, i;
 	struct sh_vip_key key;
@@ -266,12 +245,12 @@ static int sum_percpu(int fd, __u32 key, __u64 *out, size_t words)
 	return 0;
 }
 
-int vip_service_stats(const struct vip_maps *m, uint32_t svc_id, struct sh_vip_stats *out)
+int balance_service_stats(const struct balance *m, uint32_t svc_id, struct sh_vip_stats *out)
 {
 	return sum_percpu(m->vip_stats, svc_id, (__u64 *)out, sizeof(*out) / 8);
 }
 
-int vip_backend_stats(const struct vip_maps *m, uint32_t id, struct sh_backend_stats *out)
+int balance_backend_stats(const struct balance *m, uint32_t id, struct sh_backend_stats *out)
 {
 	return sum_percpu(m->backend_stats, id, (__u64 *)out, sizeof(*out) / 8);
 }
@@ -303,7 +282,7 @@ static int diag_send(int nl, __u16 type, __u16 flags, __u8 family, const struct 
 }
 
 /* Collects up to @max sockets of @family that @m says were balanced to @be. */
-static int diag_collect(int nl, const struct vip_maps *m, __u8 family, const __u32 be_addr[4],
+static int diag_collect(int nl, const struct balance *m, __u8 family, const __u32 be_addr[4],
 			__u16 be_port, struct inet_diag_sockid *found, __u8 *fam, int *n, int max)
 {
 	char buf[32768];
@@ -350,7 +329,7 @@ static int diag_collect(int nl, const struct vip_maps *m, __u8 family, const __u
 	}
 }
 
-int vip_destroy_conns(const struct vip_maps *m, const struct cfg_addr *be, int max)
+int balance_destroy_conns(const struct balance *m, const struct cfg_addr *be, int max)
 {
 	struct inet_diag_sockid *found;
 	__u32 addr[4];
@@ -358,7 +337,7 @@ int vip_destroy_conns(const struct vip_maps *m, const struct cfg_addr *be, int m
 	__u8 *fam;
 	int nl, n = 0, i, err, done = 0;
 
-	addr_words(&be->sa, addr, &port);
+	addr_ip6(&be->sa, addr, &port);
 	found = calloc((size_t)max, sizeof(*found));
 	fam = calloc((size_t)max, 1);
 	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
