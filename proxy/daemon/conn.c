@@ -135,15 +135,13 @@ static void backend_release(struct conn *c)
 
 	if (!be)
 		return;
-	be->active--;
-	c->svc->lb.m[be->idx].active--;
+	service_backend_released(be);
 	c->be = NULL;
 }
 
 static void conn_free(struct conn *c, bool reset)
 {
 	struct service *svc = c->svc;
-	struct services *ss = svc->all;
 	struct ev_loop *loop = loop_of(c);
 	int i;
 
@@ -153,11 +151,7 @@ static void conn_free(struct conn *c, bool reset)
 		uint64_t moved[2];
 
 		conn_spliced(c, moved);
-		svc->st.bytes_splice += moved[0] + moved[1] + c->s[0].hand + c->s[1].hand;
-		if (c->be) {	/* what the daemon handed over is counted already */
-			c->be->bytes_out += moved[0];
-			c->be->bytes_in += moved[1];
-		}
+		service_spliced_closed(svc, c->be, moved, c->s[0].hand + c->s[1].hand);
 		splice_remove(splice_of(c), c->cookie);
 	}
 	for (i = 0; i < 2; i++) {
@@ -176,8 +170,6 @@ static void conn_free(struct conn *c, bool reset)
 		}
 		close(s->fd);
 	}
-	if (reset)
-		svc->st.resets++;
 	backend_release(c);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -185,11 +177,8 @@ static void conn_free(struct conn *c, bool reset)
 		svc->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	svc->active--;
-	ss->active--;
 	free(c);
-	if (ss->stopping && ss->active == 0 && ss->on_drained)
-		ss->on_drained(ss);
+	service_conn_closed(svc, reset);	/* last: it may end the drain */
 }
 
 void conn_reset(struct conn *c)
@@ -227,14 +216,7 @@ const struct backend *conn_backend(const struct conn *c)
 static void account(struct conn *c, int from, size_t n)
 {
 	c->last_ev = ev_now(loop_of(c));
-	if (c->path == P_RELAY)
-		c->svc->st.bytes_relay += n;
-	if (c->be) {
-		if (from == 0)
-			c->be->bytes_out += n;
-		else
-			c->be->bytes_in += n;
-	}
+	service_bytes(c->svc, c->be, from, n, c->path == P_RELAY);
 }
 
 /* Return: true when @c was freed (both directions are closed). */
@@ -531,7 +513,7 @@ static void start_relay(struct conn *c)
 	int i;
 
 	c->path = P_RELAY;
-	c->svc->st.conns_relay++;
+	service_count(c->svc, SVC_RELAYED);
 	for (i = 0; i < 2; i++)
 		ev_io_start(loop_of(c), &c->s[i].rio);
 }
@@ -576,7 +558,7 @@ static void start_data(struct conn *c)
 		return;
 	}
 	c->path = P_SPLICE;
-	svc->st.conns_splice++;
+	service_count(svc, SVC_SPLICED);
 	for (i = 0; i < 2; i++)
 		splice_sndbuf(c->s[i].fd);
 	/* Read once each side: kicks bytes queued before insertion into the
@@ -595,16 +577,13 @@ static void connect_failed(struct conn *c, int err)
 
 	pr_debug("%s: backend %s: connect: %s\n", c->svc->cfg->name, be->cfg->addr.text,
 		 strerror(err));
-	c->svc->st.connect_fail++;
-	be->connect_fail++;
 	ev_io_stop(loop_of(c), &c->s[1].wio);
 	ev_timer_stop(loop_of(c), &c->timer);
 	close(c->s[1].fd);
 	c->s[1].fd = -1;
 	backend_release(c);
-	backend_connect_result(be, false);
-	if (c->ntried < c->svc->cfg->connect_attempts && c->ntried < MAX_TRIES)
-		c->svc->st.retries++;
+	service_backend_failed(be, c->ntried < c->svc->cfg->connect_attempts &&
+				   c->ntried < MAX_TRIES);
 	connect_next(c);
 }
 
@@ -623,8 +602,7 @@ static void on_connected(struct ev_loop *loop, ev_io *w, int revents)
 		connect_failed(c, err);
 		return;
 	}
-	c->be->conns++;
-	backend_connect_result(c->be, true);
+	service_backend_connected(c->be);
 	ev_io_init(&s->wio, on_writable, s->fd, EV_WRITE);
 	s->wio.data = s;
 	start_data(c);
@@ -657,7 +635,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	if (ago >= idle) {
 		pr_debug("%s: idle for %.1fs, closing\n", c->svc->cfg->name, ago);
-		c->svc->st.idle_closed++;
+		service_count(c->svc, SVC_IDLE_CLOSED);
 		conn_free(c, false);
 		return;
 	}
@@ -668,7 +646,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 static void no_backend(struct conn *c)
 {
 	pr_debug("%s: no usable backend, resetting the client\n", c->svc->cfg->name);
-	c->svc->st.no_backend++;
+	service_count(c->svc, SVC_NO_BACKEND);
 	conn_free(c, true);
 }
 
@@ -694,8 +672,7 @@ static void connect_next(struct conn *c)
 	c->tried[c->ntried++] = idx;
 	be = &svc->backends[idx];
 	c->be = be;
-	be->active++;
-	svc->lb.m[idx].active++;
+	service_backend_taken(be);
 
 	fd = socket(be->cfg->addr.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -757,8 +734,7 @@ void conn_start(struct service *svc, int fd, const struct sockaddr_storage *peer
 	if (svc->conns)
 		svc->conns->prev = c;
 	svc->conns = c;
-	svc->active++;
-	svc->all->active++;
+	service_conn_opened(svc);
 	connect_next(c);
 }
 

@@ -192,7 +192,7 @@ static void services_text(struct control *ctl, struct out *o)
 
 			backend_bytes(svc, be, &out, &in);
 			put(o, "  %-28s %-5s %6u %6u %8llu %14llu %14llu %8llu %10llu%s\n",
-			    be->cfg->addr.text, be_state(be), be->weight, be->active,
+			    be->cfg->addr.text, be_state(be), be->weight, backend_active(be),
 			    (unsigned long long)be->conns, out, in,
 			    (unsigned long long)(be->connect_fail + be->hc_fail),
 			    (unsigned long long)be->hc_ok, be->cfg->backup ? "  backup" : "");
@@ -290,7 +290,7 @@ static void services_json(struct control *ctl, struct out *o)
 			       "\"transitions\":%llu,\"slots\":%u,\"vip_balanced\":%llu,"
 			       "\"vip_established\":%llu,\"vip_failed\":%llu,\"killed\":%llu}",
 			    j ? "," : "", be->cfg->addr.text, be_state(be), be->weight,
-			    be->cfg->backup ? "true" : "false", be->active,
+			    be->cfg->backup ? "true" : "false", backend_active(be),
 			    (unsigned long long)be->conns, out, in, (unsigned long long)be->connect_fail,
 			    (unsigned long long)be->hc_ok, (unsigned long long)be->hc_fail,
 			    (unsigned long long)be->transitions, v->slots[j],

@@ -50,6 +50,18 @@ static void finish(struct backend *be, bool ok)
 	ev_timer_start(loop, &be->hc_timer);
 }
 
+void health_passive(struct backend *be, bool ok)
+{
+	const struct cfg_health *h = &be->svc->cfg->health;
+
+	if (ok) {
+		be->fall_count = 0;
+		return;
+	}
+	if (h->enabled && be->state == BE_UP && ++be->fall_count >= h->fall)
+		backend_set_state(be, BE_DOWN, "connections failed");
+}
+
 static void on_check_io(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct backend *be = w->data;

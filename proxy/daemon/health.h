@@ -8,9 +8,18 @@
 #ifndef SOCKHOP_HEALTH_H
 #define SOCKHOP_HEALTH_H
 
+#include <stdbool.h>
+
 struct backend;
 
 void health_start(struct backend *be);
 void health_stop(struct backend *be);
+
+/**
+ * health_passive() - a real connect to @be succeeded or failed. Failures
+ * count toward fall as failed checks do; without active checks nothing
+ * could bring a backend back, so then they are only counted.
+ */
+void health_passive(struct backend *be, bool ok);
 
 #endif /* SOCKHOP_HEALTH_H */

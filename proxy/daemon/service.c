@@ -163,21 +163,6 @@ int service_backend_admin(struct services *ss, const char *svc_name, const char 
 	return -ENOENT;
 }
 
-/* Passive checks: real connects count toward fall like failed checks do.
- * Without active checks nothing could bring a backend back, so then they
- * are only counted. */
-void backend_connect_result(struct backend *be, bool ok)
-{
-	const struct cfg_health *h = &be->svc->cfg->health;
-
-	if (ok) {
-		be->fall_count = 0;
-		return;
-	}
-	if (h->enabled && be->state == BE_UP && ++be->fall_count >= h->fall)
-		backend_set_state(be, BE_DOWN, "connections failed");
-}
-
 bool services_auto_splice(void)
 {
 	cpu_set_t set;
@@ -487,7 +472,7 @@ void services_drain(struct services *ss, void (*done)(struct services *ss))
 		svc->drain_timer.data = svc;
 		ev_timer_start(ss->loop, &svc->drain_timer);
 	}
-	if (ss->active == 0)
+	if (services_active(ss) == 0)
 		done(ss);
 }
 
@@ -505,4 +490,87 @@ void services_free(struct services *ss)
 	}
 	free(ss->svcs);
 	free(ss);
+}
+
+/* --- the books: what a service's connections report (conn.c) ------------ */
+
+void service_conn_opened(struct service *svc)
+{
+	svc->active++;
+}
+
+void service_conn_closed(struct service *svc, bool reset)
+{
+	struct services *ss = svc->all;
+
+	svc->active--;
+	if (reset)
+		svc->st.resets++;
+	if (ss->stopping && services_active(ss) == 0 && ss->on_drained)
+		ss->on_drained(ss);
+}
+
+void service_backend_taken(struct backend *be)
+{
+	be->svc->lb.m[be->idx].active++;
+}
+
+void service_backend_released(struct backend *be)
+{
+	be->svc->lb.m[be->idx].active--;
+}
+
+void service_backend_connected(struct backend *be)
+{
+	be->conns++;
+	health_passive(be, true);
+}
+
+void service_backend_failed(struct backend *be, bool retry)
+{
+	be->svc->st.connect_fail++;
+	be->connect_fail++;
+	health_passive(be, false);
+	if (retry)
+		be->svc->st.retries++;
+}
+
+void service_bytes(struct service *svc, struct backend *be, int from, size_t n, bool relayed)
+{
+	if (relayed)
+		svc->st.bytes_relay += n;
+	if (be && from == 0)
+		be->bytes_out += n;
+	else if (be)
+		be->bytes_in += n;
+}
+
+void service_spliced_closed(struct service *svc, struct backend *be, const uint64_t moved[2],
+			    uint64_t handed)
+{
+	svc->st.bytes_splice += moved[0] + moved[1] + handed;
+	if (be) {	/* what the daemon handed over was counted already */
+		be->bytes_out += moved[0];
+		be->bytes_in += moved[1];
+	}
+}
+
+void service_count(struct service *svc, enum service_event ev)
+{
+	switch (ev) {
+	case SVC_RELAYED: svc->st.conns_relay++; break;
+	case SVC_SPLICED: svc->st.conns_splice++; break;
+	case SVC_IDLE_CLOSED: svc->st.idle_closed++; break;
+	case SVC_NO_BACKEND: svc->st.no_backend++; break;
+	}
+}
+
+uint32_t services_active(const struct services *ss)
+{
+	uint32_t n = 0;
+	size_t i;
+
+	for (i = 0; i < ss->nr; i++)
+		n += ss->svcs[i].active;
+	return n;
 }

@@ -42,8 +42,7 @@ struct backend {
 	int hc_fd;
 	ev_timer hc_timer;
 	ev_io hc_io;
-	/* counters */
-	uint32_t active;
+	/* counters (its open connections: the balancer member's active) */
 	uint64_t conns, bytes_in, bytes_out;	/* in: from the backend */
 	uint64_t connect_fail, hc_ok, hc_fail, transitions;
 	/* terminating the connect-time balanced connections of a disabled
@@ -96,7 +95,6 @@ struct services {
 	struct splice *splice;		/* NULL: the kernel path is unavailable */
 	const struct balance *balance;	/* NULL: no connect-time balancing */
 	enum fallback_cause no_splice_cause;
-	uint32_t active;		/* connections over all services */
 	bool stopping;
 	void (*on_drained)(struct services *ss);	/* set while draining */
 	void (*on_drained_user)(struct services *ss);
@@ -140,9 +138,8 @@ void services_drain(struct services *ss, void (*done)(struct services *ss));
 /** services_free() - reset every connection and release everything. */
 void services_free(struct services *ss);
 
-/* Health and connection code report backend events here. */
+/* Health checks report a backend's change of state here. */
 void backend_set_state(struct backend *be, enum be_state st, const char *why);
-void backend_connect_result(struct backend *be, bool ok);
 
 /** service_fallback() - count, and log once per cause, a relayed connection. */
 void service_fallback(struct service *svc, enum fallback_cause c);
@@ -154,5 +151,43 @@ const char *fallback_name(enum fallback_cause c);
  * machine? The rule and the measurements behind it are in README ("auto").
  */
 bool services_auto_splice(void);
+
+/* --- the books: service.c keeps them, its connections (conn.c) report --- */
+
+enum service_event {
+	SVC_RELAYED,		/* a connection went to the relay */
+	SVC_SPLICED,		/* a connection went to the kernel path */
+	SVC_IDLE_CLOSED,	/* closed by the idle timeout */
+	SVC_NO_BACKEND,		/* reset: no usable backend */
+};
+
+void service_conn_opened(struct service *svc);
+/** service_conn_closed() - the connection is gone (@reset: by an RST); it
+ * may complete a drain, so it is reported last. */
+void service_conn_closed(struct service *svc, bool reset);
+/** service_backend_taken(), _released() - a connection holds @be. */
+void service_backend_taken(struct backend *be);
+void service_backend_released(struct backend *be);
+/** service_backend_connected(), _failed() - a connect's outcome (also a
+ * passive health result); @retry: another backend is tried next. */
+void service_backend_connected(struct backend *be);
+void service_backend_failed(struct backend *be, bool retry);
+/** service_bytes() - @n bytes the daemon moved from side @from (0: the
+ * client, to @be). */
+void service_bytes(struct service *svc, struct backend *be, int from, size_t n, bool relayed);
+/** service_spliced_closed() - a spliced connection's bytes at its close:
+ * what the kernel moved each way, and what the daemon handed over. */
+void service_spliced_closed(struct service *svc, struct backend *be, const uint64_t moved[2],
+			    uint64_t handed);
+void service_count(struct service *svc, enum service_event ev);
+
+/** backend_active() - @be's open connections. */
+static inline uint32_t backend_active(const struct backend *be)
+{
+	return be->svc->lb.m[be->idx].active;
+}
+
+/** services_active() - the open connections of every service. */
+uint32_t services_active(const struct services *ss);
 
 #endif /* SOCKHOP_SERVICE_H */
