@@ -48,7 +48,8 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
 BPF_OBJS   := accel balance splice policy
 SKELS      := $(patsubst %,$(BUILD)/kern/%.skel.h,$(BPF_OBJS))
 
-COMMON_SRCS := proxy/common/log.c proxy/common/pins.c proxy/common/addr.c cgroup/cgroup.c
+COMMON_SRCS := proxy/common/log.c proxy/common/pins.c proxy/common/addr.c proxy/common/maps.c \
+               cgroup/cgroup.c
 CONFIG_SRCS := proxy/config/config.c proxy/config/yaml.c proxy/config/scopes.c \
                proxy/config/services.c proxy/config/rules.c proxy/config/reload.c
 BPF_SRCS    := proxy/bpf/loader.c proxy/bpf/pindir.c proxy/bpf/links.c proxy/bpf/scopes.c \
@@ -58,7 +59,7 @@ DAEMON_SRCS := $(COMMON_SRCS) proxy/common/maglev.c proxy/common/members.c $(CON
                $(BPF_SRCS) \
                proxy/daemon/main.c proxy/daemon/probe.c proxy/daemon/service.c \
                proxy/daemon/health.c proxy/daemon/conn.c proxy/daemon/lb.c proxy/daemon/control.c
-CLI_SRCS    := $(COMMON_SRCS) proxy/cli/main.c proxy/cli/policy.c
+CLI_SRCS    := $(COMMON_SRCS) proxy/config/rules.c proxy/cli/main.c proxy/cli/policy.c
 DAEMON_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRCS))
 CLI_OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 

@@ -17,6 +17,7 @@
 #include "balance.h"
 #include "balance.skel.h"
 #include "log.h"
+#include "maps.h"
 
 void balance_init(struct balance *b, const struct balance_bpf *obj)
 {
@@ -72,17 +73,17 @@ static bool vip_configured(const struct cfg *cfg, const struct sh_vip_key *k)
 	return false;
 }
 
+static int prune_vip(int fd, const void *key, void *cfg)
+{
+	if (!vip_configured(cfg, key) && bpf_map_delete_elem(fd, key) == 0)
+		return MAPS_DELETED;
+	return MAPS_NEXT;
+}
+
 /* Deletes every key of hash map @fd that @cfg does not configure. */
 static void prune_vips(int fd, const struct cfg *cfg)
 {
-	struct sh_vip_key key, next, *prev = NULL;
-
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		if (!vip_configured(cfg, &key) && bpf_map_delete_elem(fd, &key) == 0)
-			continue;	/* deleted: the walk restarts cleanly from key */
-		prev = &key;
-	}
+	maps_walk(fd, sizeof(struct sh_vip_key), prune_vip, (void *)cfg);
 }
 
 int balance_swap(const struct balance *m, const struct cfg_service *cs, uint32_t svc_id,
@@ -221,38 +222,14 @@ int balance_read_table(const struct balance *m, const struct cfg_service *cs, ui
 	return 0;
 }
 
-/* Sums the per-CPU values of @fd at @key into @out (@words 64-bit fields). */
-static int sum_percpu(int fd, __u32 key, __u64 *out, size_t words)
-{
-	int ncpu = libbpf_num_possible_cpus(), c;
-	__u64 *vals;
-	size_t w;
-
-	if (ncpu <= 0)
-		return -EINVAL;
-	vals = calloc((size_t)ncpu * words, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(fd, &key, vals)) {
-		free(vals);
-		return -errno;
-	}
-	memset(out, 0, words * sizeof(*out));
-	for (c = 0; c < ncpu; c++)
-		for (w = 0; w < words; w++)
-			out[w] += vals[(size_t)c * words + w];
-	free(vals);
-	return 0;
-}
-
 int balance_service_stats(const struct balance *m, uint32_t svc_id, struct sh_vip_stats *out)
 {
-	return sum_percpu(m->vip_stats, svc_id, (__u64 *)out, sizeof(*out) / 8);
+	return maps_sum_percpu(m->vip_stats, &svc_id, out, sizeof(*out));
 }
 
 int balance_backend_stats(const struct balance *m, uint32_t id, struct sh_backend_stats *out)
 {
-	return sum_percpu(m->backend_stats, id, (__u64 *)out, sizeof(*out) / 8);
+	return maps_sum_percpu(m->backend_stats, &id, out, sizeof(*out));
 }
 
 /* --- SOCK_DESTROY ---------------------------------------------------------- */

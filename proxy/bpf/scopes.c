@@ -16,6 +16,7 @@
 #include "loader.h"
 #include "loader_int.h"
 #include "log.h"
+#include "maps.h"
 #include "rules.h"
 #include "scope_dirs.h"
 
@@ -119,26 +120,34 @@ static void remove_left_cgroup(struct loader *l, __u64 cgid, const struct sh_sco
 			gone->name, dir);
 }
 
+/* One key of the scopes map: deleted (and its cgroup with it, if a daemon
+ * made it) unless a configured scope has that cgroup. */
+static int prune_scope(int fd, const void *key, void *ctx)
+{
+	struct loader *l = ctx;
+	__u64 cgid = *(const __u64 *)key;
+	struct sh_scope gone;
+	size_t i;
+
+	for (i = 0; i < l->nr_scopes; i++)
+		if (l->scopes[i].cgid == cgid)
+			return MAPS_NEXT;
+	if (bpf_map_lookup_elem(fd, &cgid, &gone) || bpf_map_delete_elem(fd, &cgid))
+		return MAPS_NEXT;
+	remove_left_cgroup(l, cgid, &gone);
+	return MAPS_DELETED;
+}
+
 /* scopes map := the configured scopes; stale keys are removed. */
 int fill_scopes(struct loader *l, const struct cfg *cfg)
 {
-	int fd = bpf_map__fd(l->skel->maps.scopes);
-	__u64 key, next, *prev = NULL;
+	int fd = bpf_map__fd(l->skel->maps.scopes), err;
 	size_t i;
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		struct sh_scope gone;
-		bool keep = false;
-
-		for (i = 0; i < l->nr_scopes; i++)
-			keep |= l->scopes[i].cgid == next;
-		key = next;
-		if (!keep && bpf_map_lookup_elem(fd, &key, &gone) == 0 &&
-		    bpf_map_delete_elem(fd, &key) == 0) {
-			remove_left_cgroup(l, key, &gone);
-			continue;	/* deleted: the walk restarts cleanly from key */
-		}
-		prev = &key;
+	err = maps_walk(fd, sizeof(__u64), prune_scope, l);
+	if (err) {
+		pr_err("cannot walk the scopes map: %s\n", strerror(-err));
+		return err;
 	}
 	for (i = 0; i < l->nr_scopes; i++) {
 		struct sh_scope val = { .slot = (__u32)i }, old;

@@ -16,13 +16,13 @@
 #include <bpf/libbpf.h>
 
 #include "log.h"
+#include "maps.h"
 #include "splice.h"
 #include "splice.skel.h"
 
 struct splice {
 	struct splice_bpf *skel;
 	int socks_fd, ctl_fd, flow_fd, stats_fd;
-	int ncpus;
 };
 
 int splice_open(struct splice **out)
@@ -33,11 +33,6 @@ int splice_open(struct splice **out)
 	sp = calloc(1, sizeof(*sp));
 	if (!sp)
 		return -ENOMEM;
-	sp->ncpus = libbpf_num_possible_cpus();
-	if (sp->ncpus <= 0) {
-		err = sp->ncpus ? sp->ncpus : -EINVAL;
-		goto fail;
-	}
 	sp->skel = splice_bpf__open_and_load();
 	if (!sp->skel) {
 		err = -errno;
@@ -156,44 +151,14 @@ int splice_flow(struct splice *sp, uint64_t cookie, struct sh_splice_flow *out)
 
 int splice_stats(struct splice *sp, struct sh_splice_stats *out)
 {
-	struct sh_splice_stats *per;
 	uint32_t zero = 0;
-	int c;
 
-	per = calloc((size_t)sp->ncpus, sizeof(*per));
-	if (!per)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(sp->stats_fd, &zero, per)) {
-		int err = -errno;
-
-		free(per);
-		return err;
-	}
-	memset(out, 0, sizeof(*out));
-	for (c = 0; c < sp->ncpus; c++) {
-		out->skbs_redirected += per[c].skbs_redirected;
-		out->bytes_redirected += per[c].bytes_redirected;
-		out->skbs_passed += per[c].skbs_passed;
-		out->bytes_passed += per[c].bytes_passed;
-		out->no_ctl += per[c].no_ctl;
-		out->redirect_fail += per[c].redirect_fail;
-		out->empty_skbs += per[c].empty_skbs;
-	}
-	free(per);
-	return 0;
+	return maps_sum_percpu(sp->stats_fd, &zero, out, sizeof(*out));
 }
 
 long splice_entries(struct splice *sp)
 {
-	uint64_t key, cur, *prev = NULL;
-	long n = 0;
-
-	while (bpf_map_get_next_key(sp->ctl_fd, prev, &key) == 0) {
-		n++;
-		cur = key;
-		prev = &cur;
-	}
-	return n;
+	return maps_count_keys(sp->ctl_fd, sizeof(uint64_t));
 }
 
 /* --- start-up self-test --------------------------------------------------- */

@@ -20,6 +20,7 @@
 
 #include "control.h"
 #include "flaws.h"
+#include "maps.h"
 #include "pins.h"
 #include "log.h"
 #include "policy.h"
@@ -88,7 +89,7 @@ static int cmd_status(const char *dir, bool json)
 	}
 	fd = pins_open_map(dir, "sock_hash");
 	if (fd >= 0) {
-		sockets = pins_count_keys(fd, sizeof(struct sh_sock_key));
+		sockets = maps_count_keys(fd, sizeof(struct sh_sock_key));
 		close(fd);
 	}
 	pins_path(tc_pin, sizeof(tc_pin), dir, "tc", "egress");

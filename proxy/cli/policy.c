@@ -17,9 +17,12 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "addr.h"
 #include "cgroup.h"
+#include "maps.h"
 #include "pins.h"
 #include "policy.h"
+#include "rules.h"
 
 static const char *const err_names[SH_TC_ERR_NR] = {
 	[SH_TC_ERR_NO_SOCKET] = "no_socket",
@@ -36,43 +39,10 @@ static const char *const err_names[SH_TC_ERR_NR] = {
 	[SH_TC_ERR_NO_RULES] = "no_rule_table",
 };
 
-/* One rule as the trie holds it: the rule and its own prefix. */
-struct rule_view {
-	struct sh_rule r;
-	struct sh_lpm_key key;
-};
-
-struct trie_entry {
-	struct sh_lpm_key key;
-	struct sh_rule_set set;
-};
-
 static const char *proto_name(__u8 p)
 {
 	return p == SH_PROTO_TCP ? "tcp" : p == SH_PROTO_UDP ? "udp" :
 	       p == SH_PROTO_ICMP ? "icmp" : "any";
-}
-
-static bool is_v4_mapped(const __u8 a[16])
-{
-	static const __u8 pre[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	return !memcmp(a, pre, 12);
-}
-
-static void prefix_text(const struct sh_lpm_key *k, char *out, size_t len)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	if (k->prefixlen == 0) {
-		snprintf(out, len, "any");
-	} else if (k->prefixlen >= 96 && is_v4_mapped(k->addr)) {
-		inet_ntop(AF_INET, k->addr + 12, a, sizeof(a));
-		snprintf(out, len, k->prefixlen == 128 ? "%s" : "%s/%u", a, k->prefixlen - 96);
-	} else {
-		inet_ntop(AF_INET6, k->addr, a, sizeof(a));
-		snprintf(out, len, k->prefixlen == 128 ? "%s" : "%s/%u", a, k->prefixlen);
-	}
 }
 
 static void ports_text(const struct sh_rule *r, char *out, size_t len)
@@ -83,15 +53,6 @@ static void ports_text(const struct sh_rule *r, char *out, size_t len)
 		snprintf(out, len, "%u", r->port_lo);
 	else
 		snprintf(out, len, "%u-%u", r->port_lo, r->port_hi);
-}
-
-static bool key_contains(const struct sh_lpm_key *a, const struct sh_lpm_key *b)
-{
-	__u32 full = a->prefixlen / 8, rest = a->prefixlen % 8;
-
-	if (a->prefixlen > b->prefixlen || memcmp(a->addr, b->addr, full))
-		return false;
-	return !rest || ((a->addr[full] ^ b->addr[full]) & (0xff << (8 - rest))) == 0;
 }
 
 /* fd of scope <slot>'s current rule trie, or -errno. */
@@ -109,85 +70,49 @@ static int open_trie(const char *dir, __u32 slot)
 	return fd;
 }
 
-/*
- * The rules of scope <slot>, back from its trie: the entry of prefix P
- * lists every rule whose prefix contains P, so a rule's own prefix is the
- * entry that holds it while no shorter containing entry does.
- */
-static int read_rules(const char *dir, __u32 slot, struct rule_view **out, size_t *nr)
+/* A trie read back: up to SH_MAX_PREFIXES entries. */
+struct trie_read {
+	struct rules_entry *e;
+	size_t n;
+};
+
+/* One trie entry into the trie_read @ctx. */
+static int read_entry(int fd, const void *key, void *ctx)
 {
-	struct trie_entry *e = calloc(SH_MAX_PREFIXES, sizeof(*e));
-	struct rule_view *v = calloc(SH_MAX_PREFIXES * SH_MAX_RULES, sizeof(*v));
-	struct sh_lpm_key key, cur, *prev = NULL;
-	size_t n = 0, nv = 0, i, j, k, m;
-	int fd = open_trie(dir, slot);
+	struct trie_read *t = ctx;
+
+	if (t->n == SH_MAX_PREFIXES)
+		return MAPS_STOP;
+	if (bpf_map_lookup_elem(fd, key, &t->e[t->n].set) == 0)
+		memcpy(&t->e[t->n++].key, key, sizeof(t->e[0].key));
+	return MAPS_NEXT;
+}
+
+/* The rules of scope <slot>, back from its trie, in config order. */
+static int read_rules(const char *dir, __u32 slot, struct rules_rule **out, size_t *nr)
+{
+	struct trie_read t = { calloc(SH_MAX_PREFIXES, sizeof(*t.e)), 0 };
+	int fd = open_trie(dir, slot), err;
 
 	*out = NULL;
 	*nr = 0;
-	if (!e || !v || fd < 0) {
-		free(e);
-		free(v);
-		if (fd >= 0)
-			close(fd);
-		return fd < 0 ? fd : -ENOMEM;
-	}
-	while (n < SH_MAX_PREFIXES && bpf_map_get_next_key(fd, prev, &key) == 0) {
-		cur = key;
-		prev = &cur;
-		if (bpf_map_lookup_elem(fd, &key, &e[n].set) == 0)
-			e[n++].key = key;
-	}
-	close(fd);
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < e[i].set.count && j < SH_MAX_RULES; j++) {
-			const struct sh_rule *r = &e[i].set.rules[j];
-			bool inherited = false;
-
-			for (k = 0; k < n && !inherited; k++) {
-				if (k == i || e[k].key.prefixlen >= e[i].key.prefixlen ||
-				    !key_contains(&e[k].key, &e[i].key))
-					continue;
-				for (m = 0; m < e[k].set.count && m < SH_MAX_RULES; m++)
-					inherited |= !memcmp(&e[k].set.rules[m], r, sizeof(*r));
-			}
-			if (inherited)
-				continue;
-			v[nv].r = *r;
-			v[nv++].key = e[i].key;
-		}
-	}
-	free(e);
-	/* config order: by rule index, then prefix */
-	for (i = 1; i < nv; i++)
-		for (j = i; j > 0 && (v[j - 1].r.rule_id > v[j].r.rule_id); j--) {
-			struct rule_view t = v[j];
-
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
-	*out = v;
-	*nr = nv;
-	return 0;
-}
-
-static int ncpus(void)
-{
-	int n = libbpf_num_possible_cpus();
-
-	return n > 0 ? n : 1;
+	err = fd < 0 ? fd : !t.e ? -ENOMEM : 0;
+	if (!err)
+		err = maps_walk(fd, sizeof(t.e[0].key), read_entry, &t);
+	if (!err)
+		err = rules_decompile(t.e, t.n, out, nr);
+	if (fd >= 0)
+		close(fd);
+	free(t.e);
+	return err;
 }
 
 static struct sh_tc_count sum_count(int fd, __u32 idx)
 {
-	struct sh_tc_count s = { 0 }, *v = calloc((size_t)ncpus(), sizeof(*v));
-	int c;
+	struct sh_tc_count s;
 
-	if (v && bpf_map_lookup_elem(fd, &idx, v) == 0)
-		for (c = 0; c < ncpus(); c++) {
-			s.packets += v[c].packets;
-			s.bytes += v[c].bytes;
-		}
-	free(v);
+	if (maps_sum_percpu(fd, &idx, &s, sizeof(s)))
+		memset(&s, 0, sizeof(s));
 	return s;
 }
 
@@ -257,19 +182,19 @@ static void print_dirs(const struct policy_maps *m, __u32 slot, bool json)
 
 static void print_rules(const char *dir, const struct policy_maps *m, __u32 slot, bool json)
 {
-	struct rule_view *v;
+	struct rules_rule *v;
 	size_t n = 0, i;
 
 	read_rules(dir, slot, &v, &n);	/* none on failure */
 	if (json)
 		printf(",\"rules\":[");
 	for (i = 0; i < n; i++) {
-		const struct sh_rule *r = &v[i].r;
+		const struct sh_rule *r = &v[i].rule;
 		struct sh_tc_count c = { 0 };
 		char pre[64], ports[16];
 		bool policy = SH_KINDS_POLICY & SH_KIND(r->action & 31);
 
-		prefix_text(&v[i].key, pre, sizeof(pre));
+		addr_prefix_text(v[i].key.addr, v[i].key.prefixlen, pre, sizeof(pre));
 		ports_text(r, ports, sizeof(ports));
 		if (policy && r->rule_id < SH_MAX_SCOPE_RULES)
 			c = sum_count(m->rules, slot * SH_MAX_SCOPE_RULES + r->rule_id);
@@ -346,12 +271,10 @@ int cli_policy(const char *dir, bool json)
 	print_dirs(&m, SH_SLOT_GLOBAL, json);
 	printf(json ? "},\"errors\":{" : "errors:");
 	for (r = 0; r < SH_TC_ERR_NR; r++) {
-		__u64 v[ncpus()], s = 0;
-		int c;
+		__u64 s;
 
-		if (bpf_map_lookup_elem(m.errors, &r, v) == 0)
-			for (c = 0; c < ncpus(); c++)
-				s += v[c];
+		if (maps_sum_percpu(m.errors, &r, &s, sizeof(s)))
+			s = 0;
 		printf(json ? "%s\"%s\":%llu" : "%s %s %llu", r && json ? "," : "", err_names[r],
 		       (unsigned long long)s);
 	}

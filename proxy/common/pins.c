@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "maps.h"
 #include "pins.h"
 
 int pins_path(char *out, size_t len, const char *dir, const char *sub, const char *name)
@@ -71,74 +72,45 @@ bool pins_owner_alive(const struct sh_meta *meta)
 
 int pins_sum_stats(int fd, uint32_t slot, struct sh_stats *sum)
 {
-	int ncpu = libbpf_num_possible_cpus(), cpu;
-	struct sh_stats *per;
-	size_t i, nfields = sizeof(*sum) / sizeof(uint64_t);
-	int err = 0;
-
-	if (ncpu < 0)
-		return ncpu;
-	per = calloc((size_t)ncpu, sizeof(*per));
-	if (!per)
-		return -ENOMEM;
-	memset(sum, 0, sizeof(*sum));
-	if (bpf_map_lookup_elem(fd, &slot, per)) {
-		err = -errno;
-		goto out;
-	}
-	for (cpu = 0; cpu < ncpu; cpu++) {
-		const uint64_t *src = (const uint64_t *)&per[cpu];
-		uint64_t *dst = (uint64_t *)sum;
-
-		for (i = 0; i < nfields; i++)
-			dst[i] += src[i];
-	}
-out:
-	free(per);
-	return err;
+	return maps_sum_percpu(fd, &slot, sum, sizeof(*sum));
 }
 
-long pins_count_keys(int fd, size_t key_size)
-{
-	unsigned char cur[64], next[64];
-	void *prev = NULL;
-	long n = 0;
+struct scope_walk {
+	struct scope_row *rows;
+	size_t n;
+};
 
-	if (key_size > sizeof(cur))
-		return -EINVAL;
-	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		n++;
-		memcpy(cur, next, key_size);
-		prev = cur;
-	}
-	return errno == ENOENT ? n : -errno;
+static int read_scope(int fd, const void *key, void *ctx)
+{
+	struct scope_walk *w = ctx;
+
+	if (w->n >= SH_MAX_SCOPES)
+		return MAPS_STOP;
+	memcpy(&w->rows[w->n].cgid, key, sizeof(w->rows[w->n].cgid));
+	if (bpf_map_lookup_elem(fd, key, &w->rows[w->n].s) == 0)
+		w->n++;	/* a key deleted meanwhile is skipped */
+	return MAPS_NEXT;
 }
 
 /* Reads every scope of the scopes map, ordered by slot. */
 int pins_read_scopes(const char *dir, struct scope_row *rows, size_t *nr)
 {
-	__u64 key, cur, *prev = NULL;
-	int fd, err = 0;
-	size_t n = 0, i, j;
+	struct scope_walk w = { .rows = rows };
+	size_t i, j;
+	int fd, err;
 
 	fd = pins_open_map(dir, "scopes");
 	if (fd < 0)
 		return fd;
-	while (n < SH_MAX_SCOPES && bpf_map_get_next_key(fd, prev, &key) == 0) {
-		rows[n].cgid = key;
-		if (bpf_map_lookup_elem(fd, &key, &rows[n].s) == 0)
-			n++;	/* a key deleted meanwhile is skipped */
-		cur = key;
-		prev = &cur;
-	}
+	err = maps_walk(fd, sizeof(__u64), read_scope, &w);
 	close(fd);
-	for (i = 1; i < n; i++)
+	for (i = 1; i < w.n; i++)
 		for (j = i; j > 0 && rows[j - 1].s.slot > rows[j].s.slot; j--) {
 			struct scope_row t = rows[j];
 
 			rows[j] = rows[j - 1];
 			rows[j - 1] = t;
 		}
-	*nr = n;
+	*nr = w.n;
 	return err;
 }

@@ -46,7 +46,5 @@ struct scope_row {
  * SH_MAX_SCOPES), ordered by slot. Return: 0 or -errno. */
 int pins_read_scopes(const char *dir, struct scope_row *rows, size_t *nr);
 
-/** pins_count_keys() - number of keys in map @fd (iterates them). */
-long pins_count_keys(int fd, size_t key_size);
 
 #endif /* SOCKHOP_PINS_H */

@@ -1,28 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* rules.c - config rules -> rule-trie entries (pure code). */
+/* rules.c - config rules <-> rule-trie entries (pure code). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
 #include "rules.h"
-
-int rules_prefix_contains(const uint8_t a[16], int alen, const uint8_t b[16], int blen)
-{
-	int full = alen / 8, rest = alen % 8;
-
-	if (alen > blen)
-		return 0;
-	if (memcmp(a, b, (size_t)full) != 0)
-		return 0;
-	if (rest) {
-		uint8_t mask = (uint8_t)(0xff << (8 - rest));
-
-		if ((a[full] & mask) != (b[full] & mask))
-			return 0;
-	}
-	return 1;
-}
 
 int rules_compile(const struct cfg_scope *scope, struct rules_entry **out, size_t *nr,
 		  const struct cfg_rule **bad)
@@ -66,8 +50,8 @@ int rules_compile(const struct cfg_scope *scope, struct rules_entry **out, size_
 			const struct cfg_rule *r = &scope->rules[i];
 			struct sh_rule *sr;
 
-			if (!rules_prefix_contains(r->addr, r->prefixlen, ents[j].key.addr,
-						   (int)ents[j].key.prefixlen))
+			if (!addr_prefix_contains(r->addr, r->prefixlen, ents[j].key.addr,
+						  ents[j].key.prefixlen))
 				continue;
 			if (set->count == SH_MAX_RULES) {
 				*bad = r;
@@ -130,5 +114,65 @@ int rules_lower_balance(const struct cfg *cfg, struct cfg_scope *sc)
 	free(sc->rules);
 	sc->rules = out;
 	sc->nr_rules = nr;
+	return 0;
+}
+
+/* config order: rule index, then prefix, then protocol (a lowered balance
+ * rule is one rule index over several addresses and protocols) */
+static int rule_order(const void *pa, const void *pb)
+{
+	const struct rules_rule *a = pa, *b = pb;
+	int d;
+
+	if (a->rule.rule_id != b->rule.rule_id)
+		return a->rule.rule_id < b->rule.rule_id ? -1 : 1;
+	d = memcmp(&a->key, &b->key, sizeof(a->key));
+	if (d)
+		return d;
+	return (int)a->rule.proto - (int)b->rule.proto;
+}
+
+/* Whether an entry of a shorter prefix that contains @e's also holds @r:
+ * then @r came down from there, and @e is not its own prefix. */
+static bool inherited(const struct rules_entry *ents, size_t n, const struct rules_entry *e,
+		      const struct sh_rule *r)
+{
+	size_t k, m;
+
+	for (k = 0; k < n; k++) {
+		if (&ents[k] == e || ents[k].key.prefixlen >= e->key.prefixlen ||
+		    !addr_prefix_contains(ents[k].key.addr, ents[k].key.prefixlen,
+					  e->key.addr, e->key.prefixlen))
+			continue;
+		for (m = 0; m < ents[k].set.count && m < SH_MAX_RULES; m++)
+			if (!memcmp(&ents[k].set.rules[m], r, sizeof(*r)))
+				return true;
+	}
+	return false;
+}
+
+int rules_decompile(const struct rules_entry *ents, size_t n, struct rules_rule **out,
+		    size_t *nr)
+{
+	struct rules_rule *v;
+	size_t i, j, nv = 0;
+
+	*out = NULL;
+	*nr = 0;
+	v = calloc(n * SH_MAX_RULES + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < ents[i].set.count && j < SH_MAX_RULES; j++) {
+			const struct sh_rule *r = &ents[i].set.rules[j];
+
+			if (inherited(ents, n, &ents[i], r))
+				continue;
+			v[nv].rule = *r;
+			v[nv++].key = ents[i].key;
+		}
+	qsort(v, nv, sizeof(*v), rule_order);
+	*out = v;
+	*nr = nv;
 	return 0;
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * rules.h - compile a scope's rules into the entries of its rule trie. The
- * trie answers with the longest matching prefix only, so the entry of prefix
- * P carries every rule whose prefix contains P, in config order; the BPF
- * side then takes the first of those that matches protocol and port.
+ * rules.h - compile a scope's rules into the entries of its rule trie, and
+ * back. The trie answers with the longest matching prefix only, so the entry
+ * of prefix P carries every rule whose prefix contains P, in config order;
+ * the BPF side then takes the first of those that matches protocol and port.
  */
 #ifndef SOCKHOP_RULES_H
 #define SOCKHOP_RULES_H
@@ -29,8 +29,23 @@ struct rules_entry {
 int rules_compile(const struct cfg_scope *scope, struct rules_entry **out, size_t *nr,
 		  const struct cfg_rule **bad);
 
-/** rules_prefix_contains() - does prefix @a/@alen contain prefix @b/@blen? */
-int rules_prefix_contains(const uint8_t a[16], int alen, const uint8_t b[16], int blen);
+/* One rule with its own prefix: what the config said, back from a trie. */
+struct rules_rule {
+	struct sh_lpm_key key;
+	struct sh_rule rule;
+};
+
+/**
+ * rules_decompile() - the rules @ents (@n entries, as rules_compile() built
+ * them or as read back from a trie) came from: a rule's own prefix is the
+ * entry that holds it while no shorter containing entry does.
+ * @out: receives a malloc'ed array in config order (rule index first)
+ * @nr: receives its length
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int rules_decompile(const struct rules_entry *ents, size_t n, struct rules_rule **out,
+		    size_t *nr);
 
 /**
  * rules_lower_balance() - replace each balance rule of @sc by one rule per
