@@ -49,6 +49,7 @@ BPF_OBJS   := accel balance splice policy
 SKELS      := $(patsubst %,$(BUILD)/kern/%.skel.h,$(BPF_OBJS))
 
 COMMON_SRCS := proxy/common/log.c proxy/common/pins.c proxy/common/addr.c proxy/common/maps.c \
+               proxy/common/emit.c \
                cgroup/cgroup.c
 CONFIG_SRCS := proxy/config/config.c proxy/config/yaml.c proxy/config/scopes.c \
                proxy/config/services.c proxy/config/rules.c proxy/config/reload.c
@@ -58,12 +59,14 @@ BPF_SRCS    := proxy/bpf/loader.c proxy/bpf/pindir.c proxy/bpf/links.c proxy/bpf
 DAEMON_SRCS := $(COMMON_SRCS) proxy/common/maglev.c proxy/common/members.c $(CONFIG_SRCS) \
                $(BPF_SRCS) \
                proxy/daemon/main.c proxy/daemon/probe.c proxy/daemon/service.c \
-               proxy/daemon/health.c proxy/daemon/conn.c proxy/daemon/lb.c proxy/daemon/control.c
-CLI_SRCS    := $(COMMON_SRCS) proxy/config/rules.c proxy/cli/main.c proxy/cli/policy.c
+               proxy/daemon/health.c proxy/daemon/conn.c proxy/daemon/lb.c proxy/daemon/control.c \
+               proxy/daemon/report.c
+CLI_SRCS    := $(COMMON_SRCS) proxy/config/rules.c proxy/cli/main.c proxy/cli/status.c \
+               proxy/cli/policy.c proxy/cli/tc.c proxy/cli/daemon.c
 DAEMON_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRCS))
 CLI_OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 
-UNIT_TESTS  := test_config test_rules test_key test_cgroup test_lb
+UNIT_TESTS  := test_config test_rules test_key test_cgroup test_lb test_emit
 UNIT_BINS   := $(patsubst %,$(BUILD)/tests/%,$(UNIT_TESTS))
 TOOLS       := $(BUILD)/tests/shtraffic $(BUILD)/tests/shload $(BUILD)/tests/shtc
 
@@ -167,6 +170,10 @@ $(BUILD)/tests/test_rules: $(BUILD)/tests/unit/test_rules.o $(CONFIG_OBJS)
 	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -lyaml -o $@
 
 $(BUILD)/tests/test_key: $(BUILD)/tests/unit/test_key.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -o $@
+
+$(BUILD)/tests/test_emit: $(BUILD)/tests/unit/test_emit.o $(BUILD)/proxy/common/emit.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -lcmocka -o $@
 

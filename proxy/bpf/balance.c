@@ -243,7 +243,8 @@ struct diag_req {
 	struct inet_diag_req_v2 r;
 };
 
-static int diag_send(int nl, __u16 type, __u16 flags, __u8 family, const struct inet_diag_sockid *id)
+static int diag_send(int nl, __u16 type, __u16 flags, __u8 family,
+		     const struct inet_diag_sockid *id)
 {
 	struct diag_req req = {
 		.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = type, .nlmsg_flags = flags },

@@ -1,365 +1,22 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * cli.c - the sockhop command. It reads the pinned maps directly, so it
- * answers whether the daemon runs or has left its kernel paths behind.
+ * main.c - the sockhop command: its options, its table of commands and their
+ * help. The commands themselves live in status.c, policy.c, tc.c and
+ * daemon.c (cli.h).
  */
 #include <ctype.h>
-#include <dirent.h>
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
-#include <unistd.h>
-#include <bpf/bpf.h>
 
-#include "control.h"
-#include "flaws.h"
-#include "maps.h"
-#include "pins.h"
+#include "cli.h"
+#include "ctlproto.h"
+#include "emit.h"
 #include "log.h"
-#include "policy.h"
-
-/* Is a link for @cgid pinned (the scope's programs are attached there)? */
-static bool attached_at(const char *dir, __u64 cgid, char *via, size_t len)
-{
-	char links[512], suffix[32];
-	struct dirent *de;
-	bool found = false;
-	DIR *d;
-
-	pins_path(links, sizeof(links), dir, "links", NULL);
-	d = opendir(links);
-	if (!d)
-		return false;
-	snprintf(suffix, sizeof(suffix), "-%llu", (unsigned long long)cgid);
-	while ((de = readdir(d))) {
-		size_t n = strlen(de->d_name), s = strlen(suffix);
-
-		if (n > s && !strcmp(de->d_name + n - s, suffix)) {
-			found = true;
-			snprintf(via, len, "%s", de->d_name);
-		}
-	}
-	closedir(d);
-	return found;
-}
-
-void cli_json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
-static int cmd_status(const char *dir, bool json)
-{
-	struct scope_row rows[SH_MAX_SCOPES];
-	struct sh_meta meta;
-	size_t nr = 0, i;
-	long sockets = -1;
-	char tc_pin[512];
-	bool running, died, tc;
-	int fd, err;
-
-	err = pins_read_meta(dir, &meta);
-	if (err) {
-		fprintf(stderr, "sockhop: nothing pinned in %s (%s): is sockhopd running, or was "
-			"it stopped without --keep?\n", dir, strerror(-err));
-		return 1;
-	}
-	running = pins_owner_alive(&meta);
-	died = !running && meta.daemon_pid && !meta.kept;
-	err = pins_read_scopes(dir, rows, &nr);
-	if (err) {
-		fprintf(stderr, "sockhop: cannot read the scopes of %s: %s\n", dir, strerror(-err));
-		return 1;
-	}
-	fd = pins_open_map(dir, "sock_hash");
-	if (fd >= 0) {
-		sockets = maps_count_keys(fd, sizeof(struct sh_sock_key));
-		close(fd);
-	}
-	pins_path(tc_pin, sizeof(tc_pin), dir, "tc", "egress");
-	tc = access(tc_pin, F_OK) == 0;
-
-	if (json) {
-		printf("{\"pin_dir\":");
-		cli_json_str(dir);
-		printf(",\"layout_version\":%u,\"daemon\":{\"running\":%s,\"pid\":%u,"
-		       "\"died\":%s},\"kept\":%s,\"accelerated_sockets\":%ld,\"tc_entries\":%s,"
-		       "\"kernel_flaws\":", meta.layout_version, running ? "true" : "false",
-		       running ? meta.daemon_pid : 0, died ? "true" : "false",
-		       meta.kept ? "true" : "false", sockets, tc ? "true" : "false");
-		if (!meta.canary_ran) {
-			printf("null");
-		} else {
-			size_t f, k = 0;
-
-			printf("[");
-			for (f = 0; f < SH_NR_FLAWS; f++)
-				if (meta.kernel_flaws & sh_flaws[f].bit)
-					printf("%s\"%s\"", k++ ? "," : "", sh_flaws[f].name);
-			printf("]");
-		}
-		printf(",\"scopes\":[");
-		for (i = 0; i < nr; i++) {
-			char via[64] = "";
-			bool att = attached_at(dir, rows[i].cgid, via, sizeof(via));
-
-			printf("%s{\"name\":", i ? "," : "");
-			cli_json_str(rows[i].s.name);
-			printf(",\"slot\":%u,\"cgroup_id\":%llu,\"attached_here\":%s}", rows[i].s.slot,
-			       (unsigned long long)rows[i].cgid, att ? "true" : "false");
-		}
-		printf("]}\n");
-		return 0;
-	}
-	printf("pin directory:   %s (layout version %u)\n", dir, meta.layout_version);
-	if (running)
-		printf("daemon:          running, pid %u\n", meta.daemon_pid);
-	else if (died)
-		printf("daemon:          not running: pid %u died without cleaning up (killed, OOM or "
-		       "a crash); its kernel paths still run, the next sockhopd start reconciles "
-		       "them\n", meta.daemon_pid);
-	else
-		printf("daemon:          not running%s\n",
-		       meta.kept ? "; kernel paths kept in place (--keep)" : "");
-	printf("accelerated sockets: %ld\n", sockets);
-	if (!meta.canary_ran) {
-		printf("kernel flaws:    not tested (the daemon's start-up canary could not run)\n");
-	} else {
-		size_t f;
-
-		printf("kernel flaws:    %s\n", meta.kernel_flaws ? "" : "none of the known ones");
-		for (f = 0; f < SH_NR_FLAWS; f++)
-			if (meta.kernel_flaws & sh_flaws[f].bit)
-				printf("  %s: %s;\n    %s\n", sh_flaws[f].name, sh_flaws[f].what,
-				       sh_flaws[f].remedy);
-	}
-	if (tc)
-		printf("tc entries:      pinned; attach with\n"
-		       "                   tc filter add dev DEV egress bpf da pinned %s/tc/egress\n"
-		       "                   tc filter add dev DEV ingress bpf da pinned %s/tc/ingress\n",
-		       dir, dir);
-	else
-		printf("tc entries:      not pinned\n");
-	printf("scopes:          %zu\n", nr);
-	for (i = 0; i < nr; i++) {
-		char via[64] = "";
-		bool att = attached_at(dir, rows[i].cgid, via, sizeof(via));
-
-		printf("  %-20s slot %-3u cgroup id %-10llu %s\n", rows[i].s.name, rows[i].s.slot,
-		       (unsigned long long)rows[i].cgid,
-		       att ? "programs attached here" : "served by an enclosing scope's programs");
-	}
-	return 0;
-}
-
-static const char *const errno_names[SH_ERR_NR] = {
-	[SH_ERR_EEXIST] = "EEXIST", [SH_ERR_ENOMEM] = "ENOMEM", [SH_ERR_E2BIG] = "E2BIG",
-	[SH_ERR_EOPNOTSUPP] = "EOPNOTSUPP", [SH_ERR_EINVAL] = "EINVAL", [SH_ERR_EBUSY] = "EBUSY",
-	[SH_ERR_OTHER] = "other",
-};
-
-static void print_stats_json(const char *name, const struct sh_stats *s)
-{
-	int e;
-
-	printf("{\"scope\":");
-	cli_json_str(name);
-	printf(",\"msg_redirected\":%llu,\"bytes_redirected\":%llu,\"msg_no_peer\":%llu,"
-	       "\"bytes_no_peer\":%llu,\"inserts\":%llu,\"insert_fail\":%llu,"
-	       "\"not_matched\":%llu,\"excluded\":%llu,\"skb_verdict\":%llu,"
-	       "\"scoped_sockets\":%llu,\"holds\":%llu,\"resumes\":%llu,\"held_ns\":%llu,"
-	       "\"msg_held\":%llu,\"bytes_held\":%llu,\"msg_ordered\":%llu,"
-	       "\"bytes_ordered\":%llu,\"insert_errno\":{",
-	       (unsigned long long)s->msg_redirected, (unsigned long long)s->bytes_redirected,
-	       (unsigned long long)s->msg_no_peer, (unsigned long long)s->bytes_no_peer,
-	       (unsigned long long)s->inserts, (unsigned long long)s->insert_fail,
-	       (unsigned long long)s->not_matched, (unsigned long long)s->excluded,
-	       (unsigned long long)s->skb_verdict, (unsigned long long)s->scoped_sockets,
-	       (unsigned long long)s->holds, (unsigned long long)s->resumes,
-	       (unsigned long long)s->held_ns, (unsigned long long)s->msg_held,
-	       (unsigned long long)s->bytes_held, (unsigned long long)s->msg_ordered,
-	       (unsigned long long)s->bytes_ordered);
-	for (e = 0; e < SH_ERR_NR; e++)
-		printf("%s\"%s\":%llu", e ? "," : "", errno_names[e],
-		       (unsigned long long)s->insert_errno[e]);
-	printf("}}");
-}
-
-static void print_stats_text(const char *name, const struct sh_stats *s)
-{
-	int e;
-
-	printf("%s\n", name);
-	printf("  sockets tagged %llu, inserted %llu, insert failures %llu, not matched %llu\n",
-	       (unsigned long long)s->scoped_sockets, (unsigned long long)s->inserts,
-	       (unsigned long long)s->insert_fail, (unsigned long long)s->not_matched);
-	printf("  redirected     %llu msgs, %llu bytes\n", (unsigned long long)s->msg_redirected,
-	       (unsigned long long)s->bytes_redirected);
-	printf("  passed to TCP  %llu msgs, %llu bytes (no peer socket)\n",
-	       (unsigned long long)s->msg_no_peer, (unsigned long long)s->bytes_no_peer);
-	printf("  held back      %llu times, %.3f s in all, resumed %llu; TCP carried %llu msgs, "
-	       "%llu bytes while held and %llu msgs, %llu bytes to keep the order\n",
-	       (unsigned long long)s->holds, (double)s->held_ns / 1e9,
-	       (unsigned long long)s->resumes, (unsigned long long)s->msg_held,
-	       (unsigned long long)s->bytes_held, (unsigned long long)s->msg_ordered,
-	       (unsigned long long)s->bytes_ordered);
-	if (s->excluded)
-		printf("  excluded       %llu sockets (a no-accelerate rule)\n",
-		       (unsigned long long)s->excluded);
-	if (s->skb_verdict)
-		printf("  sk_skb verdicts %llu\n", (unsigned long long)s->skb_verdict);
-	for (e = 0; e < SH_ERR_NR; e++)
-		if (s->insert_errno[e])
-			printf("  insert failed with %s: %llu\n", errno_names[e],
-			       (unsigned long long)s->insert_errno[e]);
-}
-
-static int cmd_stats(const char *dir, bool json)
-{
-	struct scope_row rows[SH_MAX_SCOPES];
-	struct sh_stats s;
-	size_t nr = 0, i;
-	int fd, err;
-
-	err = pins_read_scopes(dir, rows, &nr);
-	fd = err ? err : pins_open_map(dir, "stats");
-	if (fd < 0) {
-		fprintf(stderr, "sockhop: cannot read the maps pinned in %s (%s): is sockhopd "
-			"running, or was it stopped without --keep?\n", dir, strerror(-fd));
-		return 1;
-	}
-	if (json)
-		printf("{\"scopes\":[");
-	for (i = 0; i < nr; i++) {
-		err = pins_sum_stats(fd, rows[i].s.slot, &s);
-		if (err)
-			break;
-		if (json) {
-			if (i)
-				putchar(',');
-			print_stats_json(rows[i].s.name, &s);
-		} else {
-			print_stats_text(rows[i].s.name, &s);
-		}
-	}
-	if (!err)
-		err = pins_sum_stats(fd, SH_SLOT_GLOBAL, &s);
-	if (!err) {
-		if (json) {
-			printf("],\"global\":");
-			print_stats_json("(global)", &s);
-			printf("}\n");
-		} else {
-			print_stats_text("(no scope / global)", &s);
-		}
-	}
-	close(fd);
-	if (err) {
-		fprintf(stderr, "sockhop: cannot read counters: %s\n", strerror(-err));
-		return 1;
-	}
-	return 0;
-}
-
-/* Sends one command to the daemon's control socket and copies the answer;
- * an answer starting with "error:" fails the command. */
-static int control_request(const char *path, const char *req)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = 5 };
-	bool first = true, failed = false;
-	char buf[65536];
-	ssize_t n;
-	int fd;
-
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "sockhop: control socket path too long: %s\n", path);
-		return 1;
-	}
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
-	    connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
-		fprintf(stderr, "sockhop: cannot reach sockhopd at %s: %s (is it running with "
-			"services? see --control)\n", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return 1;
-	}
-	/* A daemon that refused this client at once (too many of them) may
-	 * have closed already: its one line is still there to read. */
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
-	    (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0 && errno != EPIPE &&
-	     errno != ECONNRESET)) {
-		fprintf(stderr, "sockhop: %s: %s\n", path, strerror(errno));
-		close(fd);
-		return 1;
-	}
-	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
-		if (first && n >= 6 && !memcmp(buf, "error:", 6)) {
-			/* the daemon's error, with this program's prefix */
-			size_t skip = n > 6 && buf[6] == ' ' ? 7 : 6;
-
-			failed = true;
-			fputs("sockhop: ", stderr);
-			fwrite(buf + skip, 1, (size_t)n - skip, stderr);
-		} else {
-			fwrite(buf, 1, (size_t)n, failed ? stderr : stdout);
-		}
-		first = false;
-	}
-	close(fd);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		fprintf(stderr, "sockhop: sockhopd at %s did not answer within %ld s (is it "
-			"stopped or overloaded?); if it reads this command later, it sees this "
-			"client gone and drops it\n", path, (long)tv.tv_sec);
-		return 1;
-	}
-	if (n < 0 && first && errno == ECONNRESET) {
-		fprintf(stderr, "sockhop: sockhopd at %s closed the connection without an "
-			"answer\n", path);
-		return 1;
-	}
-	if (n < 0) {
-		fprintf(stderr, "sockhop: %s: %s\n", path, strerror(errno));
-		return 1;
-	}
-	return failed ? 1 : 0;
-}
-
-/* The words of a command, one line, sent to the daemon. */
-static int ask_daemon(const char *path, const char *cmd, int argc, char **argv)
-{
-	char req[512];
-	size_t len;
-	int i;
-
-	len = (size_t)snprintf(req, sizeof(req), "%s", cmd);
-	for (i = 0; i < argc && len < sizeof(req); i++)
-		len += (size_t)snprintf(req + len, sizeof(req) - len, " %s", argv[i]);
-	if (len + 2 >= sizeof(req)) {
-		fprintf(stderr, "sockhop: %s: arguments too long\n", cmd);
-		return 2;
-	}
-	strcat(req, "\n");
-	return control_request(path, req);
-}
+#include "pins.h"
 
 struct cli {
 	const char *dir;	/* --pin-dir */
@@ -379,26 +36,38 @@ struct command {
 
 static int run_status(const struct command *cmd, const struct cli *c, int argc, char **argv)
 {
+	struct emit e;
+
 	(void)cmd, (void)argc, (void)argv;
-	return cmd_status(c->dir, c->json);
+	emit_to_file(&e, stdout, c->json);
+	return cli_status(c->dir, &e);
 }
 
 static int run_stats(const struct command *cmd, const struct cli *c, int argc, char **argv)
 {
+	struct emit e;
+
 	(void)cmd, (void)argc, (void)argv;
-	return cmd_stats(c->dir, c->json);
+	emit_to_file(&e, stdout, c->json);
+	return cli_stats(c->dir, &e);
 }
 
 static int run_policy(const struct command *cmd, const struct cli *c, int argc, char **argv)
 {
+	struct emit e;
+
 	(void)cmd, (void)argc, (void)argv;
-	return cli_policy(c->dir, c->json);
+	emit_to_file(&e, stdout, c->json);
+	return cli_policy(c->dir, &e);
 }
 
 static int run_explain(const struct command *cmd, const struct cli *c, int argc, char **argv)
 {
+	struct emit e;
+
 	(void)cmd;
-	return cli_explain(c->dir, argc, argv, c->json);
+	emit_to_file(&e, stdout, c->json);
+	return cli_explain(c->dir, argc, argv, &e);
 }
 
 static int run_tc(const struct command *cmd, const struct cli *c, int argc, char **argv)
@@ -409,14 +78,14 @@ static int run_tc(const struct command *cmd, const struct cli *c, int argc, char
 
 static int run_services(const struct command *cmd, const struct cli *c, int argc, char **argv)
 {
-	(void)cmd, (void)argc, (void)argv;
-	return control_request(c->control, c->json ? "services-json\n" : "services\n");
+	(void)argc, (void)argv;
+	return cli_ask(c->control, c->json ? "services-json" : cmd->name, 0, NULL);
 }
 
 /* reload, tc-replace-stages, table, enable: the words as they are */
 static int run_verb(const struct command *cmd, const struct cli *c, int argc, char **argv)
 {
-	return ask_daemon(c->control, cmd->name, argc, argv);
+	return cli_ask(c->control, cmd->name, argc, argv);
 }
 
 static int run_weight(const struct command *cmd, const struct cli *c, int argc, char **argv)
@@ -428,7 +97,7 @@ static int run_weight(const struct command *cmd, const struct cli *c, int argc, 
 		fprintf(stderr, "sockhop: weight: expected 1-256, found '%s'\n", argv[2]);
 		return 2;
 	}
-	return ask_daemon(c->control, cmd->name, argc, argv);
+	return cli_ask(c->control, cmd->name, argc, argv);
 }
 
 static int run_disable(const struct command *cmd, const struct cli *c, int argc, char **argv)
@@ -437,7 +106,7 @@ static int run_disable(const struct command *cmd, const struct cli *c, int argc,
 		fprintf(stderr, "sockhop: disable: unknown argument '%s' (expected kill)\n", argv[2]);
 		return 2;
 	}
-	return ask_daemon(c->control, cmd->name, argc, argv);
+	return cli_ask(c->control, cmd->name, argc, argv);
 }
 
 static int run_help(const struct command *cmd, const struct cli *c, int argc, char **argv);

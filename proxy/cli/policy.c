@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * policy_cli.c - `sockhop policy` and `sockhop explain`: the tc policy's
+ * policy.c - `sockhop policy` and `sockhop explain`: the tc policy's
  * rules, defaults and counters, and which scope and rule a flow hits. Both
  * read the pinned maps only, so they answer while the daemon is away (kept
  * state) as well as while it runs.
@@ -13,15 +13,15 @@
 #include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
-#include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "addr.h"
 #include "cgroup.h"
+#include "cli.h"
+#include "emit.h"
 #include "maps.h"
 #include "pins.h"
-#include "policy.h"
 #include "rules.h"
 
 static const char *const err_names[SH_TC_ERR_NR] = {
@@ -153,41 +153,51 @@ static void default_text(const struct policy_maps *m, __u32 slot, char *out, siz
 		snprintf(out, len, "%s", sh_action_name(d.action));
 }
 
-static void print_dirs(const struct policy_maps *m, __u32 slot, bool json)
+/* Packets and bytes per direction and action of scope @slot. */
+static void print_dirs(const struct policy_maps *m, __u32 slot, struct emit *e)
 {
 	static const __u32 acts[] = { SH_ACT_ALLOW, SH_ACT_DENY, SH_ACT_MARK };
 	int dir;
 	size_t a;
 
 	for (dir = 0; dir < SH_TC_DIRS; dir++) {
-		if (json)
-			printf("%s\"%s\":{", dir ? "," : "", dir ? "ingress" : "egress");
+		const char *name = dir ? "ingress" : "egress";
+
+		if (e->json)
+			emit_object(e, name);
 		else
-			printf("  %-8s", dir ? "ingress" : "egress");
+			emit_text(e, "  %-8s", name);
 		for (a = 0; a < 3; a++) {
 			struct sh_tc_count c = sum_count(m->stats, SH_TC_STATS_IDX(slot, (__u32)dir,
 										   acts[a]));
 
-			if (json)
-				printf("%s\"%s\":{\"packets\":%llu,\"bytes\":%llu}", a ? "," : "",
-				       sh_action_name(acts[a]), (unsigned long long)c.packets,
-				       (unsigned long long)c.bytes);
-			else
-				printf("  %s %llu pkt %llu B", sh_action_name(acts[a]),
-				       (unsigned long long)c.packets, (unsigned long long)c.bytes);
+			if (e->json) {
+				emit_object(e, sh_action_name(acts[a]));
+				emit_u64(e, "packets", c.packets);
+				emit_u64(e, "bytes", c.bytes);
+				emit_end(e);
+			} else {
+				emit_text(e, "  %s %llu pkt %llu B", sh_action_name(acts[a]),
+					  (unsigned long long)c.packets, (unsigned long long)c.bytes);
+			}
 		}
-		printf(json ? "}" : "\n");
+		if (e->json)
+			emit_end(e);
+		else
+			emit_text(e, "\n");
 	}
 }
 
-static void print_rules(const char *dir, const struct policy_maps *m, __u32 slot, bool json)
+/* Scope @slot's rules as the config has them, each with its counters. */
+static void print_rules(const char *dir, const struct policy_maps *m, __u32 slot,
+			struct emit *e)
 {
 	struct rules_rule *v;
 	size_t n = 0, i;
 
 	read_rules(dir, slot, &v, &n);	/* none on failure */
-	if (json)
-		printf(",\"rules\":[");
+	if (e->json)
+		emit_array(e, "rules");
 	for (i = 0; i < n; i++) {
 		const struct sh_rule *r = &v[i].rule;
 		struct sh_tc_count c = { 0 };
@@ -198,36 +208,40 @@ static void print_rules(const char *dir, const struct policy_maps *m, __u32 slot
 		ports_text(r, ports, sizeof(ports));
 		if (policy && r->rule_id < SH_MAX_SCOPE_RULES)
 			c = sum_count(m->rules, slot * SH_MAX_SCOPE_RULES + r->rule_id);
-		if (json) {
-			printf("%s{\"index\":%u,\"action\":\"%s\",\"protocol\":\"%s\","
-			       "\"destination\":\"%s\",\"port\":\"%s\",\"arg\":%u", i ? "," : "",
-			       r->rule_id, sh_action_name(r->action), proto_name(r->proto), pre, ports,
-			       r->arg);
-			if (policy)
-				printf(",\"packets\":%llu,\"bytes\":%llu",
-				       (unsigned long long)c.packets, (unsigned long long)c.bytes);
-			putchar('}');
+		if (e->json) {
+			emit_object(e, NULL);
+			emit_u64(e, "index", r->rule_id);
+			emit_str(e, "action", sh_action_name(r->action));
+			emit_str(e, "protocol", proto_name(r->proto));
+			emit_str(e, "destination", pre);
+			emit_str(e, "port", ports);
+			emit_u64(e, "arg", r->arg);
+			if (policy) {
+				emit_u64(e, "packets", c.packets);
+				emit_u64(e, "bytes", c.bytes);
+			}
+			emit_end(e);
 			continue;
 		}
-		printf("  rules[%u] %-10s %-4s %-24s port %-11s", r->rule_id, sh_action_name(r->action),
-		       proto_name(r->proto), pre, ports);
+		emit_text(e, "  rules[%u] %-10s %-4s %-24s port %-11s", r->rule_id,
+			  sh_action_name(r->action), proto_name(r->proto), pre, ports);
 		if (r->action == SH_ACT_MARK)
-			printf(" mark 0x%x", r->arg);
+			emit_text(e, " mark 0x%x", r->arg);
 		if (r->action == SH_ACT_BALANCE)
-			printf(" service #%u", r->arg);
+			emit_text(e, " service #%u", r->arg);
 		if (policy)
-			printf("  %llu pkt %llu B", (unsigned long long)c.packets,
-			       (unsigned long long)c.bytes);
+			emit_text(e, "  %llu pkt %llu B", (unsigned long long)c.packets,
+				  (unsigned long long)c.bytes);
 		else
-			printf("  (not a tc rule)");
-		putchar('\n');
+			emit_text(e, "  (not a tc rule)");
+		emit_text(e, "\n");
 	}
-	if (json)
-		putchar(']');
+	if (e->json)
+		emit_end(e);
 	free(v);
 }
 
-int cli_policy(const char *dir, bool json)
+int cli_policy(const char *dir, struct emit *e)
 {
 	struct scope_row rows[SH_MAX_SCOPES];
 	struct policy_maps m;
@@ -243,42 +257,61 @@ int cli_policy(const char *dir, bool json)
 	}
 	if (open_policy_maps(dir, &m))
 		return 1;
-	if (json)
-		printf("{\"abi\":%d,\"scopes\":[", SH_TC_ABI_VERSION);
-	else
-		printf("tc policy (stage ABI %d): attach %s/tc/egress and %s/tc/ingress\n",
-		       SH_TC_ABI_VERSION, dir, dir);
+	if (e->json) {
+		emit_object(e, NULL);
+		emit_u64(e, "abi", SH_TC_ABI_VERSION);
+		emit_array(e, "scopes");
+	} else {
+		emit_text(e, "tc policy (stage ABI %d): attach %s/tc/egress and %s/tc/ingress\n",
+			  SH_TC_ABI_VERSION, dir, dir);
+	}
 	for (i = 0; i < n; i++) {
 		default_text(&m, rows[i].s.slot, def, sizeof(def));
-		if (json) {
-			printf("%s{\"name\":", i ? "," : "");
-			cli_json_str(rows[i].s.name);
-			printf(",\"slot\":%u,\"default\":\"%s\",", rows[i].s.slot, def);
+		if (e->json) {
+			emit_object(e, NULL);
+			emit_str(e, "name", rows[i].s.name);
+			emit_u64(e, "slot", rows[i].s.slot);
+			emit_str(e, "default", def);
 		} else {
-			printf("scope %s (slot %u), default %s\n", rows[i].s.name, rows[i].s.slot,
-			       def);
+			emit_text(e, "scope %s (slot %u), default %s\n", rows[i].s.name,
+				  rows[i].s.slot, def);
 		}
-		print_dirs(&m, rows[i].s.slot, json);
-		print_rules(dir, &m, rows[i].s.slot, json);
-		if (json)
-			putchar('}');
+		print_dirs(&m, rows[i].s.slot, e);
+		print_rules(dir, &m, rows[i].s.slot, e);
+		if (e->json)
+			emit_end(e);
 	}
 	default_text(&m, SH_SLOT_GLOBAL, def, sizeof(def));
-	if (json)
-		printf("],\"no_scope\":{\"default\":\"%s\",", def);
-	else
-		printf("no scope, default %s\n", def);
-	print_dirs(&m, SH_SLOT_GLOBAL, json);
-	printf(json ? "},\"errors\":{" : "errors:");
+	if (e->json) {
+		emit_end(e);
+		emit_object(e, "no_scope");
+		emit_str(e, "default", def);
+	} else {
+		emit_text(e, "no scope, default %s\n", def);
+	}
+	print_dirs(&m, SH_SLOT_GLOBAL, e);
+	if (e->json) {
+		emit_end(e);
+		emit_object(e, "errors");
+	} else {
+		emit_text(e, "errors:");
+	}
 	for (r = 0; r < SH_TC_ERR_NR; r++) {
 		__u64 s;
 
 		if (maps_sum_percpu(m.errors, &r, &s, sizeof(s)))
 			s = 0;
-		printf(json ? "%s\"%s\":%llu" : "%s %s %llu", r && json ? "," : "", err_names[r],
-		       (unsigned long long)s);
+		if (e->json)
+			emit_u64(e, err_names[r], s);
+		else
+			emit_text(e, " %s %llu", err_names[r], (unsigned long long)s);
 	}
-	printf(json ? "}}\n" : "\n");
+	if (e->json) {
+		emit_end(e);
+		emit_end(e);
+	} else {
+		emit_text(e, "\n");
+	}
 	close_policy_maps(&m);
 	return 0;
 }
@@ -312,7 +345,7 @@ static int scope_of_cgroup(const char *dir, const char *cgroup, struct scope_row
 	}
 }
 
-int cli_explain(const char *dir, int argc, char **argv, bool json)
+int cli_explain(const char *dir, int argc, char **argv, struct emit *e)
 {
 	struct sh_lpm_key key = { .prefixlen = 128 };
 	struct scope_row scope;
@@ -388,123 +421,50 @@ int cli_explain(const char *dir, int argc, char **argv, bool json)
 	default_text(&m, slot, def, sizeof(def));
 	close_policy_maps(&m);
 
-	if (json) {
-		printf("{\"cgroup\":");
-		cli_json_str(argv[0]);
-		printf(",\"scope\":");
-		if (slot == SH_SLOT_GLOBAL)
-			printf("null");
-		else
-			cli_json_str(scope.s.name);
-		printf(",\"tc\":{\"action\":\"%s\",\"rule\":%d,\"mark\":%u,\"counted_by\":[",
-		       fin ? sh_action_name(fin->action) : def, fin ? fin->rule_id : -1,
-		       fin && fin->action == SH_ACT_MARK ? fin->arg : 0);
+	if (e->json) {
+		emit_object(e, NULL);
+		emit_str(e, "cgroup", argv[0]);
+		emit_str(e, "scope", slot == SH_SLOT_GLOBAL ? NULL : scope.s.name);
+		emit_object(e, "tc");
+		emit_str(e, "action", fin ? sh_action_name(fin->action) : def);
+		emit_s64(e, "rule", fin ? fin->rule_id : -1);
+		emit_u64(e, "mark", fin && fin->action == SH_ACT_MARK ? fin->arg : 0);
+		emit_array(e, "counted_by");
 		for (i = 0; i < nc; i++)
-			printf("%s%d", i ? "," : "", counted[i]);
-		printf("]},\"accelerate\":%d,\"excluded_by\":%d,\"balance\":%d}\n",
-		       acc && acc->action == SH_ACT_ACCELERATE ? acc->rule_id : -1,
-		       acc && acc->action == SH_ACT_NO_ACCELERATE ? acc->rule_id : -1,
-		       bal ? bal->rule_id : -1);
+			emit_s64(e, NULL, counted[i]);
+		emit_end(e);
+		emit_end(e);
+		emit_s64(e, "accelerate", acc && acc->action == SH_ACT_ACCELERATE ? acc->rule_id : -1);
+		emit_s64(e, "excluded_by",
+			 acc && acc->action == SH_ACT_NO_ACCELERATE ? acc->rule_id : -1);
+		emit_s64(e, "balance", bal ? bal->rule_id : -1);
+		emit_end(e);
 		return 0;
 	}
 	if (slot == SH_SLOT_GLOBAL)
-		printf("cgroup %s: in no scope\n", argv[0]);
+		emit_text(e, "cgroup %s: in no scope\n", argv[0]);
 	else
-		printf("cgroup %s: scope '%s' (slot %u)\n", argv[0], scope.s.name, slot);
-	printf("flow: %s to %s%s%s\n", argv[1], argv[2], argc == 4 ? " port " : "",
-	       argc == 4 ? argv[3] : "");
+		emit_text(e, "cgroup %s: scope '%s' (slot %u)\n", argv[0], scope.s.name, slot);
+	emit_text(e, "flow: %s to %s%s%s\n", argv[1], argv[2], argc == 4 ? " port " : "",
+		  argc == 4 ? argv[3] : "");
 	if (fin && fin->action == SH_ACT_MARK)
-		printf("tc policy: mark 0x%x, by rules[%u]", fin->arg, fin->rule_id);
+		emit_text(e, "tc policy: mark 0x%x, by rules[%u]", fin->arg, fin->rule_id);
 	else if (fin)
-		printf("tc policy: %s, by rules[%u]", sh_action_name(fin->action), fin->rule_id);
+		emit_text(e, "tc policy: %s, by rules[%u]", sh_action_name(fin->action), fin->rule_id);
 	else
-		printf("tc policy: %s, the %s default (no rule decides)", def,
-		       slot == SH_SLOT_GLOBAL ? "no-scope" : "scope's");
+		emit_text(e, "tc policy: %s, the %s default (no rule decides)", def,
+			  slot == SH_SLOT_GLOBAL ? "no-scope" : "scope's");
 	for (i = 0; i < nc; i++)
-		printf("%s%d]", i ? ", rules[" : "; counted by rules[", counted[i]);
-	printf("\naccelerate: %s", acc && acc->action == SH_ACT_ACCELERATE ? "yes" : "no");
+		emit_text(e, "%s%d]", i ? ", rules[" : "; counted by rules[", counted[i]);
+	emit_text(e, "\naccelerate: %s", acc && acc->action == SH_ACT_ACCELERATE ? "yes" : "no");
 	if (acc)
-		printf(", by rules[%u]%s", acc->rule_id,
-		       acc->action == SH_ACT_NO_ACCELERATE ? " (no-accelerate)" : "");
-	printf("\nbalance: %s", bal ? "yes" : "no");
+		emit_text(e, ", by rules[%u]%s", acc->rule_id,
+			  acc->action == SH_ACT_NO_ACCELERATE ? " (no-accelerate)" : "");
+	emit_text(e, "\nbalance: %s", bal ? "yes" : "no");
 	if (bal)
-		printf(", by rules[%u] (service #%u)", bal->rule_id, bal->arg);
-	printf("\n(a socket belongs to the scope of the cgroup it was created in; at ingress "
-	       "the rules match the packet's source, the remote end)\n");
+		emit_text(e, ", by rules[%u] (service #%u)", bal->rule_id, bal->arg);
+	emit_text(e, "\n(a socket belongs to the scope of the cgroup it was created in; at ingress "
+		  "the rules match the packet's source, the remote end)\n");
 	return 0;
 }
 
-/* The preference and handle of the filters `sockhop tc attach` adds, so
- * that `detach` removes exactly those and nothing an operator added. */
-#define TC_PREF		"49152"
-#define TC_HANDLE	"1"
-
-/* Runs tc with @argv (NULL-terminated); its exit status, 127 when it could
- * not run. */
-static int run_tc(char *const argv[])
-{
-	int status;
-	pid_t pid;
-
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		return 127;
-	if (pid == 0) {
-		execvp("tc", argv);
-		fprintf(stderr, "sockhop: cannot run tc: %s (install iproute2)\n", strerror(errno));
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
-		return 127;
-	return WEXITSTATUS(status);
-}
-
-int cli_tc(const char *dir, int argc, char **argv)
-{
-	static const char *const hooks[2] = { "egress", "ingress" };
-	char path[512];
-	bool attach;
-	int h, rc = 0;
-
-	if (strcmp(argv[0], "attach") && strcmp(argv[0], "detach")) {
-		fprintf(stderr, "sockhop: tc: expected attach or detach, found '%s'\n", argv[0]);
-		return 2;
-	}
-	if (argc == 3 && strcmp(argv[2], "egress") && strcmp(argv[2], "ingress")) {
-		fprintf(stderr, "sockhop: tc: expected egress or ingress, found '%s'\n", argv[2]);
-		return 2;
-	}
-	attach = !strcmp(argv[0], "attach");
-	if (attach) {
-		char *qdisc[] = { "tc", "qdisc", "replace", "dev", argv[1], "clsact", NULL };
-
-		pins_path(path, sizeof(path), dir, "tc", "egress");
-		if (access(path, F_OK)) {
-			fprintf(stderr, "sockhop: %s is not pinned (is sockhopd running, with "
-				"--pin-dir %s?)\n", path, dir);
-			return 1;
-		}
-		if (run_tc(qdisc))
-			return 1;
-	}
-	for (h = 0; h < 2; h++) {
-		char *hook = (char *)hooks[h];
-		char *add[] = { "tc", "filter", "replace", "dev", argv[1], hook, "pref", TC_PREF,
-				"handle", TC_HANDLE, "bpf", "da", "pinned", path, NULL };
-		char *del[] = { "tc", "filter", "del", "dev", argv[1], hook, "pref", TC_PREF, NULL };
-
-		if (argc == 3 && strcmp(argv[2], hook))
-			continue;
-		pins_path(path, sizeof(path), dir, "tc", hook);
-		if (run_tc(attach ? add : del)) {
-			rc = 1;
-			continue;
-		}
-		printf("%s: %s %s\n", argv[1], hook, attach ? path : "filter removed");
-	}
-	if (!attach && !rc)
-		printf("%s: the clsact qdisc stays; 'tc qdisc del dev %s clsact' removes it when "
-		       "nothing else uses it\n", argv[1], argv[1]);
-	return rc;
-}

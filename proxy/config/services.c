@@ -211,8 +211,9 @@ static int parse_addr_list(struct parser *p, yaml_node_t *n, const char *key, co
 
 static int parse_service(struct parser *p, yaml_node_t *n, const char *path, struct cfg_service *sv)
 {
-	static const char *const keys[] = { "name", "listen", "virtual", "virtual-protocol", "backlog", "backends", "algorithm",
-					    "data-path", "health-check", "timeouts", "limits", NULL };
+	static const char *const keys[] = { "name", "listen", "virtual", "virtual-protocol",
+					    "backlog", "backends", "algorithm", "data-path",
+					    "health-check", "timeouts", "limits", NULL };
 	static const char *const hc_keys[] = { "interval", "timeout", "rise", "fall", NULL };
 	static const char *const to_keys[] = { "connect", "idle", "drain", NULL };
 	static const char *const lim_keys[] = { "connections", "per-backend", "attempts", NULL };

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <stdbool.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +16,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "conn.h"
 #include "control.h"
+#include "ctlproto.h"
+#include "emit.h"
 #include "log.h"
+#include "report.h"
 #include "service.h"
-#include "splice.h"
-#include "balance.h"
 
 struct ctl_client;
 
@@ -38,326 +37,8 @@ struct control {
 	struct control_stats st;
 };
 
-struct out {
-	char *buf;
-	size_t len, cap;
-};
-
-__attribute__((format(printf, 2, 3)))
-static void put(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(o->buf ? o->buf + o->len : NULL, o->buf ? o->cap - o->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if (o->buf && (size_t)n < o->cap - o->len) {
-			o->len += (size_t)n;
-			return;
-		}
-		size_t cap = (o->cap + (size_t)n + 1) * 2;
-		char *nb = realloc(o->buf, cap);
-
-		if (!nb)
-			return;	/* the answer is cut short; o->buf is still freed */
-		o->buf = nb;
-		o->cap = cap;
-	}
-}
-
-static uint64_t live_splice_bytes(const struct service *svc)
-{
-	const struct conn *c;
-	uint64_t sum = 0;
-
-	for (c = svc->conns; c; c = conn_next(c))
-		sum += conn_spliced_bytes(c);
-	return sum;
-}
-
-/* A backend's bytes out (to it) and in (from it): what closed connections
- * left in its books, and what the kernel moved for the live spliced ones. */
-static void backend_bytes(const struct service *svc, const struct backend *be,
-			  unsigned long long *out, unsigned long long *in)
-{
-	const struct conn *c;
-	uint64_t moved[2];
-
-	*out = be->bytes_out;
-	*in = be->bytes_in;
-	for (c = svc->conns; c; c = conn_next(c)) {
-		if (conn_backend(c) != be)
-			continue;
-		conn_spliced(c, moved);
-		*out += moved[0];
-		*in += moved[1];
-	}
-}
-
-static const char *be_state(const struct backend *be)
-{
-	return be->disabled ? "MAINT" : be->state == BE_UP ? "UP" : "DOWN";
-}
-
-/* Connect-time view of one service: counters summed over CPUs and how many
- * table slots each backend holds. */
-struct vip_view {
-	bool ok;
-	struct sh_vip_stats st;
-	uint32_t slots[SH_MAX_SVC_BACKENDS];
-	uint32_t empty;			/* slots with no backend */
-	struct sh_backend_stats be[SH_MAX_SVC_BACKENDS];
-};
-
-static void vip_view(const struct services *ss, const struct service *svc, struct vip_view *v)
-{
-	uint32_t id0 = balance_backend_id((uint32_t)(svc - ss->svcs), 0), *ids;
-	size_t i;
-
-	memset(v, 0, sizeof(*v));
-	if (!ss->balance || !svc->cfg->nr_vips)
-		return;
-	v->ok = !balance_service_stats(ss->balance, (uint32_t)(svc - ss->svcs), &v->st);
-	for (i = 0; i < svc->cfg->nr_backends; i++)
-		balance_backend_stats(ss->balance, id0 + (uint32_t)i, &v->be[i]);
-	ids = malloc(SH_MAGLEV_SLOTS * sizeof(*ids));
-	if (ids && !balance_read_table(ss->balance, svc->cfg, ids)) {
-		for (i = 0; i < SH_MAGLEV_SLOTS; i++) {
-			if (ids[i] >= id0 && ids[i] < id0 + svc->cfg->nr_backends)
-				v->slots[ids[i] - id0]++;
-			else
-				v->empty++;
-		}
-	}
-	free(ids);
-}
-
-static const char *vip_proto_name(const struct cfg_service *cs)
-{
-	return cs->vip_protos == (CFG_VIP_TCP | CFG_VIP_UDP) ? "tcp+udp" :
-	       cs->vip_protos == CFG_VIP_UDP ? "udp" : "tcp";
-}
-
-static void services_text(struct control *ctl, struct out *o)
-{
-	struct services *ss = ctl->ss;
-	size_t i, j;
-	int f;
-
-	for (i = 0; i < ss->nr; i++) {
-		const struct service *svc = &ss->svcs[i];
-		const struct service_stats *st = &svc->st;
-
-		if (!svc->cfg->nr_listen) {
-			/* virtual only: no proxy, the kernel picks in connect() */
-			put(o, "service %s  (%s, virtual only: balanced in connect(), no proxy)\n",
-			    svc->cfg->name, cfg_algo_name(svc->cfg->algo));
-			put(o, "  %-28s %-5s %6s %10s\n", "BACKEND", "STATE", "WEIGHT", "CHECKS-OK");
-			for (j = 0; j < svc->cfg->nr_backends; j++)
-				put(o, "  %-28s %-5s %6u %10llu%s\n", svc->backends[j].cfg->addr.text,
-				    be_state(&svc->backends[j]), svc->backends[j].weight,
-				    (unsigned long long)svc->backends[j].hc_ok,
-				    svc->backends[j].cfg->backup ? "  backup" : "");
-			goto virtual;
-		}
-		put(o, "service %s  (%s, data path %s)\n", svc->cfg->name, cfg_algo_name(svc->cfg->algo),
-		    svc->splice ? "splice" : "relay");
-		put(o, "  listen:");
-		for (j = 0; j < svc->cfg->nr_listen; j++)
-			put(o, " %s", svc->cfg->listen[j].text);
-		put(o, "\n  connections: active %u, accepted %llu, rejected (limit) %llu, "
-		       "no backend %llu, connect failures %llu, retries %llu, idle closed %llu, "
-		       "resets %llu, accept paused %llu\n", svc->active, (unsigned long long)st->accepted,
-		    (unsigned long long)st->rejected_limit, (unsigned long long)st->no_backend,
-		    (unsigned long long)st->connect_fail, (unsigned long long)st->retries,
-		    (unsigned long long)st->idle_closed, (unsigned long long)st->resets,
-		    (unsigned long long)st->accept_paused);
-		put(o, "  splice: %llu connections, %llu bytes    relay: %llu connections, %llu bytes\n",
-		    (unsigned long long)st->conns_splice,
-		    (unsigned long long)(st->bytes_splice + live_splice_bytes(svc)),
-		    (unsigned long long)st->conns_relay, (unsigned long long)st->bytes_relay);
-		put(o, "  relayed because:");
-		for (f = 0; f < FB_NR; f++)
-			put(o, " %s %llu", fallback_name((enum fallback_cause)f),
-			    (unsigned long long)st->fallback[f]);
-		put(o, "\n  %-28s %-5s %6s %6s %8s %14s %14s %8s %10s\n", "BACKEND", "STATE", "WEIGHT",
-		    "ACTIVE", "CONNS", "BYTES-OUT", "BYTES-IN", "FAILS", "CHECKS-OK");
-		for (j = 0; j < svc->cfg->nr_backends; j++) {
-			const struct backend *be = &svc->backends[j];
-			unsigned long long out, in;
-
-			backend_bytes(svc, be, &out, &in);
-			put(o, "  %-28s %-5s %6u %6u %8llu %14llu %14llu %8llu %10llu%s\n",
-			    be->cfg->addr.text, be_state(be), be->weight, backend_active(be),
-			    (unsigned long long)be->conns, out, in,
-			    (unsigned long long)(be->connect_fail + be->hc_fail),
-			    (unsigned long long)be->hc_ok, be->cfg->backup ? "  backup" : "");
-		}
-virtual:
-		if (svc->cfg->nr_vips) {
-			struct vip_view *v = malloc(sizeof(*v));
-
-			if (!v)
-				continue;
-			vip_view(ss, svc, v);
-			put(o, "  virtual (%s):", vip_proto_name(svc->cfg));
-			for (j = 0; j < svc->cfg->nr_vips; j++)
-				put(o, " %s", svc->cfg->vips[j].text);
-			put(o, "\n  connect-time: balanced %llu, refused (no backend) %llu, not allowed "
-			       "%llu, table swaps %llu (failed %llu), empty slots %u of %u%s\n",
-			    (unsigned long long)v->st.balanced, (unsigned long long)v->st.no_backend,
-			    (unsigned long long)v->st.not_allowed, (unsigned long long)st->vip_swaps,
-			    (unsigned long long)st->vip_swap_fail, v->empty, SH_MAGLEV_SLOTS,
-			    ss->balance ? "" : " (inactive: no BPF)");
-			put(o, "  %-28s %6s %10s %12s %8s %8s\n", "BACKEND", "SLOTS", "BALANCED",
-			    "ESTABLISHED", "FAILED", "KILLED");
-			for (j = 0; j < svc->cfg->nr_backends; j++)
-				put(o, "  %-28s %6u %10llu %12llu %8llu %8llu\n",
-				    svc->backends[j].cfg->addr.text, v->slots[j],
-				    (unsigned long long)v->be[j].balanced,
-				    (unsigned long long)v->be[j].established,
-				    (unsigned long long)v->be[j].failed,
-				    (unsigned long long)svc->backends[j].killed);
-			free(v);
-		}
-	}
-	if (ss->splice) {
-		struct sh_splice_stats k;
-
-		if (!splice_stats(ss->splice, &k))
-			put(o, "kernel splice: %llu skbs / %llu bytes redirected, %llu skbs / %llu bytes "
-			       "handed over by the daemon, %llu without entry, %llu redirect failures\n",
-			    (unsigned long long)k.skbs_redirected, (unsigned long long)k.bytes_redirected,
-			    (unsigned long long)k.skbs_passed, (unsigned long long)k.bytes_passed,
-			    (unsigned long long)k.no_ctl, (unsigned long long)k.redirect_fail);
-	} else if (ss->nr) {
-		put(o, "kernel splice: unavailable (%s)\n", fallback_name(ss->no_splice_cause));
-	} else {
-		put(o, "kernel splice: not loaded (no services)\n");
-	}
-	put(o, "control socket: %u clients now, %llu answered, %llu refused (over %d at once), "
-	       "%llu timed out, %llu lines too long, %llu dropped (client left first)\n",
-	    ctl->nr_clients, ctl->st.served, ctl->st.refused_busy, CTL_MAX_CLIENTS,
-	    ctl->st.timed_out, ctl->st.too_long, ctl->st.abandoned);
-}
-
-static void services_json(struct control *ctl, struct out *o)
-{
-	struct services *ss = ctl->ss;
-	struct sh_splice_stats k = { 0 };
-	struct vip_view *v;
-	size_t i, j;
-	int f;
-
-	put(o, "{\"services\":[");
-	for (i = 0; i < ss->nr; i++) {
-		const struct service *svc = &ss->svcs[i];
-		const struct service_stats *st = &svc->st;
-
-		put(o, "%s{\"name\":\"%s\",\"algorithm\":\"%s\",\"data_path\":\"%s\",\"active\":%u,"
-		       "\"accepted\":%llu,\"rejected_limit\":%llu,\"no_backend\":%llu,"
-		       "\"connect_fail\":%llu,\"retries\":%llu,\"idle_closed\":%llu,\"resets\":%llu,"
-		       "\"accept_paused\":%llu,\"conns_splice\":%llu,\"bytes_splice\":%llu,\"conns_relay\":%llu,"
-		       "\"bytes_relay\":%llu,\"fallback\":{",
-		    i ? "," : "", svc->cfg->name, cfg_algo_name(svc->cfg->algo),
-		    svc->splice ? "splice" : "relay", svc->active, (unsigned long long)st->accepted,
-		    (unsigned long long)st->rejected_limit, (unsigned long long)st->no_backend,
-		    (unsigned long long)st->connect_fail, (unsigned long long)st->retries,
-		    (unsigned long long)st->idle_closed, (unsigned long long)st->resets,
-		    (unsigned long long)st->accept_paused, (unsigned long long)st->conns_splice,
-		    (unsigned long long)(st->bytes_splice + live_splice_bytes(svc)),
-		    (unsigned long long)st->conns_relay, (unsigned long long)st->bytes_relay);
-		for (f = 0; f < FB_NR; f++)
-			put(o, "%s\"%s\":%llu", f ? "," : "", fallback_name((enum fallback_cause)f),
-			    (unsigned long long)st->fallback[f]);
-		put(o, "},\"backends\":[");
-		v = malloc(sizeof(*v));
-		if (!v)
-			return;
-		vip_view(ss, svc, v);
-		for (j = 0; j < svc->cfg->nr_backends; j++) {
-			const struct backend *be = &svc->backends[j];
-			unsigned long long out, in;
-
-			backend_bytes(svc, be, &out, &in);
-			put(o, "%s{\"address\":\"%s\",\"state\":\"%s\",\"weight\":%u,\"backup\":%s,"
-			       "\"active\":%u,\"conns\":%llu,\"bytes_out\":%llu,\"bytes_in\":%llu,"
-			       "\"connect_fail\":%llu,\"check_ok\":%llu,\"check_fail\":%llu,"
-			       "\"transitions\":%llu,\"slots\":%u,\"vip_balanced\":%llu,"
-			       "\"vip_established\":%llu,\"vip_failed\":%llu,\"killed\":%llu}",
-			    j ? "," : "", be->cfg->addr.text, be_state(be), be->weight,
-			    be->cfg->backup ? "true" : "false", backend_active(be),
-			    (unsigned long long)be->conns, out, in, (unsigned long long)be->connect_fail,
-			    (unsigned long long)be->hc_ok, (unsigned long long)be->hc_fail,
-			    (unsigned long long)be->transitions, v->slots[j],
-			    (unsigned long long)v->be[j].balanced,
-			    (unsigned long long)v->be[j].established,
-			    (unsigned long long)v->be[j].failed, (unsigned long long)be->killed);
-		}
-		put(o, "],\"virtual\":[");
-		for (j = 0; j < svc->cfg->nr_vips; j++)
-			put(o, "%s\"%s\"", j ? "," : "", svc->cfg->vips[j].text);
-		put(o, "],\"vip\":{\"protocols\":\"%s\",\"balanced\":%llu,\"no_backend\":%llu,"
-		       "\"not_allowed\":%llu,\"swaps\":%llu,\"swap_fail\":%llu,\"empty_slots\":%u}}",
-		    vip_proto_name(svc->cfg), (unsigned long long)v->st.balanced,
-		    (unsigned long long)v->st.no_backend, (unsigned long long)v->st.not_allowed,
-		    (unsigned long long)st->vip_swaps, (unsigned long long)st->vip_swap_fail,
-		    svc->cfg->nr_vips ? v->empty : 0);
-		free(v);
-	}
-	if (ss->splice)
-		splice_stats(ss->splice, &k);
-	put(o, "],\"splice\":{\"available\":%s,\"entries\":%ld,\"skbs_redirected\":%llu,"
-	       "\"bytes_redirected\":%llu,\"skbs_passed\":%llu,\"bytes_passed\":%llu,"
-	       "\"no_ctl\":%llu,\"redirect_fail\":%llu,\"empty_skbs\":%llu}",
-	    ss->splice ? "true" : "false", ss->splice ? splice_entries(ss->splice) : 0L,
-	    (unsigned long long)k.skbs_redirected,
-	    (unsigned long long)k.bytes_redirected, (unsigned long long)k.skbs_passed,
-	    (unsigned long long)k.bytes_passed, (unsigned long long)k.no_ctl,
-	    (unsigned long long)k.redirect_fail, (unsigned long long)k.empty_skbs);
-	put(o, ",\"control\":{\"clients\":%u,\"accepted\":%llu,\"served\":%llu,"
-	       "\"refused_busy\":%llu,\"timed_out\":%llu,\"too_long\":%llu,\"abandoned\":%llu}}\n",
-	    ctl->nr_clients, ctl->st.accepted, ctl->st.served, ctl->st.refused_busy,
-	    ctl->st.timed_out, ctl->st.too_long, ctl->st.abandoned);
-}
-
-/* "table SVC": the backend of each slot of the service's connect-time
- * Maglev table, one line per slot ("-" for none), for operators and tests. */
-static void table_command(struct control *ctl, const char *name, struct out *o)
-{
-	struct services *ss = ctl->ss;
-	uint32_t *ids, id0, i;
-	size_t k;
-
-	if (!*name || strchr(name, ' ')) {
-		put(o, "error: usage: table SERVICE\n");
-		return;
-	}
-	for (k = 0; k < ss->nr && strcmp(ss->svcs[k].cfg->name, name); k++)
-		;
-	if (k == ss->nr || !ss->svcs[k].cfg->nr_vips || !ss->balance) {
-		put(o, "error: no active virtual service named '%s'\n", name);
-		return;
-	}
-	ids = malloc(SH_MAGLEV_SLOTS * sizeof(*ids));
-	if (!ids || balance_read_table(ss->balance, ss->svcs[k].cfg, ids)) {
-		put(o, "error: cannot read the table of '%s'\n", name);
-		free(ids);
-		return;
-	}
-	id0 = balance_backend_id((uint32_t)k, 0);
-	for (i = 0; i < SH_MAGLEV_SLOTS; i++)
-		put(o, "%u %s\n", i, ids[i] >= id0 && ids[i] < id0 + ss->svcs[k].cfg->nr_backends ?
-				     ss->svcs[k].backends[ids[i] - id0].cfg->addr.text : "-");
-	free(ids);
-}
-
 /* "weight SVC ADDR N", "disable SVC ADDR [kill]", "enable SVC ADDR" */
-static void backend_command(struct control *ctl, char *cmd, struct out *o)
+static void backend_command(struct control *ctl, char *cmd, struct emit *o)
 {
 	char *verb, *svc, *addr, *arg, *save = NULL, why[160];
 	unsigned long w = 0;
@@ -372,7 +53,7 @@ static void backend_command(struct control *ctl, char *cmd, struct out *o)
 	arg = strtok_r(NULL, " ", &save);
 	extra = strtok_r(NULL, " ", &save);
 	if (!svc || !addr || extra || (arg && !strcmp(verb, "enable"))) {
-		put(o, "error: usage: %s SERVICE BACKEND%s\n", verb,
+		emit_text(o, CTL_ERROR_PREFIX " usage: %s SERVICE BACKEND%s\n", verb,
 		    !strcmp(verb, "weight") ? " N" : !strcmp(verb, "disable") ? " [kill]" : "");
 		return;
 	}
@@ -381,26 +62,28 @@ static void backend_command(struct control *ctl, char *cmd, struct out *o)
 
 		w = arg ? strtoul(arg, &end, 10) : 0;
 		if (!arg || *end || w < 1 || w > 256) {
-			put(o, "error: weight: expected 1-256, found '%s'\n", arg ? arg : "");
+			emit_text(o, CTL_ERROR_PREFIX " weight: expected 1-256, found '%s'\n",
+				  arg ? arg : "");
 			return;
 		}
 	} else if (!strcmp(verb, "disable")) {
 		enable = 0;
 		kill = arg && !strcmp(arg, "kill");
 		if (arg && !kill) {
-			put(o, "error: disable: unknown argument '%s' (expected kill)\n", arg);
+			emit_text(o, CTL_ERROR_PREFIX " disable: unknown argument '%s' (expected "
+				  "kill)\n", arg);
 			return;
 		}
 	} else {
 		enable = 1;
 	}
 	if (service_backend_admin(ctl->ss, svc, addr, (uint32_t)w, enable, kill, why, sizeof(why)))
-		put(o, "error: %s\n", why);
+		emit_text(o, CTL_ERROR_PREFIX " %s\n", why);
 	else
-		put(o, "ok\n");
+		emit_text(o, "ok\n");
 }
 
-static void hook_command(struct control *ctl, const char *cmd, struct out *o)
+static void hook_command(struct control *ctl, const char *cmd, struct emit *o)
 {
 	int (*fn)(void *, char *, size_t) = !strcmp(cmd, "reload") ? ctl->hooks.reload :
 					    ctl->hooks.replace_stages;
@@ -408,39 +91,40 @@ static void hook_command(struct control *ctl, const char *cmd, struct out *o)
 	int err;
 
 	if (!fn) {
-		put(o, "error: %s is not available in this daemon\n", cmd);
+		emit_text(o, CTL_ERROR_PREFIX " %s is not available in this daemon\n", cmd);
 		return;
 	}
 	err = fn(ctl->hooks.ctx, msg, sizeof(msg));
-	put(o, "%s%s\n", err ? "error: " : "", msg);
+	emit_text(o, "%s%s\n", err ? CTL_ERROR_PREFIX " " : "", msg);
 }
 
 /* --- the verbs ----------------------------------------------------------- */
 
-static void verb_services(struct control *ctl, char *args, struct out *o)
+static void verb_services(struct control *ctl, char *args, struct emit *o)
 {
 	(void)args;
-	services_text(ctl, o);
+	report_services(ctl->ss, &ctl->st, ctl->nr_clients, o);
 }
 
-static void verb_services_json(struct control *ctl, char *args, struct out *o)
+static void verb_services_json(struct control *ctl, char *args, struct emit *o)
 {
 	(void)args;
-	services_json(ctl, o);
+	o->json = true;
+	report_services(ctl->ss, &ctl->st, ctl->nr_clients, o);
 }
 
-static void verb_table(struct control *ctl, char *args, struct out *o)
+static void verb_table(struct control *ctl, char *args, struct emit *o)
 {
-	table_command(ctl, args, o);
+	report_table(ctl->ss, args, o);
 }
 
-static void verb_reload(struct control *ctl, char *args, struct out *o)
+static void verb_reload(struct control *ctl, char *args, struct emit *o)
 {
 	(void)args;
 	hook_command(ctl, "reload", o);
 }
 
-static void verb_replace_stages(struct control *ctl, char *args, struct out *o)
+static void verb_replace_stages(struct control *ctl, char *args, struct emit *o)
 {
 	(void)args;
 	hook_command(ctl, "tc-replace-stages", o);
@@ -450,7 +134,7 @@ static void verb_replace_stages(struct control *ctl, char *args, struct out *o)
  * verb without arguments refuses any. */
 static const struct verb {
 	const char *name;
-	void (*fn)(struct control *ctl, char *args, struct out *o);
+	void (*fn)(struct control *ctl, char *args, struct emit *o);
 	bool args;		/* takes arguments */
 } verbs[] = {
 	{ "services", verb_services, false },
@@ -465,7 +149,7 @@ static const struct verb {
 
 /* Appends @s to @o with everything but printable ASCII escaped, at most
  * @max bytes of it: a client's bytes never reach an operator raw. */
-static void put_escaped(struct out *o, const char *s, size_t len, size_t max)
+static void put_escaped(struct emit *o, const char *s, size_t len, size_t max)
 {
 	size_t i;
 
@@ -473,15 +157,15 @@ static void put_escaped(struct out *o, const char *s, size_t len, size_t max)
 		unsigned char c = (unsigned char)s[i];
 
 		if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\')
-			put(o, "%c", c);
+			emit_text(o, "%c", c);
 		else
-			put(o, "\\x%02x", c);
+			emit_text(o, "\\x%02x", c);
 	}
 	if (len > max)
-		put(o, "...");
+		emit_text(o, "...");
 }
 
-static void dispatch(struct control *ctl, char *line, struct out *o)
+static void dispatch(struct control *ctl, char *line, struct emit *o)
 {
 	size_t n = strcspn(line, " "), i;
 	char *args = line[n] ? line + n + 1 : line + n;
@@ -490,9 +174,9 @@ static void dispatch(struct control *ctl, char *line, struct out *o)
 		if (strlen(verbs[i].name) != n || strncmp(verbs[i].name, line, n))
 			continue;
 		if (!verbs[i].args && *args) {
-			put(o, "error: %s takes no arguments, found '", verbs[i].name);
+			emit_text(o, CTL_ERROR_PREFIX " %s takes no arguments, found '", verbs[i].name);
 			put_escaped(o, args, strlen(args), 64);
-			put(o, "'\n");
+			emit_text(o, "'\n");
 		} else if (verbs[i].fn) {
 			verbs[i].fn(ctl, args, o);
 		} else {
@@ -500,9 +184,9 @@ static void dispatch(struct control *ctl, char *line, struct out *o)
 		}
 		return;
 	}
-	put(o, "error: unknown command '");
+	emit_text(o, CTL_ERROR_PREFIX " unknown command '");
 	put_escaped(o, line, strlen(line), 64);
-	put(o, "' (expected services, services-json, weight, table, disable, enable, reload "
+	emit_text(o, "' (expected services, services-json, weight, table, disable, enable, reload "
 	       "or tc-replace-stages)\n");
 }
 
@@ -521,7 +205,7 @@ struct ctl_client {
 	ev_timer deadline;
 	bool writing;
 	size_t in_len;
-	struct out out;
+	struct emit out;		/* the answer, in memory */
 	size_t out_off;
 	struct ctl_client *prev, *next;
 	char in[CTL_LINE_MAX + 1];
@@ -541,7 +225,7 @@ static void client_close(struct ctl_client *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	ctl->nr_clients--;
-	free(c->out.buf);
+	emit_free(&c->out);
 	free(c);
 }
 
@@ -572,7 +256,7 @@ static void client_flush(struct ctl_client *c)
 
 static void client_refuse(struct ctl_client *c, const char *why)
 {
-	put(&c->out, "error: %s\n", why);
+	emit_text(&c->out, CTL_ERROR_PREFIX " %s\n", why);
 	c->writing = true;
 	ev_io_stop(c->ctl->loop, &c->io);
 	ev_io_set(&c->io, c->fd, EV_WRITE);
@@ -670,7 +354,7 @@ static void on_client_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 /* A client over the cap: told so at once, without waiting on it. */
 static void refuse_busy(struct control *ctl, int fd)
 {
-	static const char msg[] = "error: too many control clients (" CTL_MAX_CLIENTS_TEXT
+	static const char msg[] = CTL_ERROR_PREFIX " too many control clients (" CTL_MAX_CLIENTS_TEXT
 				  " at once); try again\n";
 
 	ctl->st.refused_busy++;
@@ -707,6 +391,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		c->ctl = ctl;
 		c->fd = fd;
+		emit_to_memory(&c->out, false);
 		ev_io_init(&c->io, on_client_io, fd, EV_READ);
 		c->io.data = c;
 		ev_timer_init(&c->deadline, on_client_deadline, CTL_READ_TIMEOUT, 0.);

@@ -16,8 +16,6 @@
 struct services;
 struct control;
 
-#define SH_DEFAULT_CONTROL "/run/sockhopd.sock"
-
 /* Limits of the control socket (README, sockhopd(8)). */
 #define CTL_MAX_CLIENTS		64	/* at once; more are refused at once */
 #define CTL_MAX_CLIENTS_TEXT	"64"

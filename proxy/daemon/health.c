@@ -127,7 +127,8 @@ void health_start(struct backend *be)
 	if (!be->svc->cfg->health.enabled)
 		return;
 	/* spread the first checks over a tenth of the interval */
-	ev_timer_set(&be->hc_timer, 0.001 + (be->idx % 10) * be->svc->cfg->health.interval_ms / 100000.0, 0);
+	ev_timer_set(&be->hc_timer,
+		     0.001 + (be->idx % 10) * be->svc->cfg->health.interval_ms / 100000.0, 0);
 	ev_timer_start(loop_of(be), &be->hc_timer);
 }
 

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "conn.h"
 #include "control.h"
+#include "ctlproto.h"
 #include "loader.h"
 #include "log.h"
 #include "pins.h"

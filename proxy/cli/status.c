@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * status.c - `sockhop status` and `sockhop stats`: what is pinned, who owns
+ * it, and the acceleration counters. Both read the pinned maps only, so they
+ * answer whether the daemon runs or has left its kernel paths behind.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "emit.h"
+#include "flaws.h"
+#include "maps.h"
+#include "pins.h"
+
+/* Is a link for @cgid pinned (the scope's programs are attached there)? */
+static bool attached_at(const char *dir, __u64 cgid)
+{
+	char links[512], suffix[32];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	pins_path(links, sizeof(links), dir, "links", NULL);
+	d = opendir(links);
+	if (!d)
+		return false;
+	snprintf(suffix, sizeof(suffix), "-%llu", (unsigned long long)cgid);
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name), s = strlen(suffix);
+
+		found |= n > s && !strcmp(de->d_name + n - s, suffix);
+	}
+	closedir(d);
+	return found;
+}
+
+/* What the status report shows, read once for both forms. */
+struct status {
+	struct sh_meta meta;
+	bool running, died, tc;
+	long sockets;			/* in the SOCKHASH, -1 unknown */
+	struct scope_row rows[SH_MAX_SCOPES];
+	bool attached[SH_MAX_SCOPES];
+	size_t nr;
+};
+
+static void status_json(const char *dir, const struct status *st, struct emit *e)
+{
+	size_t f, i;
+
+	emit_object(e, NULL);
+	emit_str(e, "pin_dir", dir);
+	emit_u64(e, "layout_version", st->meta.layout_version);
+	emit_object(e, "daemon");
+	emit_bool(e, "running", st->running);
+	emit_u64(e, "pid", st->running ? st->meta.daemon_pid : 0);
+	emit_bool(e, "died", st->died);
+	emit_end(e);
+	emit_bool(e, "kept", st->meta.kept);
+	emit_s64(e, "accelerated_sockets", st->sockets);
+	emit_bool(e, "tc_entries", st->tc);
+	if (!st->meta.canary_ran) {
+		emit_null(e, "kernel_flaws");
+	} else {
+		emit_array(e, "kernel_flaws");
+		for (f = 0; f < SH_NR_FLAWS; f++)
+			if (st->meta.kernel_flaws & sh_flaws[f].bit)
+				emit_str(e, NULL, sh_flaws[f].name);
+		emit_end(e);
+	}
+	emit_array(e, "scopes");
+	for (i = 0; i < st->nr; i++) {
+		emit_object(e, NULL);
+		emit_str(e, "name", st->rows[i].s.name);
+		emit_u64(e, "slot", st->rows[i].s.slot);
+		emit_u64(e, "cgroup_id", st->rows[i].cgid);
+		emit_bool(e, "attached_here", st->attached[i]);
+		emit_end(e);
+	}
+	emit_end(e);
+	emit_end(e);
+}
+
+static void status_text(const char *dir, const struct status *st, struct emit *e)
+{
+	const struct sh_meta *m = &st->meta;
+	size_t f, i;
+
+	emit_text(e, "pin directory:   %s (layout version %u)\n", dir, m->layout_version);
+	if (st->running)
+		emit_text(e, "daemon:          running, pid %u\n", m->daemon_pid);
+	else if (st->died)
+		emit_text(e, "daemon:          not running: pid %u died without cleaning up "
+			  "(killed, OOM or a crash); its kernel paths still run, the next sockhopd "
+			  "start reconciles them\n", m->daemon_pid);
+	else
+		emit_text(e, "daemon:          not running%s\n",
+			  m->kept ? "; kernel paths kept in place (--keep)" : "");
+	emit_text(e, "accelerated sockets: %ld\n", st->sockets);
+	if (!m->canary_ran) {
+		emit_text(e, "kernel flaws:    not tested (the daemon's start-up canary could not "
+			  "run)\n");
+	} else {
+		emit_text(e, "kernel flaws:    %s\n", m->kernel_flaws ? "" : "none of the known ones");
+		for (f = 0; f < SH_NR_FLAWS; f++)
+			if (m->kernel_flaws & sh_flaws[f].bit)
+				emit_text(e, "  %s: %s;\n    %s\n", sh_flaws[f].name, sh_flaws[f].what,
+					  sh_flaws[f].remedy);
+	}
+	if (st->tc)
+		emit_text(e, "tc entries:      pinned; attach with\n"
+			  "                   tc filter add dev DEV egress bpf da pinned %s/tc/egress\n"
+			  "                   tc filter add dev DEV ingress bpf da pinned %s/tc/ingress\n",
+			  dir, dir);
+	else
+		emit_text(e, "tc entries:      not pinned\n");
+	emit_text(e, "scopes:          %zu\n", st->nr);
+	for (i = 0; i < st->nr; i++)
+		emit_text(e, "  %-20s slot %-3u cgroup id %-10llu %s\n", st->rows[i].s.name,
+			  st->rows[i].s.slot, (unsigned long long)st->rows[i].cgid,
+			  st->attached[i] ? "programs attached here" :
+			  "served by an enclosing scope's programs");
+}
+
+int cli_status(const char *dir, struct emit *e)
+{
+	struct status st = { .sockets = -1 };
+	char tc_pin[512];
+	size_t i;
+	int fd, err;
+
+	err = pins_read_meta(dir, &st.meta);
+	if (err) {
+		fprintf(stderr, "sockhop: nothing pinned in %s (%s): is sockhopd running, or was "
+			"it stopped without --keep?\n", dir, strerror(-err));
+		return 1;
+	}
+	st.running = pins_owner_alive(&st.meta);
+	st.died = !st.running && st.meta.daemon_pid && !st.meta.kept;
+	err = pins_read_scopes(dir, st.rows, &st.nr);
+	if (err) {
+		fprintf(stderr, "sockhop: cannot read the scopes of %s: %s\n", dir, strerror(-err));
+		return 1;
+	}
+	for (i = 0; i < st.nr; i++)
+		st.attached[i] = attached_at(dir, st.rows[i].cgid);
+	fd = pins_open_map(dir, "sock_hash");
+	if (fd >= 0) {
+		st.sockets = maps_count_keys(fd, sizeof(struct sh_sock_key));
+		close(fd);
+	}
+	pins_path(tc_pin, sizeof(tc_pin), dir, "tc", "egress");
+	st.tc = access(tc_pin, F_OK) == 0;
+	if (e->json)
+		status_json(dir, &st, e);
+	else
+		status_text(dir, &st, e);
+	return 0;
+}
+
+static const char *const errno_names[SH_ERR_NR] = {
+	[SH_ERR_EEXIST] = "EEXIST", [SH_ERR_ENOMEM] = "ENOMEM", [SH_ERR_E2BIG] = "E2BIG",
+	[SH_ERR_EOPNOTSUPP] = "EOPNOTSUPP", [SH_ERR_EINVAL] = "EINVAL", [SH_ERR_EBUSY] = "EBUSY",
+	[SH_ERR_OTHER] = "other",
+};
+
+static void stats_json(const char *key, const char *name, const struct sh_stats *s,
+		       struct emit *e)
+{
+	int i;
+
+	emit_object(e, key);
+	emit_str(e, "scope", name);
+	emit_u64(e, "msg_redirected", s->msg_redirected);
+	emit_u64(e, "bytes_redirected", s->bytes_redirected);
+	emit_u64(e, "msg_no_peer", s->msg_no_peer);
+	emit_u64(e, "bytes_no_peer", s->bytes_no_peer);
+	emit_u64(e, "inserts", s->inserts);
+	emit_u64(e, "insert_fail", s->insert_fail);
+	emit_u64(e, "not_matched", s->not_matched);
+	emit_u64(e, "excluded", s->excluded);
+	emit_u64(e, "skb_verdict", s->skb_verdict);
+	emit_u64(e, "scoped_sockets", s->scoped_sockets);
+	emit_u64(e, "holds", s->holds);
+	emit_u64(e, "resumes", s->resumes);
+	emit_u64(e, "held_ns", s->held_ns);
+	emit_u64(e, "msg_held", s->msg_held);
+	emit_u64(e, "bytes_held", s->bytes_held);
+	emit_u64(e, "msg_ordered", s->msg_ordered);
+	emit_u64(e, "bytes_ordered", s->bytes_ordered);
+	emit_object(e, "insert_errno");
+	for (i = 0; i < SH_ERR_NR; i++)
+		emit_u64(e, errno_names[i], s->insert_errno[i]);
+	emit_end(e);
+	emit_end(e);
+}
+
+static void stats_text(const char *name, const struct sh_stats *s, struct emit *e)
+{
+	int i;
+
+	emit_text(e, "%s\n", name);
+	emit_text(e, "  sockets tagged %llu, inserted %llu, insert failures %llu, not matched "
+		  "%llu\n", (unsigned long long)s->scoped_sockets, (unsigned long long)s->inserts,
+		  (unsigned long long)s->insert_fail, (unsigned long long)s->not_matched);
+	emit_text(e, "  redirected     %llu msgs, %llu bytes\n",
+		  (unsigned long long)s->msg_redirected, (unsigned long long)s->bytes_redirected);
+	emit_text(e, "  passed to TCP  %llu msgs, %llu bytes (no peer socket)\n",
+		  (unsigned long long)s->msg_no_peer, (unsigned long long)s->bytes_no_peer);
+	emit_text(e, "  held back      %llu times, %.3f s in all, resumed %llu; TCP carried %llu "
+		  "msgs, %llu bytes while held and %llu msgs, %llu bytes to keep the order\n",
+		  (unsigned long long)s->holds, (double)s->held_ns / 1e9,
+		  (unsigned long long)s->resumes, (unsigned long long)s->msg_held,
+		  (unsigned long long)s->bytes_held, (unsigned long long)s->msg_ordered,
+		  (unsigned long long)s->bytes_ordered);
+	if (s->excluded)
+		emit_text(e, "  excluded       %llu sockets (a no-accelerate rule)\n",
+			  (unsigned long long)s->excluded);
+	if (s->skb_verdict)
+		emit_text(e, "  sk_skb verdicts %llu\n", (unsigned long long)s->skb_verdict);
+	for (i = 0; i < SH_ERR_NR; i++)
+		if (s->insert_errno[i])
+			emit_text(e, "  insert failed with %s: %llu\n", errno_names[i],
+				  (unsigned long long)s->insert_errno[i]);
+}
+
+int cli_stats(const char *dir, struct emit *e)
+{
+	struct scope_row rows[SH_MAX_SCOPES];
+	struct sh_stats s[SH_MAX_SCOPES], global;
+	size_t nr = 0, i;
+	int fd, err;
+
+	err = pins_read_scopes(dir, rows, &nr);
+	fd = err ? err : pins_open_map(dir, "stats");
+	if (fd < 0) {
+		fprintf(stderr, "sockhop: cannot read the maps pinned in %s (%s): is sockhopd "
+			"running, or was it stopped without --keep?\n", dir, strerror(-fd));
+		return 1;
+	}
+	/* all read before anything is printed: a failure prints no half report */
+	for (i = 0; i < nr && !err; i++)
+		err = pins_sum_stats(fd, rows[i].s.slot, &s[i]);
+	if (!err)
+		err = pins_sum_stats(fd, SH_SLOT_GLOBAL, &global);
+	close(fd);
+	if (err) {
+		fprintf(stderr, "sockhop: cannot read counters: %s\n", strerror(-err));
+		return 1;
+	}
+	if (!e->json) {
+		for (i = 0; i < nr; i++)
+			stats_text(rows[i].s.name, &s[i], e);
+		stats_text("(no scope / global)", &global, e);
+		return 0;
+	}
+	emit_object(e, NULL);
+	emit_array(e, "scopes");
+	for (i = 0; i < nr; i++)
+		stats_json(NULL, rows[i].s.name, &s[i], e);
+	emit_end(e);
+	stats_json("global", "(global)", &global, e);
+	emit_end(e);
+	return 0;
+}
