@@ -163,28 +163,19 @@ static void print_dirs(const struct policy_maps *m, __u32 slot, struct emit *e)
 	for (dir = 0; dir < SH_TC_DIRS; dir++) {
 		const char *name = dir ? "ingress" : "egress";
 
-		if (e->json)
-			emit_object(e, name);
-		else
-			emit_text(e, "  %-8s", name);
+		emit_text(e, "  %-8s", name);
+		emit_object(e, name, NULL);
 		for (a = 0; a < 3; a++) {
 			struct sh_tc_count c = sum_count(m->stats, SH_TC_STATS_IDX(slot, (__u32)dir,
 										   acts[a]));
 
-			if (e->json) {
-				emit_object(e, sh_action_name(acts[a]));
-				emit_u64(e, "packets", c.packets);
-				emit_u64(e, "bytes", c.bytes);
-				emit_end(e);
-			} else {
-				emit_text(e, "  %s %llu pkt %llu B", sh_action_name(acts[a]),
-					  (unsigned long long)c.packets, (unsigned long long)c.bytes);
-			}
+			emit_text(e, "  %s", sh_action_name(acts[a]));
+			emit_object(e, sh_action_name(acts[a]), NULL);
+			emit_u64(e, "packets", " %llu pkt", c.packets);
+			emit_u64(e, "bytes", " %llu B", c.bytes);
+			emit_end(e, NULL);
 		}
-		if (e->json)
-			emit_end(e);
-		else
-			emit_text(e, "\n");
+		emit_end(e, "\n");
 	}
 }
 
@@ -196,8 +187,7 @@ static void print_rules(const char *dir, const struct policy_maps *m, __u32 slot
 	size_t n = 0, i;
 
 	read_rules(dir, slot, &v, &n);	/* none on failure */
-	if (e->json)
-		emit_array(e, "rules");
+	emit_array(e, "rules", NULL);
 	for (i = 0; i < n; i++) {
 		const struct sh_rule *r = &v[i].rule;
 		struct sh_tc_count c = { 0 };
@@ -208,36 +198,23 @@ static void print_rules(const char *dir, const struct policy_maps *m, __u32 slot
 		ports_text(r, ports, sizeof(ports));
 		if (policy && r->rule_id < SH_MAX_SCOPE_RULES)
 			c = sum_count(m->rules, slot * SH_MAX_SCOPE_RULES + r->rule_id);
-		if (e->json) {
-			emit_object(e, NULL);
-			emit_u64(e, "index", r->rule_id);
-			emit_str(e, "action", sh_action_name(r->action));
-			emit_str(e, "protocol", proto_name(r->proto));
-			emit_str(e, "destination", pre);
-			emit_str(e, "port", ports);
-			emit_u64(e, "arg", r->arg);
-			if (policy) {
-				emit_u64(e, "packets", c.packets);
-				emit_u64(e, "bytes", c.bytes);
-			}
-			emit_end(e);
-			continue;
-		}
-		emit_text(e, "  rules[%u] %-10s %-4s %-24s port %-11s", r->rule_id,
-			  sh_action_name(r->action), proto_name(r->proto), pre, ports);
-		if (r->action == SH_ACT_MARK)
-			emit_text(e, " mark 0x%x", r->arg);
-		if (r->action == SH_ACT_BALANCE)
-			emit_text(e, " service #%u", r->arg);
-		if (policy)
-			emit_text(e, "  %llu pkt %llu B", (unsigned long long)c.packets,
-				  (unsigned long long)c.bytes);
-		else
+		emit_object(e, NULL, NULL);
+		emit_u64(e, "index", "  rules[%llu]", r->rule_id);
+		emit_str(e, "action", " %-13s", sh_action_name(r->action));
+		emit_str(e, "protocol", " %-4s", proto_name(r->proto));
+		emit_str(e, "destination", " %-24s", pre);
+		emit_str(e, "port", " port %-11s", ports);
+		emit_u64(e, "arg", r->action == SH_ACT_MARK ? " mark 0x%llx" :
+			 r->action == SH_ACT_BALANCE ? " service #%llu" : NULL, r->arg);
+		if (policy) {
+			emit_u64(e, "packets", "  %llu pkt", c.packets);
+			emit_u64(e, "bytes", " %llu B", c.bytes);
+		} else {
 			emit_text(e, "  (not a tc rule)");
-		emit_text(e, "\n");
+		}
+		emit_end(e, "\n");
 	}
-	if (e->json)
-		emit_end(e);
+	emit_end(e, NULL);
 	free(v);
 }
 
@@ -257,61 +234,37 @@ int cli_policy(const char *dir, struct emit *e)
 	}
 	if (open_policy_maps(dir, &m))
 		return 1;
-	if (e->json) {
-		emit_object(e, NULL);
-		emit_u64(e, "abi", SH_TC_ABI_VERSION);
-		emit_array(e, "scopes");
-	} else {
-		emit_text(e, "tc policy (stage ABI %d): attach %s/tc/egress and %s/tc/ingress\n",
-			  SH_TC_ABI_VERSION, dir, dir);
-	}
+	emit_object(e, NULL, NULL);
+	emit_u64(e, "abi", "tc policy (stage ABI %llu)", SH_TC_ABI_VERSION);
+	emit_text(e, ": attach %s/tc/egress and %s/tc/ingress\n", dir, dir);
+	emit_array(e, "scopes", NULL);
 	for (i = 0; i < n; i++) {
 		default_text(&m, rows[i].s.slot, def, sizeof(def));
-		if (e->json) {
-			emit_object(e, NULL);
-			emit_str(e, "name", rows[i].s.name);
-			emit_u64(e, "slot", rows[i].s.slot);
-			emit_str(e, "default", def);
-		} else {
-			emit_text(e, "scope %s (slot %u), default %s\n", rows[i].s.name,
-				  rows[i].s.slot, def);
-		}
+		emit_object(e, NULL, NULL);
+		emit_str(e, "name", "scope %s", rows[i].s.name);
+		emit_u64(e, "slot", " (slot %llu)", rows[i].s.slot);
+		emit_str(e, "default", ", default %s\n", def);
 		print_dirs(&m, rows[i].s.slot, e);
 		print_rules(dir, &m, rows[i].s.slot, e);
-		if (e->json)
-			emit_end(e);
+		emit_end(e, NULL);
 	}
+	emit_end(e, NULL);
 	default_text(&m, SH_SLOT_GLOBAL, def, sizeof(def));
-	if (e->json) {
-		emit_end(e);
-		emit_object(e, "no_scope");
-		emit_str(e, "default", def);
-	} else {
-		emit_text(e, "no scope, default %s\n", def);
-	}
+	emit_object(e, "no_scope", NULL);
+	emit_str(e, "default", "no scope, default %s\n", def);
 	print_dirs(&m, SH_SLOT_GLOBAL, e);
-	if (e->json) {
-		emit_end(e);
-		emit_object(e, "errors");
-	} else {
-		emit_text(e, "errors:");
-	}
+	emit_end(e, NULL);
+	emit_object(e, "errors", "errors:");
 	for (r = 0; r < SH_TC_ERR_NR; r++) {
 		__u64 s;
 
 		if (maps_sum_percpu(m.errors, &r, &s, sizeof(s)))
 			s = 0;
-		if (e->json)
-			emit_u64(e, err_names[r], s);
-		else
-			emit_text(e, " %s %llu", err_names[r], (unsigned long long)s);
+		emit_text(e, " %s", err_names[r]);
+		emit_u64(e, err_names[r], " %llu", s);
 	}
-	if (e->json) {
-		emit_end(e);
-		emit_end(e);
-	} else {
-		emit_text(e, "\n");
-	}
+	emit_end(e, "\n");
+	emit_end(e, NULL);
 	close_policy_maps(&m);
 	return 0;
 }
@@ -421,50 +374,47 @@ int cli_explain(const char *dir, int argc, char **argv, struct emit *e)
 	default_text(&m, slot, def, sizeof(def));
 	close_policy_maps(&m);
 
-	if (e->json) {
-		emit_object(e, NULL);
-		emit_str(e, "cgroup", argv[0]);
-		emit_str(e, "scope", slot == SH_SLOT_GLOBAL ? NULL : scope.s.name);
-		emit_object(e, "tc");
-		emit_str(e, "action", fin ? sh_action_name(fin->action) : def);
-		emit_s64(e, "rule", fin ? fin->rule_id : -1);
-		emit_u64(e, "mark", fin && fin->action == SH_ACT_MARK ? fin->arg : 0);
-		emit_array(e, "counted_by");
-		for (i = 0; i < nc; i++)
-			emit_s64(e, NULL, counted[i]);
-		emit_end(e);
-		emit_end(e);
-		emit_s64(e, "accelerate", acc && acc->action == SH_ACT_ACCELERATE ? acc->rule_id : -1);
-		emit_s64(e, "excluded_by",
-			 acc && acc->action == SH_ACT_NO_ACCELERATE ? acc->rule_id : -1);
-		emit_s64(e, "balance", bal ? bal->rule_id : -1);
-		emit_end(e);
-		return 0;
-	}
+	emit_object(e, NULL, NULL);
+	emit_str(e, "cgroup", "cgroup %s: ", argv[0]);
 	if (slot == SH_SLOT_GLOBAL)
-		emit_text(e, "cgroup %s: in no scope\n", argv[0]);
-	else
-		emit_text(e, "cgroup %s: scope '%s' (slot %u)\n", argv[0], scope.s.name, slot);
+		emit_text(e, "in no scope\n");
+	emit_str(e, "scope", slot == SH_SLOT_GLOBAL ? NULL : "scope '%s'",
+		 slot == SH_SLOT_GLOBAL ? NULL : scope.s.name);
+	if (slot != SH_SLOT_GLOBAL)
+		emit_text(e, " (slot %u)\n", slot);
 	emit_text(e, "flow: %s to %s%s%s\n", argv[1], argv[2], argc == 4 ? " port " : "",
 		  argc == 4 ? argv[3] : "");
+	emit_object(e, "tc", "tc policy: ");
 	if (fin && fin->action == SH_ACT_MARK)
-		emit_text(e, "tc policy: mark 0x%x, by rules[%u]", fin->arg, fin->rule_id);
+		emit_text(e, "mark 0x%x, by rules[%u]", fin->arg, fin->rule_id);
 	else if (fin)
-		emit_text(e, "tc policy: %s, by rules[%u]", sh_action_name(fin->action), fin->rule_id);
+		emit_text(e, "%s, by rules[%u]", sh_action_name(fin->action), fin->rule_id);
 	else
-		emit_text(e, "tc policy: %s, the %s default (no rule decides)", def,
+		emit_text(e, "%s, the %s default (no rule decides)", def,
 			  slot == SH_SLOT_GLOBAL ? "no-scope" : "scope's");
+	emit_str(e, "action", NULL, fin ? sh_action_name(fin->action) : def);
+	emit_s64(e, "rule", NULL, fin ? fin->rule_id : -1);
+	emit_u64(e, "mark", NULL, fin && fin->action == SH_ACT_MARK ? fin->arg : 0);
+	emit_array(e, "counted_by", NULL);
 	for (i = 0; i < nc; i++)
-		emit_text(e, "%s%d]", i ? ", rules[" : "; counted by rules[", counted[i]);
-	emit_text(e, "\naccelerate: %s", acc && acc->action == SH_ACT_ACCELERATE ? "yes" : "no");
+		emit_s64(e, NULL, i ? ", rules[%lld]" : "; counted by rules[%lld]", counted[i]);
+	emit_end(e, "\n");
+	emit_end(e, NULL);
+	emit_s64(e, "accelerate", NULL,
+		 acc && acc->action == SH_ACT_ACCELERATE ? acc->rule_id : -1);
+	emit_s64(e, "excluded_by", NULL,
+		 acc && acc->action == SH_ACT_NO_ACCELERATE ? acc->rule_id : -1);
+	emit_text(e, "accelerate: %s", acc && acc->action == SH_ACT_ACCELERATE ? "yes" : "no");
 	if (acc)
 		emit_text(e, ", by rules[%u]%s", acc->rule_id,
 			  acc->action == SH_ACT_NO_ACCELERATE ? " (no-accelerate)" : "");
+	emit_s64(e, "balance", NULL, bal ? bal->rule_id : -1);
 	emit_text(e, "\nbalance: %s", bal ? "yes" : "no");
 	if (bal)
 		emit_text(e, ", by rules[%u] (service #%u)", bal->rule_id, bal->arg);
 	emit_text(e, "\n(a socket belongs to the scope of the cgroup it was created in; at ingress "
 		  "the rules match the packet's source, the remote end)\n");
+	emit_end(e, NULL);
 	return 0;
 }
 

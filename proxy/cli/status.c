@@ -49,69 +49,43 @@ struct status {
 	size_t nr;
 };
 
-static void status_json(const char *dir, const struct status *st, struct emit *e)
-{
-	size_t f, i;
-
-	emit_object(e, NULL);
-	emit_str(e, "pin_dir", dir);
-	emit_u64(e, "layout_version", st->meta.layout_version);
-	emit_object(e, "daemon");
-	emit_bool(e, "running", st->running);
-	emit_u64(e, "pid", st->running ? st->meta.daemon_pid : 0);
-	emit_bool(e, "died", st->died);
-	emit_end(e);
-	emit_bool(e, "kept", st->meta.kept);
-	emit_s64(e, "accelerated_sockets", st->sockets);
-	emit_bool(e, "tc_entries", st->tc);
-	if (!st->meta.canary_ran) {
-		emit_null(e, "kernel_flaws");
-	} else {
-		emit_array(e, "kernel_flaws");
-		for (f = 0; f < SH_NR_FLAWS; f++)
-			if (st->meta.kernel_flaws & sh_flaws[f].bit)
-				emit_str(e, NULL, sh_flaws[f].name);
-		emit_end(e);
-	}
-	emit_array(e, "scopes");
-	for (i = 0; i < st->nr; i++) {
-		emit_object(e, NULL);
-		emit_str(e, "name", st->rows[i].s.name);
-		emit_u64(e, "slot", st->rows[i].s.slot);
-		emit_u64(e, "cgroup_id", st->rows[i].cgid);
-		emit_bool(e, "attached_here", st->attached[i]);
-		emit_end(e);
-	}
-	emit_end(e);
-	emit_end(e);
-}
-
-static void status_text(const char *dir, const struct status *st, struct emit *e)
+static void status_report(const char *dir, const struct status *st, struct emit *e)
 {
 	const struct sh_meta *m = &st->meta;
 	size_t f, i;
 
-	emit_text(e, "pin directory:   %s (layout version %u)\n", dir, m->layout_version);
-	if (st->running)
-		emit_text(e, "daemon:          running, pid %u\n", m->daemon_pid);
-	else if (st->died)
-		emit_text(e, "daemon:          not running: pid %u died without cleaning up "
-			  "(killed, OOM or a crash); its kernel paths still run, the next sockhopd "
-			  "start reconciles them\n", m->daemon_pid);
-	else
-		emit_text(e, "daemon:          not running%s\n",
-			  m->kept ? "; kernel paths kept in place (--keep)" : "");
-	emit_text(e, "accelerated sockets: %ld\n", st->sockets);
+	emit_object(e, NULL, NULL);
+	emit_str(e, "pin_dir", "pin directory:   %s", dir);
+	emit_u64(e, "layout_version", " (layout version %llu)\n", m->layout_version);
+	emit_object(e, "daemon", "daemon:          ");
+	emit_bool(e, "running", NULL, st->running);
+	emit_u64(e, "pid", st->running ? "running, pid %llu\n" : NULL,
+		 st->running ? m->daemon_pid : 0);
+	emit_bool(e, "died", NULL, st->died);
+	if (st->died)
+		emit_text(e, "not running: pid %u died without cleaning up (killed, OOM or a "
+			  "crash); its kernel paths still run, the next sockhopd start reconciles "
+			  "them\n", m->daemon_pid);
+	else if (!st->running)
+		emit_text(e, "not running%s\n", m->kept ? "; kernel paths kept in place (--keep)" : "");
+	emit_end(e, NULL);
+	emit_bool(e, "kept", NULL, m->kept);
+	emit_s64(e, "accelerated_sockets", "accelerated sockets: %lld\n", st->sockets);
 	if (!m->canary_ran) {
-		emit_text(e, "kernel flaws:    not tested (the daemon's start-up canary could not "
-			  "run)\n");
+		emit_str(e, "kernel_flaws", "kernel flaws:    %s\n",
+			 e->json ? NULL : "not tested (the daemon's start-up canary could not run)");
 	} else {
-		emit_text(e, "kernel flaws:    %s\n", m->kernel_flaws ? "" : "none of the known ones");
-		for (f = 0; f < SH_NR_FLAWS; f++)
-			if (m->kernel_flaws & sh_flaws[f].bit)
-				emit_text(e, "  %s: %s;\n    %s\n", sh_flaws[f].name, sh_flaws[f].what,
-					  sh_flaws[f].remedy);
+		emit_array(e, "kernel_flaws", m->kernel_flaws ? "kernel flaws:    \n" :
+			   "kernel flaws:    none of the known ones\n");
+		for (f = 0; f < SH_NR_FLAWS; f++) {
+			if (!(m->kernel_flaws & sh_flaws[f].bit))
+				continue;
+			emit_str(e, NULL, "  %s: ", sh_flaws[f].name);
+			emit_text(e, "%s;\n    %s\n", sh_flaws[f].what, sh_flaws[f].remedy);
+		}
+		emit_end(e, NULL);
 	}
+	emit_bool(e, "tc_entries", NULL, st->tc);
 	if (st->tc)
 		emit_text(e, "tc entries:      pinned; attach with\n"
 			  "                   tc filter add dev DEV egress bpf da pinned %s/tc/egress\n"
@@ -120,11 +94,19 @@ static void status_text(const char *dir, const struct status *st, struct emit *e
 	else
 		emit_text(e, "tc entries:      not pinned\n");
 	emit_text(e, "scopes:          %zu\n", st->nr);
-	for (i = 0; i < st->nr; i++)
-		emit_text(e, "  %-20s slot %-3u cgroup id %-10llu %s\n", st->rows[i].s.name,
-			  st->rows[i].s.slot, (unsigned long long)st->rows[i].cgid,
-			  st->attached[i] ? "programs attached here" :
+	emit_array(e, "scopes", NULL);
+	for (i = 0; i < st->nr; i++) {
+		emit_object(e, NULL, "  ");
+		emit_str(e, "name", "%-20s", st->rows[i].s.name);
+		emit_u64(e, "slot", " slot %-3llu", st->rows[i].s.slot);
+		emit_u64(e, "cgroup_id", " cgroup id %-10llu", st->rows[i].cgid);
+		emit_bool(e, "attached_here", NULL, st->attached[i]);
+		emit_text(e, " %s", st->attached[i] ? "programs attached here" :
 			  "served by an enclosing scope's programs");
+		emit_end(e, "\n");
+	}
+	emit_end(e, NULL);
+	emit_end(e, NULL);
 }
 
 int cli_status(const char *dir, struct emit *e)
@@ -156,10 +138,7 @@ int cli_status(const char *dir, struct emit *e)
 	}
 	pins_path(tc_pin, sizeof(tc_pin), dir, "tc", "egress");
 	st.tc = access(tc_pin, F_OK) == 0;
-	if (e->json)
-		status_json(dir, &st, e);
-	else
-		status_text(dir, &st, e);
+	status_report(dir, &st, e);
 	return 0;
 }
 
@@ -169,64 +148,43 @@ static const char *const errno_names[SH_ERR_NR] = {
 	[SH_ERR_OTHER] = "other",
 };
 
-static void stats_json(const char *key, const char *name, const struct sh_stats *s,
-		       struct emit *e)
+/* One scope's counters; @key names it in JSON (NULL: in the array). */
+static void stats_report(const char *key, const char *name, const struct sh_stats *s,
+			 struct emit *e)
 {
 	int i;
 
-	emit_object(e, key);
-	emit_str(e, "scope", name);
-	emit_u64(e, "msg_redirected", s->msg_redirected);
-	emit_u64(e, "bytes_redirected", s->bytes_redirected);
-	emit_u64(e, "msg_no_peer", s->msg_no_peer);
-	emit_u64(e, "bytes_no_peer", s->bytes_no_peer);
-	emit_u64(e, "inserts", s->inserts);
-	emit_u64(e, "insert_fail", s->insert_fail);
-	emit_u64(e, "not_matched", s->not_matched);
-	emit_u64(e, "excluded", s->excluded);
-	emit_u64(e, "skb_verdict", s->skb_verdict);
-	emit_u64(e, "scoped_sockets", s->scoped_sockets);
-	emit_u64(e, "holds", s->holds);
-	emit_u64(e, "resumes", s->resumes);
-	emit_u64(e, "held_ns", s->held_ns);
-	emit_u64(e, "msg_held", s->msg_held);
-	emit_u64(e, "bytes_held", s->bytes_held);
-	emit_u64(e, "msg_ordered", s->msg_ordered);
-	emit_u64(e, "bytes_ordered", s->bytes_ordered);
-	emit_object(e, "insert_errno");
-	for (i = 0; i < SH_ERR_NR; i++)
-		emit_u64(e, errno_names[i], s->insert_errno[i]);
-	emit_end(e);
-	emit_end(e);
-}
-
-static void stats_text(const char *name, const struct sh_stats *s, struct emit *e)
-{
-	int i;
-
-	emit_text(e, "%s\n", name);
-	emit_text(e, "  sockets tagged %llu, inserted %llu, insert failures %llu, not matched "
-		  "%llu\n", (unsigned long long)s->scoped_sockets, (unsigned long long)s->inserts,
-		  (unsigned long long)s->insert_fail, (unsigned long long)s->not_matched);
-	emit_text(e, "  redirected     %llu msgs, %llu bytes\n",
-		  (unsigned long long)s->msg_redirected, (unsigned long long)s->bytes_redirected);
-	emit_text(e, "  passed to TCP  %llu msgs, %llu bytes (no peer socket)\n",
-		  (unsigned long long)s->msg_no_peer, (unsigned long long)s->bytes_no_peer);
-	emit_text(e, "  held back      %llu times, %.3f s in all, resumed %llu; TCP carried %llu "
-		  "msgs, %llu bytes while held and %llu msgs, %llu bytes to keep the order\n",
-		  (unsigned long long)s->holds, (double)s->held_ns / 1e9,
-		  (unsigned long long)s->resumes, (unsigned long long)s->msg_held,
-		  (unsigned long long)s->bytes_held, (unsigned long long)s->msg_ordered,
-		  (unsigned long long)s->bytes_ordered);
-	if (s->excluded)
-		emit_text(e, "  excluded       %llu sockets (a no-accelerate rule)\n",
-			  (unsigned long long)s->excluded);
-	if (s->skb_verdict)
-		emit_text(e, "  sk_skb verdicts %llu\n", (unsigned long long)s->skb_verdict);
-	for (i = 0; i < SH_ERR_NR; i++)
+	emit_object(e, key, NULL);
+	emit_str(e, "scope", "%s\n", name);
+	emit_u64(e, "scoped_sockets", "  sockets tagged %llu", s->scoped_sockets);
+	emit_u64(e, "inserts", ", inserted %llu", s->inserts);
+	emit_u64(e, "insert_fail", ", insert failures %llu", s->insert_fail);
+	emit_u64(e, "not_matched", ", not matched %llu\n", s->not_matched);
+	emit_u64(e, "msg_redirected", "  redirected     %llu msgs", s->msg_redirected);
+	emit_u64(e, "bytes_redirected", ", %llu bytes\n", s->bytes_redirected);
+	emit_u64(e, "msg_no_peer", "  passed to TCP  %llu msgs", s->msg_no_peer);
+	emit_u64(e, "bytes_no_peer", ", %llu bytes (no peer socket)\n", s->bytes_no_peer);
+	emit_u64(e, "holds", "  held back      %llu times", s->holds);
+	emit_u64(e, "held_ns", NULL, s->held_ns);
+	emit_text(e, ", %.3f s in all", (double)s->held_ns / 1e9);
+	emit_u64(e, "resumes", ", resumed %llu", s->resumes);
+	emit_u64(e, "msg_held", "; TCP carried %llu msgs", s->msg_held);
+	emit_u64(e, "bytes_held", ", %llu bytes while held", s->bytes_held);
+	emit_u64(e, "msg_ordered", " and %llu msgs", s->msg_ordered);
+	emit_u64(e, "bytes_ordered", ", %llu bytes to keep the order\n", s->bytes_ordered);
+	emit_u64(e, "excluded", s->excluded ? "  excluded       %llu sockets (a no-accelerate "
+		 "rule)\n" : NULL, s->excluded);
+	emit_u64(e, "skb_verdict", s->skb_verdict ? "  sk_skb verdicts %llu\n" : NULL,
+		 s->skb_verdict);
+	emit_object(e, "insert_errno", NULL);
+	for (i = 0; i < SH_ERR_NR; i++) {
 		if (s->insert_errno[i])
-			emit_text(e, "  insert failed with %s: %llu\n", errno_names[i],
-				  (unsigned long long)s->insert_errno[i]);
+			emit_text(e, "  insert failed with %s: ", errno_names[i]);
+		emit_u64(e, errno_names[i], s->insert_errno[i] ? "%llu\n" : NULL,
+			 s->insert_errno[i]);
+	}
+	emit_end(e, NULL);
+	emit_end(e, NULL);
 }
 
 int cli_stats(const char *dir, struct emit *e)
@@ -253,18 +211,12 @@ int cli_stats(const char *dir, struct emit *e)
 		fprintf(stderr, "sockhop: cannot read counters: %s\n", strerror(-err));
 		return 1;
 	}
-	if (!e->json) {
-		for (i = 0; i < nr; i++)
-			stats_text(rows[i].s.name, &s[i], e);
-		stats_text("(no scope / global)", &global, e);
-		return 0;
-	}
-	emit_object(e, NULL);
-	emit_array(e, "scopes");
+	emit_object(e, NULL, NULL);
+	emit_array(e, "scopes", NULL);
 	for (i = 0; i < nr; i++)
-		stats_json(NULL, rows[i].s.name, &s[i], e);
-	emit_end(e);
-	stats_json("global", "(global)", &global, e);
-	emit_end(e);
+		stats_report(NULL, rows[i].s.name, &s[i], e);
+	emit_end(e, NULL);
+	stats_report("global", e->json ? "(global)" : "(no scope / global)", &global, e);
+	emit_end(e, NULL);
 	return 0;
 }

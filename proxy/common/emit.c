@@ -57,7 +57,7 @@ static void put(struct emit *e, const char *s, size_t n)
 	e->buf[e->len] = '\0';
 }
 
-static void vtext(struct emit *e, const char *fmt, va_list ap)
+static void vprint(struct emit *e, const char *fmt, va_list ap)
 {
 	char small[256], *big;
 	va_list again;
@@ -77,13 +77,56 @@ static void vtext(struct emit *e, const char *fmt, va_list ap)
 	va_end(again);
 }
 
-void emit_text(struct emit *e, const char *fmt, ...)
+__attribute__((format(printf, 2, 3)))
+static void print(struct emit *e, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vtext(e, fmt, ap);
+	vprint(e, fmt, ap);
 	va_end(ap);
+}
+
+void emit_text(struct emit *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e->json)
+		return;
+	va_start(ap, fmt);
+	vprint(e, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The one conversion of a field's text format, checked against the type it
+ * is given: 's' for a string, or "ll" and one of d i u x X for a number.
+ * Flags, width and precision are free; "%%" is no conversion. Anything else
+ * (none, two, a '*' that would read an argument) is refused.
+ */
+static bool takes(const char *fmt, char type)
+{
+	int convs = 0;
+	const char *p;
+
+	for (p = fmt; (p = strchr(p, '%')); p++) {
+		bool ll;
+
+		if (p[1] == '%') {
+			p++;
+			continue;
+		}
+		p += strspn(p + 1, "-+ #0") + 1;
+		p += strspn(p, "0123456789");
+		if (*p == '.')
+			p += strspn(p + 1, "0123456789") + 1;
+		ll = p[0] == 'l' && p[1] == 'l';
+		p += ll ? 2 : 0;
+		if (type == 's' ? (ll || *p != 's') : (!ll || !*p || !strchr("diuxX", *p)))
+			return false;
+		convs++;
+	}
+	return convs == 1;
 }
 
 /* Length of the valid UTF-8 sequence at @s (0: not one). */
@@ -133,7 +176,8 @@ static void quoted(struct emit *e, const char *s)
 	put(e, "\"", 1);
 }
 
-/* The comma before a member, when its level holds one already, and its key. */
+/* JSON: the comma before a member, when its level holds one already, and
+ * its key. */
 static void member(struct emit *e, const char *key)
 {
 	uint32_t bit = 1u << e->depth;
@@ -147,8 +191,65 @@ static void member(struct emit *e, const char *key)
 	}
 }
 
-static void open_level(struct emit *e, const char *key, bool array)
+void emit_u64(struct emit *e, const char *key, const char *fmt, unsigned long long v)
 {
+	if (e->json) {
+		member(e, key);
+		print(e, "%llu", v);
+	} else if (fmt) {
+		if (takes(fmt, 'u'))
+			print(e, fmt, v);
+		else
+			put(e, "?", 1);
+	}
+}
+
+void emit_s64(struct emit *e, const char *key, const char *fmt, long long v)
+{
+	if (e->json) {
+		member(e, key);
+		print(e, "%lld", v);
+	} else if (fmt) {
+		if (takes(fmt, 'd'))
+			print(e, fmt, v);
+		else
+			put(e, "?", 1);
+	}
+}
+
+void emit_str(struct emit *e, const char *key, const char *fmt, const char *s)
+{
+	if (e->json) {
+		member(e, key);
+		if (s)
+			quoted(e, s);
+		else
+			put(e, "null", 4);
+	} else if (fmt) {
+		if (takes(fmt, 's'))
+			print(e, fmt, s ? s : "-");
+		else
+			put(e, "?", 1);
+	}
+}
+
+void emit_bool(struct emit *e, const char *key, const char *fmt, bool v)
+{
+	if (e->json) {
+		member(e, key);
+		put(e, v ? "true" : "false", v ? 4 : 5);
+	} else if (fmt) {
+		emit_str(e, NULL, fmt, v ? "yes" : "no");
+	}
+}
+
+static void open_level(struct emit *e, const char *key, const char *fmt, bool array)
+{
+	if (!e->json) {
+		if (fmt)
+			print(e, "%s", fmt);
+		return;
+	}
 	member(e, key);
 	put(e, array ? "[" : "{", 1);
 	if (e->depth + 1 >= EMIT_MAX_DEPTH)
@@ -161,18 +262,23 @@ static void open_level(struct emit *e, const char *key, bool array)
 		e->arrays &= ~(1u << e->depth);
 }
 
-void emit_object(struct emit *e, const char *key)
+void emit_object(struct emit *e, const char *key, const char *fmt)
 {
-	open_level(e, key, false);
+	open_level(e, key, fmt, false);
 }
 
-void emit_array(struct emit *e, const char *key)
+void emit_array(struct emit *e, const char *key, const char *fmt)
 {
-	open_level(e, key, true);
+	open_level(e, key, fmt, true);
 }
 
-void emit_end(struct emit *e)
+void emit_end(struct emit *e, const char *fmt)
 {
+	if (!e->json) {
+		if (fmt)
+			print(e, "%s", fmt);
+		return;
+	}
 	if (!e->depth)
 		return;
 	put(e, e->arrays & (1u << e->depth) ? "]" : "}", 1);
@@ -180,37 +286,4 @@ void emit_end(struct emit *e)
 		put(e, "\n", 1);
 		e->members = 0;
 	}
-}
-
-void emit_str(struct emit *e, const char *key, const char *s)
-{
-	member(e, key);
-	if (s)
-		quoted(e, s);
-	else
-		put(e, "null", 4);
-}
-
-void emit_u64(struct emit *e, const char *key, unsigned long long v)
-{
-	member(e, key);
-	emit_text(e, "%llu", v);
-}
-
-void emit_s64(struct emit *e, const char *key, long long v)
-{
-	member(e, key);
-	emit_text(e, "%lld", v);
-}
-
-void emit_bool(struct emit *e, const char *key, bool v)
-{
-	member(e, key);
-	put(e, v ? "true" : "false", v ? 4 : 5);
-}
-
-void emit_null(struct emit *e, const char *key)
-{
-	member(e, key);
-	put(e, "null", 4);
 }

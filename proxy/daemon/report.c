@@ -91,187 +91,148 @@ static const char *vip_proto_name(const struct cfg_service *cs)
 	       cs->vip_protos == CFG_VIP_UDP ? "udp" : "tcp";
 }
 
-static void services_text(const struct services *ss, const struct control_stats *cs,
-			  unsigned int clients, struct emit *e)
+/* A text format only where the text shows the field. */
+#define IF(cond, fmt) ((cond) ? (fmt) : NULL)
+
+/*
+ * One backend: a row of the service's table. Which columns the text shows
+ * depends on what the service is (a proxy, virtual addresses, or both);
+ * JSON always has every field.
+ */
+static void backend_report(const struct service *svc, const struct backend *be,
+			   const struct vip_view *v, size_t j, struct emit *e)
 {
-	size_t i, j;
-	int f;
-
-	for (i = 0; i < ss->nr; i++) {
-		const struct service *svc = &ss->svcs[i];
-		const struct service_stats *st = &svc->st;
-
-		if (!svc->cfg->nr_listen) {
-			/* virtual only: no proxy, the kernel picks in connect() */
-			emit_text(e, "service %s  (%s, virtual only: balanced in connect(), no proxy)\n",
-			    svc->cfg->name, cfg_algo_name(svc->cfg->algo));
-			emit_text(e, "  %-28s %-5s %6s %10s\n", "BACKEND", "STATE", "WEIGHT", "CHECKS-OK");
-			for (j = 0; j < svc->cfg->nr_backends; j++)
-				emit_text(e, "  %-28s %-5s %6u %10llu%s\n", svc->backends[j].cfg->addr.text,
-				    be_state(&svc->backends[j]), svc->backends[j].weight,
-				    (unsigned long long)svc->backends[j].hc_ok,
-				    svc->backends[j].cfg->backup ? "  backup" : "");
-			goto virtual;
-		}
-		emit_text(e, "service %s  (%s, data path %s)\n", svc->cfg->name, cfg_algo_name(svc->cfg->algo),
-		    svc->splice ? "splice" : "relay");
-		emit_text(e, "  listen:");
-		for (j = 0; j < svc->cfg->nr_listen; j++)
-			emit_text(e, " %s", svc->cfg->listen[j].text);
-		emit_text(e, "\n  connections: active %u, accepted %llu, rejected (limit) %llu, "
-		       "no backend %llu, connect failures %llu, retries %llu, idle closed %llu, "
-		       "resets %llu, accept paused %llu\n", svc->active, (unsigned long long)st->accepted,
-		    (unsigned long long)st->rejected_limit, (unsigned long long)st->no_backend,
-		    (unsigned long long)st->connect_fail, (unsigned long long)st->retries,
-		    (unsigned long long)st->idle_closed, (unsigned long long)st->resets,
-		    (unsigned long long)st->accept_paused);
-		emit_text(e, "  splice: %llu connections, %llu bytes    relay: %llu connections, %llu bytes\n",
-		    (unsigned long long)st->conns_splice,
-		    (unsigned long long)(st->bytes_splice + live_splice_bytes(svc)),
-		    (unsigned long long)st->conns_relay, (unsigned long long)st->bytes_relay);
-		emit_text(e, "  relayed because:");
-		for (f = 0; f < FB_NR; f++)
-			emit_text(e, " %s %llu", fallback_name((enum fallback_cause)f),
-			    (unsigned long long)st->fallback[f]);
-		emit_text(e, "\n  %-28s %-5s %6s %6s %8s %14s %14s %8s %10s\n", "BACKEND", "STATE", "WEIGHT",
-		    "ACTIVE", "CONNS", "BYTES-OUT", "BYTES-IN", "FAILS", "CHECKS-OK");
-		for (j = 0; j < svc->cfg->nr_backends; j++) {
-			const struct backend *be = &svc->backends[j];
-			unsigned long long out, in;
-
-			backend_bytes(svc, be, &out, &in);
-			emit_text(e, "  %-28s %-5s %6u %6u %8llu %14llu %14llu %8llu %10llu%s\n",
-			    be->cfg->addr.text, be_state(be), be->weight, backend_active(be),
-			    (unsigned long long)be->conns, out, in,
-			    (unsigned long long)(be->connect_fail + be->hc_fail),
-			    (unsigned long long)be->hc_ok, be->cfg->backup ? "  backup" : "");
-		}
-virtual:
-		if (svc->cfg->nr_vips) {
-			struct vip_view *v = malloc(sizeof(*v));
-
-			if (!v)
-				continue;
-			vip_view(ss, svc, v);
-			emit_text(e, "  virtual (%s):", vip_proto_name(svc->cfg));
-			for (j = 0; j < svc->cfg->nr_vips; j++)
-				emit_text(e, " %s", svc->cfg->vips[j].text);
-			emit_text(e, "\n  connect-time: balanced %llu, refused (no backend) %llu, not allowed "
-			       "%llu, table swaps %llu (failed %llu), empty slots %u of %u%s\n",
-			    (unsigned long long)v->st.balanced, (unsigned long long)v->st.no_backend,
-			    (unsigned long long)v->st.not_allowed, (unsigned long long)st->vip_swaps,
-			    (unsigned long long)st->vip_swap_fail, v->empty, SH_MAGLEV_SLOTS,
-			    ss->balance ? "" : " (inactive: no BPF)");
-			emit_text(e, "  %-28s %6s %10s %12s %8s %8s\n", "BACKEND", "SLOTS", "BALANCED",
-			    "ESTABLISHED", "FAILED", "KILLED");
-			for (j = 0; j < svc->cfg->nr_backends; j++)
-				emit_text(e, "  %-28s %6u %10llu %12llu %8llu %8llu\n",
-				    svc->backends[j].cfg->addr.text, v->slots[j],
-				    (unsigned long long)v->be[j].balanced,
-				    (unsigned long long)v->be[j].established,
-				    (unsigned long long)v->be[j].failed,
-				    (unsigned long long)svc->backends[j].killed);
-			free(v);
-		}
-	}
-	if (ss->splice) {
-		struct sh_splice_stats k;
-
-		if (!splice_stats(ss->splice, &k))
-			emit_text(e, "kernel splice: %llu skbs / %llu bytes redirected, %llu skbs / %llu bytes "
-			       "handed over by the daemon, %llu without entry, %llu redirect failures\n",
-			    (unsigned long long)k.skbs_redirected, (unsigned long long)k.bytes_redirected,
-			    (unsigned long long)k.skbs_passed, (unsigned long long)k.bytes_passed,
-			    (unsigned long long)k.no_ctl, (unsigned long long)k.redirect_fail);
-	} else if (ss->nr) {
-		emit_text(e, "kernel splice: unavailable (%s)\n", fallback_name(ss->no_splice_cause));
-	} else {
-		emit_text(e, "kernel splice: not loaded (no services)\n");
-	}
-	emit_text(e, "control socket: %u clients now, %llu answered, %llu refused (over %d at once), "
-	       "%llu timed out, %llu lines too long, %llu dropped (client left first)\n",
-	    clients, cs->served, cs->refused_busy, CTL_MAX_CLIENTS, cs->timed_out, cs->too_long,
-	    cs->abandoned);
-}
-
-static void backend_json(const struct service *svc, const struct backend *be,
-			 const struct vip_view *v, size_t j, struct emit *e)
-{
+	bool px = svc->cfg->nr_listen, vip = svc->cfg->nr_vips;
 	unsigned long long out, in;
 
 	backend_bytes(svc, be, &out, &in);
-	emit_object(e, NULL);
-	emit_str(e, "address", be->cfg->addr.text);
-	emit_str(e, "state", be_state(be));
-	emit_u64(e, "weight", be->weight);
-	emit_bool(e, "backup", be->cfg->backup);
-	emit_u64(e, "active", backend_active(be));
-	emit_u64(e, "conns", be->conns);
-	emit_u64(e, "bytes_out", out);
-	emit_u64(e, "bytes_in", in);
-	emit_u64(e, "connect_fail", be->connect_fail);
-	emit_u64(e, "check_ok", be->hc_ok);
-	emit_u64(e, "check_fail", be->hc_fail);
-	emit_u64(e, "transitions", be->transitions);
-	emit_u64(e, "slots", v->slots[j]);
-	emit_u64(e, "vip_balanced", v->be[j].balanced);
-	emit_u64(e, "vip_established", v->be[j].established);
-	emit_u64(e, "vip_failed", v->be[j].failed);
-	emit_u64(e, "killed", be->killed);
-	emit_end(e);
+	emit_object(e, NULL, "  ");
+	emit_str(e, "address", "%-28s", be->cfg->addr.text);
+	emit_str(e, "state", " %-5s", be_state(be));
+	emit_u64(e, "weight", " %6llu", be->weight);
+	emit_u64(e, "active", IF(px, " %6llu"), backend_active(be));
+	emit_u64(e, "conns", IF(px, " %8llu"), be->conns);
+	emit_u64(e, "bytes_out", IF(px, " %14llu"), out);
+	emit_u64(e, "bytes_in", IF(px, " %14llu"), in);
+	emit_u64(e, "connect_fail", NULL, be->connect_fail);
+	emit_u64(e, "check_fail", NULL, be->hc_fail);
+	if (px)	/* the text's one column of failures */
+		emit_text(e, " %8llu", (unsigned long long)(be->connect_fail + be->hc_fail));
+	emit_u64(e, "check_ok", " %10llu", be->hc_ok);
+	emit_u64(e, "transitions", NULL, be->transitions);
+	emit_u64(e, "slots", IF(vip, " %6llu"), v->slots[j]);
+	emit_u64(e, "vip_balanced", IF(vip, " %10llu"), v->be[j].balanced);
+	emit_u64(e, "vip_established", IF(vip, " %12llu"), v->be[j].established);
+	emit_u64(e, "vip_failed", IF(vip, " %8llu"), v->be[j].failed);
+	emit_u64(e, "killed", IF(vip, " %8llu"), be->killed);
+	emit_bool(e, "backup", NULL, be->cfg->backup);
+	emit_end(e, be->cfg->backup ? "  backup\n" : "\n");
 }
 
-static void service_json(const struct service *svc, const struct vip_view *v, struct emit *e)
+static void service_report(const struct services *ss, const struct service *svc,
+			   const struct vip_view *v, struct emit *e)
 {
 	const struct service_stats *st = &svc->st;
+	bool px = svc->cfg->nr_listen, vip = svc->cfg->nr_vips;
 	size_t j;
 	int f;
 
-	emit_object(e, NULL);
-	emit_str(e, "name", svc->cfg->name);
-	emit_str(e, "algorithm", cfg_algo_name(svc->cfg->algo));
-	emit_str(e, "data_path", svc->splice ? "splice" : "relay");
-	emit_u64(e, "active", svc->active);
-	emit_u64(e, "accepted", st->accepted);
-	emit_u64(e, "rejected_limit", st->rejected_limit);
-	emit_u64(e, "no_backend", st->no_backend);
-	emit_u64(e, "connect_fail", st->connect_fail);
-	emit_u64(e, "retries", st->retries);
-	emit_u64(e, "idle_closed", st->idle_closed);
-	emit_u64(e, "resets", st->resets);
-	emit_u64(e, "accept_paused", st->accept_paused);
-	emit_u64(e, "conns_splice", st->conns_splice);
-	emit_u64(e, "bytes_splice", st->bytes_splice + live_splice_bytes(svc));
-	emit_u64(e, "conns_relay", st->conns_relay);
-	emit_u64(e, "bytes_relay", st->bytes_relay);
-	emit_object(e, "fallback");
-	for (f = 0; f < FB_NR; f++)
-		emit_u64(e, fallback_name((enum fallback_cause)f), st->fallback[f]);
-	emit_end(e);
-	emit_array(e, "backends");
-	for (j = 0; j < svc->cfg->nr_backends; j++)
-		backend_json(svc, &svc->backends[j], v, j, e);
-	emit_end(e);
-	emit_array(e, "virtual");
+	emit_object(e, NULL, NULL);
+	emit_str(e, "name", "service %s", svc->cfg->name);
+	emit_str(e, "algorithm", "  (%s", cfg_algo_name(svc->cfg->algo));
+	/* virtual only: no proxy, the kernel picks in connect() */
+	emit_str(e, "data_path", IF(px, ", data path %s)\n"), svc->splice ? "splice" : "relay");
+	if (!px)
+		emit_text(e, ", virtual only: balanced in connect(), no proxy)\n");
+	emit_array(e, "listen", IF(px, "  listen:"));
+	for (j = 0; j < svc->cfg->nr_listen; j++)
+		emit_str(e, NULL, " %s", svc->cfg->listen[j].text);
+	emit_end(e, IF(px, "\n"));
+	emit_u64(e, "active", IF(px, "  connections: active %llu"), svc->active);
+	emit_u64(e, "accepted", IF(px, ", accepted %llu"), st->accepted);
+	emit_u64(e, "rejected_limit", IF(px, ", rejected (limit) %llu"), st->rejected_limit);
+	emit_u64(e, "no_backend", IF(px, ", no backend %llu"), st->no_backend);
+	emit_u64(e, "connect_fail", IF(px, ", connect failures %llu"), st->connect_fail);
+	emit_u64(e, "retries", IF(px, ", retries %llu"), st->retries);
+	emit_u64(e, "idle_closed", IF(px, ", idle closed %llu"), st->idle_closed);
+	emit_u64(e, "resets", IF(px, ", resets %llu"), st->resets);
+	emit_u64(e, "accept_paused", IF(px, ", accept paused %llu\n"), st->accept_paused);
+	emit_u64(e, "conns_splice", IF(px, "  splice: %llu connections"), st->conns_splice);
+	emit_u64(e, "bytes_splice", IF(px, ", %llu bytes"), st->bytes_splice + live_splice_bytes(svc));
+	emit_u64(e, "conns_relay", IF(px, "    relay: %llu connections"), st->conns_relay);
+	emit_u64(e, "bytes_relay", IF(px, ", %llu bytes\n"), st->bytes_relay);
+	emit_object(e, "fallback", IF(px, "  relayed because:"));
+	for (f = 0; f < FB_NR; f++) {
+		const char *cause = fallback_name((enum fallback_cause)f);
+
+		if (px)
+			emit_text(e, " %s", cause);
+		emit_u64(e, cause, IF(px, " %llu"), st->fallback[f]);
+	}
+	emit_end(e, IF(px, "\n"));
+	if (vip)
+		emit_text(e, "  virtual (%s):", vip_proto_name(svc->cfg));
+	emit_array(e, "virtual", NULL);
 	for (j = 0; j < svc->cfg->nr_vips; j++)
-		emit_str(e, NULL, svc->cfg->vips[j].text);
-	emit_end(e);
-	emit_object(e, "vip");
-	emit_str(e, "protocols", vip_proto_name(svc->cfg));
-	emit_u64(e, "balanced", v->st.balanced);
-	emit_u64(e, "no_backend", v->st.no_backend);
-	emit_u64(e, "not_allowed", v->st.not_allowed);
-	emit_u64(e, "swaps", st->vip_swaps);
-	emit_u64(e, "swap_fail", st->vip_swap_fail);
-	emit_u64(e, "empty_slots", svc->cfg->nr_vips ? v->empty : 0);
-	emit_end(e);
-	emit_end(e);
+		emit_str(e, NULL, " %s", svc->cfg->vips[j].text);
+	emit_end(e, IF(vip, "\n"));
+	emit_object(e, "vip", NULL);
+	emit_str(e, "protocols", NULL, vip_proto_name(svc->cfg));
+	emit_u64(e, "balanced", IF(vip, "  connect-time: balanced %llu"), v->st.balanced);
+	emit_u64(e, "no_backend", IF(vip, ", refused (no backend) %llu"), v->st.no_backend);
+	emit_u64(e, "not_allowed", IF(vip, ", not allowed %llu"), v->st.not_allowed);
+	emit_u64(e, "swaps", IF(vip, ", table swaps %llu"), st->vip_swaps);
+	emit_u64(e, "swap_fail", IF(vip, " (failed %llu)"), st->vip_swap_fail);
+	emit_u64(e, "empty_slots", IF(vip, ", empty slots %llu"), vip ? v->empty : 0);
+	if (vip)
+		emit_text(e, " of %u%s\n", SH_MAGLEV_SLOTS, ss->balance ? "" : " (inactive: no BPF)");
+	emit_end(e, NULL);
+	/* the table's heading, in the columns backend_report() fills */
+	emit_text(e, "  %-28s %-5s %6s", "BACKEND", "STATE", "WEIGHT");
+	if (px)
+		emit_text(e, " %6s %8s %14s %14s %8s", "ACTIVE", "CONNS", "BYTES-OUT", "BYTES-IN",
+			  "FAILS");
+	emit_text(e, " %10s", "CHECKS-OK");
+	if (vip)
+		emit_text(e, " %6s %10s %12s %8s %8s", "SLOTS", "BALANCED", "ESTABLISHED",
+			  "FAILED", "KILLED");
+	emit_text(e, "\n");
+	emit_array(e, "backends", NULL);
+	for (j = 0; j < svc->cfg->nr_backends; j++)
+		backend_report(svc, &svc->backends[j], v, j, e);
+	emit_end(e, NULL);
+	emit_end(e, NULL);
 }
 
-static void services_json(const struct services *ss, const struct control_stats *cs,
-			  unsigned int clients, struct emit *e)
+/* The kernel splice's counters, summed over CPUs. */
+static void splice_report(const struct services *ss, struct emit *e)
 {
 	struct sh_splice_stats k = { 0 };
+	bool ok = ss->splice && !splice_stats(ss->splice, &k);
+
+	emit_object(e, "splice", "kernel splice: ");
+	emit_bool(e, "available", NULL, ss->splice);
+	emit_s64(e, "entries", NULL, ss->splice ? splice_entries(ss->splice) : 0L);
+	if (!ss->splice && ss->nr)
+		emit_text(e, "unavailable (%s)\n", fallback_name(ss->no_splice_cause));
+	else if (!ss->splice)
+		emit_text(e, "not loaded (no services)\n");
+	else if (!ok)
+		emit_text(e, "counters unreadable\n");
+	emit_u64(e, "skbs_redirected", IF(ok, "%llu skbs"), k.skbs_redirected);
+	emit_u64(e, "bytes_redirected", IF(ok, " / %llu bytes redirected"), k.bytes_redirected);
+	emit_u64(e, "skbs_passed", IF(ok, ", %llu skbs"), k.skbs_passed);
+	emit_u64(e, "bytes_passed", IF(ok, " / %llu bytes handed over by the daemon"),
+		 k.bytes_passed);
+	emit_u64(e, "no_ctl", IF(ok, ", %llu without entry"), k.no_ctl);
+	emit_u64(e, "redirect_fail", IF(ok, ", %llu redirect failures\n"), k.redirect_fail);
+	emit_u64(e, "empty_skbs", NULL, k.empty_skbs);
+	emit_end(e, NULL);
+}
+
+void report_services(const struct services *ss, const struct control_stats *cs,
+		     unsigned int clients, struct emit *e)
+{
 	struct vip_view *v = malloc(sizeof(*v));
 	size_t i;
 
@@ -279,46 +240,26 @@ static void services_json(const struct services *ss, const struct control_stats 
 		e->cut = true;
 		return;
 	}
-	emit_object(e, NULL);
-	emit_array(e, "services");
+	emit_object(e, NULL, NULL);
+	emit_array(e, "services", NULL);
 	for (i = 0; i < ss->nr; i++) {
 		vip_view(ss, &ss->svcs[i], v);
-		service_json(&ss->svcs[i], v, e);
+		service_report(ss, &ss->svcs[i], v, e);
 	}
-	emit_end(e);
+	emit_end(e, NULL);
 	free(v);
-	if (ss->splice)
-		splice_stats(ss->splice, &k);
-	emit_object(e, "splice");
-	emit_bool(e, "available", ss->splice);
-	emit_s64(e, "entries", ss->splice ? splice_entries(ss->splice) : 0L);
-	emit_u64(e, "skbs_redirected", k.skbs_redirected);
-	emit_u64(e, "bytes_redirected", k.bytes_redirected);
-	emit_u64(e, "skbs_passed", k.skbs_passed);
-	emit_u64(e, "bytes_passed", k.bytes_passed);
-	emit_u64(e, "no_ctl", k.no_ctl);
-	emit_u64(e, "redirect_fail", k.redirect_fail);
-	emit_u64(e, "empty_skbs", k.empty_skbs);
-	emit_end(e);
-	emit_object(e, "control");
-	emit_u64(e, "clients", clients);
-	emit_u64(e, "accepted", cs->accepted);
-	emit_u64(e, "served", cs->served);
-	emit_u64(e, "refused_busy", cs->refused_busy);
-	emit_u64(e, "timed_out", cs->timed_out);
-	emit_u64(e, "too_long", cs->too_long);
-	emit_u64(e, "abandoned", cs->abandoned);
-	emit_end(e);
-	emit_end(e);
-}
-
-void report_services(const struct services *ss, const struct control_stats *cs,
-		     unsigned int clients, struct emit *e)
-{
-	if (e->json)
-		services_json(ss, cs, clients, e);
-	else
-		services_text(ss, cs, clients, e);
+	splice_report(ss, e);
+	emit_object(e, "control", NULL);
+	emit_u64(e, "clients", "control socket: %llu clients now", clients);
+	emit_u64(e, "accepted", NULL, cs->accepted);
+	emit_u64(e, "served", ", %llu answered", cs->served);
+	emit_u64(e, "refused_busy", ", %llu refused (over " CTL_MAX_CLIENTS_TEXT " at once)",
+		 cs->refused_busy);
+	emit_u64(e, "timed_out", ", %llu timed out", cs->timed_out);
+	emit_u64(e, "too_long", ", %llu lines too long", cs->too_long);
+	emit_u64(e, "abandoned", ", %llu dropped (client left first)\n", cs->abandoned);
+	emit_end(e, NULL);
+	emit_end(e, NULL);
 }
 
 /* "table SVC": the backend of each slot of the service's connect-time
