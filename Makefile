@@ -52,17 +52,20 @@ COMMON_SRCS := proxy/common/log.c proxy/common/pins.c proxy/common/addr.c proxy/
                proxy/common/emit.c \
                cgroup/cgroup.c
 CONFIG_SRCS := proxy/config/config.c proxy/config/yaml.c proxy/config/scopes.c \
-               proxy/config/services.c proxy/config/rules.c proxy/config/reload.c
+               proxy/config/services.c proxy/config/rules.c proxy/config/reload.c \
+               proxy/config/lint.c
 BPF_SRCS    := proxy/bpf/loader.c proxy/bpf/pindir.c proxy/bpf/links.c proxy/bpf/scopes.c \
                proxy/bpf/accel.c proxy/bpf/policy.c proxy/bpf/splice.c proxy/bpf/balance.c \
-               proxy/bpf/canary.c proxy/bpf/scope_dirs.c
+               proxy/bpf/canary.c proxy/bpf/scope_dirs.c proxy/bpf/sockdiag.c \
+               proxy/bpf/aborts.c
 DAEMON_SRCS := $(COMMON_SRCS) proxy/common/maglev.c proxy/common/members.c $(CONFIG_SRCS) \
                $(BPF_SRCS) \
                proxy/daemon/main.c proxy/daemon/probe.c proxy/daemon/service.c \
                proxy/daemon/health.c proxy/daemon/conn.c proxy/daemon/lb.c proxy/daemon/control.c \
                proxy/daemon/report.c
 CLI_SRCS    := $(COMMON_SRCS) proxy/config/rules.c proxy/cli/main.c proxy/cli/status.c \
-               proxy/cli/policy.c proxy/cli/tc.c proxy/cli/daemon.c
+               proxy/cli/policy.c proxy/cli/tc.c proxy/cli/daemon.c \
+               proxy/cli/sockets.c
 DAEMON_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRCS))
 CLI_OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 

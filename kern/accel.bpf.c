@@ -26,6 +26,8 @@
 #define SO_RCVBUF	8
 #define SOL_TCP		6
 #define TCP_NOTSENT_LOWAT	25
+#define TCP_ESTABLISHED		1	/* include/net/tcp_states.h */
+#define TCP_FIN_WAIT1		4
 #ifndef SH_HELD_NOTSENT_LOWAT
 #define SH_HELD_NOTSENT_LOWAT	(64 << 10)
 #endif
@@ -49,6 +51,13 @@ struct {
 	__type(key, struct sh_sock_key);
 	__type(value, struct sh_sock_ref);
 } sock_peers SEC(".maps");
+
+/* Peers of sockets closed with redirected bytes unread (sh_abort), for the
+ * daemon to abort as TCP's reset would. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} closed_unread SEC(".maps");
 
 /* Per scope slot: the flow control's bound (accelerate-buffer). */
 struct {
@@ -124,6 +133,7 @@ int sock_create_tag(struct bpf_sock *sk)
 		return 1;	/* no memory: the socket simply is not accelerated */
 	tag->cgroup_id = cgid;
 	tag->slot = (__u32)slot;
+	tag->owner_tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
 	COUNT(stats_of((__u32)slot), scoped_sockets, 1);
 	return 1;
 }
@@ -179,6 +189,74 @@ static __always_inline int scope_action(__u32 slot, const __u32 addr[4], __u16 p
 	return rule ? rule->action : SH_ACT_NONE;
 }
 
+/*
+ * An accelerated socket's state changed. When close() took it from
+ * ESTABLISHED with bytes still unread, plain TCP would have reset the
+ * connection (tcp_close: data_was_unread). Bytes redirected to it sit in the
+ * socket map's queue, which the close does not look at, so a FIN went out
+ * instead; a peer held back on TCP then waits on a window that never opens.
+ * The socket map's queue is freed later (after an RCU grace period), so the
+ * receive memory still counts those bytes here. The daemon is told which
+ * peer to abort.
+ */
+static __always_inline int closed_with_unread(struct bpf_sock_ops *skops)
+{
+	struct sh_sock_key key = {}, peer = {};
+	struct tcp_sock *tp;
+	struct sh_sock_ref *ref;
+	struct sh_sk_scope *tag;
+	struct sh_abort *ev;
+	struct sock *me, *psk;
+	struct sh_stats *st;
+	__u32 slot = SH_SLOT_GLOBAL;
+	struct bpf_sock *sk;
+	int unread;
+
+	if (skops->args[0] != TCP_ESTABLISHED || skops->args[1] != TCP_FIN_WAIT1)
+		return 1;
+	sk = skops->sk;
+	if (!sk)
+		return 1;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return 1;
+	me = (struct sock *)tp;
+	/* close() shuts both ways at once; shutdown(SHUT_WR) only the one */
+	if (BPF_CORE_READ(me, sk_shutdown) != SH_SHUTDOWN_MASK)
+		return 1;
+	unread = BPF_CORE_READ(me, sk_backlog.rmem_alloc.counter);
+	if (unread <= 0)
+		return 1;
+	tag = bpf_sk_storage_get(&sk_scope, sk, 0, 0);
+	if (tag && tag->slot < SH_MAX_SCOPES)
+		slot = tag->slot;
+	st = stats_of(slot);
+	COUNT(st, closed_unread, 1);
+
+	KEY_FROM_CTX(skops, &key);
+	sh_sock_key_peer(&key, &peer);
+	ref = bpf_map_lookup_elem(&sock_peers, &peer);
+	if (!ref)
+		return 1;
+	psk = (struct sock *)(unsigned long)ref->sk;
+	if ((__u64)BPF_CORE_READ(psk, __sk_common.skc_cookie.counter) != ref->cookie)
+		return 1;	/* the peer is gone already */
+	ev = bpf_ringbuf_reserve(&closed_unread, sizeof(*ev), 0);
+	if (!ev) {
+		COUNT(st, abort_lost, 1);
+		return 1;
+	}
+	ev->peer = peer;
+	ev->peer_cookie = ref->cookie;
+	ev->unread = (__u32)unread;
+	ev->peer_tgid = ref->owner_tgid;
+	ev->peer_family = BPF_CORE_READ(psk, __sk_common.skc_family);
+	ev->pad = 0;
+	ev->slot = slot;
+	bpf_ringbuf_submit(ev, 0);
+	return 1;
+}
+
 /* Puts established sockets of accelerated flows into sock_hash. */
 SEC("sockops")
 int sockops_accel(struct bpf_sock_ops *skops)
@@ -194,6 +272,8 @@ int sockops_accel(struct bpf_sock_ops *skops)
 	int passive, action;
 	long err;
 
+	if (op == BPF_SOCK_OPS_STATE_CB)
+		return closed_with_unread(skops);
 	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
 		return 1;
 	if (skops->family != AF_INET && skops->family != AF_INET6)
@@ -238,7 +318,10 @@ int sockops_accel(struct bpf_sock_ops *skops)
 	/* where the peer's sends will look at this socket's receive queue */
 	ref.sk = (__u64)(unsigned long)sk;
 	ref.cookie = bpf_get_socket_cookie(skops);
+	ref.owner_tgid = tag->owner_tgid;
 	bpf_map_update_elem(&sock_peers, &key, &ref, BPF_ANY);
+	/* to see it closed with bytes unread (closed_with_unread) */
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 	/*
 	 * While its peer is held, TCP carries this socket's bytes; two bounds
 	 * keep that short, so the sender blocks, the reader drains and
@@ -262,11 +345,13 @@ int sockops_accel(struct bpf_sock_ops *skops)
 	return 1;
 }
 
-/* What a sender can see of its peer (sock_peers): the peer's kernel socket
- * and the bytes its receive memory holds. */
+/* What a sender can see of its peer (sock_peers): the peer's kernel socket,
+ * the bytes its receive memory holds, and its receive buffer. */
 struct peer_view {
 	struct sock *sk;
 	int rmem;
+	int rcvbuf;
+	int rcvbuf_locked;	/* the application set SO_RCVBUF */
 };
 
 /* Reads the peer <ref> names; -1 when the address no longer holds it. */
@@ -278,7 +363,36 @@ static __always_inline int peer_read(const struct sh_sock_ref *ref, struct peer_
 		return -1;
 	pv->sk = sk;
 	pv->rmem = BPF_CORE_READ(sk, sk_backlog.rmem_alloc.counter);
+	pv->rcvbuf = BPF_CORE_READ(sk, sk_rcvbuf);
+	pv->rcvbuf_locked = BPF_CORE_READ(sk, sk_userlocks) & SH_SOCK_RCVBUF_LOCK;
 	return 0;
+}
+
+/*
+ * How much the peer may hold unread before <me> is held back: the scope's
+ * accelerate-buffer, or less where the application sized a buffer itself
+ * (SO_RCVBUF on the peer, SO_SNDBUF on the sender): plain TCP would have
+ * held it back at about those. Under TCP memory pressure, nothing more than
+ * what is there: TCP shrinks its windows then, and redirected bytes count
+ * in the same tcp_mem.
+ */
+static __always_inline __u32 hold_bound(__u32 slot, struct bpf_sock *me,
+					const struct peer_view *pv)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(me);
+	struct sock *msk = (struct sock *)tp, *psk = pv->sk;
+	unsigned long *pressure, under = 0;
+	__u32 bound = accel_buffer(slot);
+
+	if (pv->rcvbuf_locked && (__u32)pv->rcvbuf < bound)
+		bound = (__u32)pv->rcvbuf;
+	if (msk && (BPF_CORE_READ(msk, sk_userlocks) & SH_SOCK_SNDBUF_LOCK) &&
+	    (__u32)BPF_CORE_READ(msk, sk_sndbuf) < bound)
+		bound = (__u32)BPF_CORE_READ(msk, sk_sndbuf);
+	pressure = BPF_CORE_READ(psk, __sk_common.skc_prot, memory_pressure);
+	if (pressure && !bpf_core_read(&under, sizeof(under), pressure) && under)
+		bound = 0;
+	return bound;
 }
 
 /*
@@ -302,7 +416,7 @@ static __always_inline int peer_in_order(struct bpf_sock *me, const struct peer_
 		return 0;	/* TCP bytes not yet at the peer */
 	if (BPF_CORE_READ(peer, sk_receive_queue.qlen))
 		return 0;
-	if (pv->rmem > BPF_CORE_READ(peer, sk_rcvbuf))
+	if (pv->rmem > pv->rcvbuf)
 		return 0;
 	psock = (unsigned long)BPF_CORE_READ(peer, sk_user_data) & SH_SK_USER_DATA_PTRMASK;
 	if (!psock || bpf_core_read(&backlog, sizeof(backlog),
@@ -375,7 +489,7 @@ int sk_msg_redirect(struct sk_msg_md *msg)
 		}
 		tag->flags &= ~(SH_SK_F_HELD | SH_SK_F_TCP_BEHIND);
 		COUNT(st, resumes, 1);
-	} else if (pv.rmem > 0 && pv.rmem + size > accel_buffer(slot)) {
+	} else if (pv.rmem > 0 && pv.rmem + size > hold_bound(slot, sk, &pv)) {
 		tag->flags |= SH_SK_F_HELD | SH_SK_F_TCP_BEHIND;
 		tag->held_since_ns = bpf_ktime_get_ns();
 		COUNT(st, holds, 1);
@@ -383,11 +497,8 @@ int sk_msg_redirect(struct sk_msg_md *msg)
 		COUNT(st, bytes_held, size);
 		return SK_PASS;
 	} else if (tag->flags & SH_SK_F_TCP_BEHIND) {
-		/* Back to redirecting once every byte TCP carried is in the
-		 * peer's queue and the peer is within its TCP receive buffer;
-		 * the bound is checked again on the next message. Waiting for
-		 * room under the bound instead would keep a busy writer on TCP
-		 * for good: its TCP bytes keep the queue full. */
+		/* TCP carried bytes before this one: redirect once they are
+		 * all in the peer's queue, as above */
 		if (!peer_in_order(sk, &pv)) {
 			COUNT(st, msg_ordered, 1);
 			COUNT(st, bytes_ordered, size);
@@ -421,6 +532,40 @@ int skb_verdict_pass(struct __sk_buff *skb __attribute__((unused)))
 {
 	COUNT(stats_of(SH_SLOT_GLOBAL), skb_verdict, 1);
 	return SK_PASS;
+}
+
+/*
+ * One sh_sock_view per socket of sock_hash, for `sockhop sockets` (the
+ * daemon pins the iterator's link at PIN_DIR/iter/sockets): what ss cannot
+ * show, since the bytes redirected to a socket are not in its receive
+ * queue, and whether the flow control holds it back.
+ */
+SEC("iter/sockmap")
+int dump_sockets(struct bpf_iter__sockmap *ctx)
+{
+	struct sh_sock_view v = {};
+	struct sh_sk_scope *tag;
+	struct sock *sk = ctx->sk;
+	void *key = ctx->key;
+
+	if (!sk || !key)
+		return 0;
+	if (bpf_probe_read_kernel(&v.key, sizeof(v.key), key))
+		return 0;
+	v.cookie = (__u64)BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	v.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	v.unread = (__u32)BPF_CORE_READ(sk, sk_backlog.rmem_alloc.counter);
+	v.rcvbuf = (__u32)BPF_CORE_READ(sk, sk_rcvbuf);
+	v.slot = SH_SLOT_GLOBAL;
+	v.now_ns = bpf_ktime_get_ns();
+	tag = bpf_sk_storage_get(&sk_scope, sk, 0, 0);
+	if (tag) {
+		v.slot = tag->slot;
+		v.flags = tag->flags;
+		v.held_since_ns = tag->flags & SH_SK_F_HELD ? tag->held_since_ns : 0;
+	}
+	bpf_seq_write(ctx->meta->seq, &v, sizeof(v));
+	return 0;
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

@@ -25,7 +25,15 @@ struct sk_buff_head {
 	__u32 qlen;
 } SH_CORE;
 
+/* The socket's protocol: TCP's memory accounting (include/net/sock.h). */
+struct proto {
+	unsigned long *memory_pressure;	/* nonzero while tcp_mem's pressure holds */
+} SH_CORE;
+
 struct sock_common {
+	unsigned short skc_family;	/* AF_INET or AF_INET6 */
+	volatile unsigned char skc_state;	/* TCP_ESTABLISHED, ... */
+	struct proto *skc_prot;		/* (sk_prot) */
 	atomic64_t skc_cookie;		/* the socket cookie, once one was asked for */
 } SH_CORE;
 
@@ -36,9 +44,17 @@ struct sock {
 					 * kernel, redirected sk_msg bytes too */
 	} sk_backlog;
 	int sk_rcvbuf;
+	int sk_sndbuf;
 	struct sk_buff_head sk_receive_queue;
 	void *sk_user_data;		/* the psock of a socket in a socket map */
+	__u8 sk_userlocks;		/* SOCK_SNDBUF_LOCK, SOCK_RCVBUF_LOCK: the
+					 * application set the buffer itself */
+	__u8 sk_shutdown;		/* RCV_SHUTDOWN | SEND_SHUTDOWN */
 } SH_CORE;
+
+#define SH_SOCK_SNDBUF_LOCK	1
+#define SH_SOCK_RCVBUF_LOCK	2
+#define SH_SHUTDOWN_MASK	3	/* both directions: close() */
 
 struct tcp_sock {
 	__u32 rcv_nxt;			/* the next byte TCP expects to receive */
@@ -49,6 +65,22 @@ struct tcp_sock {
 struct sk_psock {
 	struct sk_buff_head ingress_skb;	/* TCP skbs waiting for room in the
 						 * receive queue (backlog worker) */
+} SH_CORE;
+
+/* An iterator's context over a socket map (kernel/bpf/... bpf_iter). */
+struct seq_file;
+struct bpf_map;
+struct bpf_iter_meta {
+	struct seq_file *seq;
+	__u64 session_id;
+	__u64 seq_num;
+} SH_CORE;
+
+struct bpf_iter__sockmap {
+	struct bpf_iter_meta *meta;
+	struct bpf_map *map;
+	void *key;
+	struct sock *sk;		/* NULL once past the last element */
 } SH_CORE;
 
 /* The low bits of sk_user_data are flags (SK_USER_DATA_NOCOPY, _BPF,

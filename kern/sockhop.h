@@ -12,7 +12,7 @@
 #include <linux/types.h>
 
 /* Bump whenever a pinned map's key, value, type or size changes. */
-#define SH_LAYOUT_VERSION	4
+#define SH_LAYOUT_VERSION	5
 
 /* Limits; overridable at build time so tests can shrink them. */
 #ifndef SH_MAX_SCOPES
@@ -78,8 +78,10 @@ struct sh_sk_scope {
 	__u64 held_since_ns;	/* bpf_ktime_get_ns() when SH_SK_F_HELD was set */
 	__u64 peer_sk;		/* the peer's sh_sock_ref, kept from sock_peers */
 	__u64 peer_cookie;	/*   (0: not looked up yet) */
+	__u32 owner_tgid;	/* the process that created it: where its netns is */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct sh_sk_scope) == 40, "sh_sk_scope ABI");
+_Static_assert(sizeof(struct sh_sk_scope) == 48, "sh_sk_scope ABI");
 
 /* Held back: the peer held the scope's accelerate-buffer unread, so sends go
  * by TCP, whose window and send buffer hold the sender back. */
@@ -95,8 +97,45 @@ _Static_assert(sizeof(struct sh_sk_scope) == 40, "sh_sk_scope ABI");
 struct sh_sock_ref {
 	__u64 sk;		/* the kernel's struct sock * */
 	__u64 cookie;		/* its socket cookie */
+	__u32 owner_tgid;	/* sh_sk_scope.owner_tgid */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct sh_sock_ref) == 16, "sh_sock_ref ABI");
+_Static_assert(sizeof(struct sh_sock_ref) == 24, "sh_sock_ref ABI");
+
+/*
+ * Record of the closed_unread ring buffer: an accelerated socket was closed
+ * with bytes redirected to it still unread. Plain TCP answers such a close
+ * with a reset, which fails the peer's next send or wakes a send blocked on
+ * a full window; here the bytes sat in the socket map's queue, so the close
+ * sent a FIN, and a peer held back on TCP would wait out its retries. The
+ * daemon aborts that peer (SOCK_DESTROY) in its stead.
+ */
+struct sh_abort {
+	struct sh_sock_key peer;	/* the peer's own key: its local end first */
+	__u64 peer_cookie;
+	__u32 unread;			/* bytes the closed socket left unread */
+	__u32 peer_tgid;		/* a process of the peer's netns */
+	__u16 peer_family;		/* AF_INET or AF_INET6: the peer's own */
+	__u16 pad;
+	__u32 slot;			/* the closed socket's scope slot */
+};
+_Static_assert(sizeof(struct sh_abort) == 72, "sh_abort ABI");
+
+/* What `sockhop sockets` shows of one accelerated socket: one record per
+ * socket of sock_hash, written by kern/accel.bpf.c's iterator. */
+struct sh_sock_view {
+	struct sh_sock_key key;
+	__u64 cookie;
+	__u64 held_since_ns;	/* 0: not held back */
+	__u64 now_ns;		/* bpf_ktime_get_ns() when the record was made */
+	__u32 unread;		/* receive memory: unread bytes, redirected and TCP */
+	__u32 rcvbuf;
+	__u32 slot;		/* its scope's slot, SH_SLOT_GLOBAL when none */
+	__u32 flags;		/* SH_SK_F_* */
+	__u8 state;		/* TCP state (include/net/tcp_states.h) */
+	__u8 pad[7];
+};
+_Static_assert(sizeof(struct sh_sock_view) == 96, "sh_sock_view ABI");
 
 /* Value of accel_cfg, indexed by scope slot: the flow control's bound. */
 struct sh_accel_cfg {
@@ -219,8 +258,10 @@ struct sh_stats {
 				 * the socket were not yet in the peer's queue */
 	__u64 bytes_ordered;
 	__u64 excluded;		/* established sockets a no-accelerate rule left to TCP */
+	__u64 closed_unread;	/* closed with redirected bytes unread: peer to abort */
+	__u64 abort_lost;	/*   of those, not told to the daemon (ring full) */
 };
-_Static_assert(sizeof(struct sh_stats) == 8 * (9 + SH_ERR_NR + 8), "sh_stats ABI");
+_Static_assert(sizeof(struct sh_stats) == 8 * (9 + SH_ERR_NR + 10), "sh_stats ABI");
 
 /* The meta map's single value: who pinned this directory and how. */
 struct sh_meta {

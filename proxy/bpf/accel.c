@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * accel.c - the mesh's own part of kern/accel.bpf.c: the flow control's
- * bound per scope, the sk_skb and sk_msg programs on sock_hash, and the
- * start-up canary of the kernel flaws.
+ * bound per scope, the sk_skb and sk_msg programs on sock_hash, the
+ * iterator over its sockets, and the start-up canary of the kernel flaws.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -13,6 +15,7 @@
 #include "flaws.h"
 #include "loader_int.h"
 #include "log.h"
+#include "pins.h"
 
 /* accel_cfg := each scope's flow-control bound; slots of no scope get the
  * default, so a socket whose scope left keeps a bound. */
@@ -67,6 +70,34 @@ void detach_map_progs(struct loader *l)
 	bpf_prog_detach2(bpf_program__fd(l->skel->progs.skb_verdict_pass), map,
 			 BPF_SK_SKB_STREAM_VERDICT);
 	l->map_progs = false;
+}
+
+int pin_sockets_iter(struct loader *l)
+{
+	union bpf_iter_link_info info = {
+		.map.map_fd = (__u32)bpf_map__fd(l->skel->maps.sock_hash),
+	};
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info,
+		    .link_info_len = sizeof(info));
+	char path[PATH_LEN];
+	int err;
+
+	l->sockets_iter = bpf_program__attach_iter(l->skel->progs.dump_sockets, &opts);
+	if (!l->sockets_iter) {
+		err = -errno;
+		pr_err("cannot create the iterator over sock_hash: %s\n", strerror(-err));
+		return err;
+	}
+	pins_path(path, sizeof(path), l->pin_dir, "iter", NULL);
+	err = mkdir_0700(path);
+	if (!err) {
+		pins_path(path, sizeof(path), l->pin_dir, "iter", "sockets");
+		unlink(path);	/* a kept daemon's */
+		err = bpf_link__pin(l->sockets_iter, path);
+	}
+	if (err)
+		pr_err("cannot pin the iterator over sock_hash at %s: %s\n", path, strerror(-err));
+	return err;
 }
 
 /* Which known kernel flaws apply here (canary.c), said once at start. */

@@ -7,9 +7,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <linux/inet_diag.h>
-#include <linux/netlink.h>
-#include <linux/sock_diag.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -18,6 +15,7 @@
 #include "balance.skel.h"
 #include "log.h"
 #include "maps.h"
+#include "sockdiag.h"
 
 void balance_init(struct balance *b, const struct balance_bpf *obj)
 {
@@ -234,115 +232,79 @@ int balance_backend_stats(const struct balance *m, uint32_t id, struct sh_backen
 
 /* --- SOCK_DESTROY ---------------------------------------------------------- */
 
-/* 1 << TCP_ESTABLISHED .. TCP_CLOSING, except TIME_WAIT and CLOSE */
-#define LIVE_STATES	((1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5) | \
-			 (1u << 8) | (1u << 9) | (1u << 11))
-
-struct diag_req {
-	struct nlmsghdr nlh;
-	struct inet_diag_req_v2 r;
+/* What a dump looks for: sockets balanced to one backend (rnat, by cookie). */
+struct balanced_to {
+	const struct balance *m;
+	uint8_t family;
+	const __u32 *be_addr;
+	__u16 be_port;
+	struct inet_diag_sockid *found;
+	__u8 *fam;
+	int n, max;
 };
 
-static int diag_send(int nl, __u16 type, __u16 flags, __u8 family,
-		     const struct inet_diag_sockid *id)
+static int collect_one(const struct inet_diag_msg *d, void *ctx)
 {
-	struct diag_req req = {
-		.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = type, .nlmsg_flags = flags },
-		/* live connections only: a TIME_WAIT socket keeps its cookie
-		 * and would be "destroyed" for nothing */
-		.r = { .sdiag_family = family, .sdiag_protocol = IPPROTO_TCP,
-		       .idiag_states = LIVE_STATES },
-	};
+	struct balanced_to *b = ctx;
+	struct sh_rnat_key rk = {};
+	struct sh_rnat rv;
+	__u32 dst[4];
 
-	if (id)
-		req.r.id = *id;
-	return send(nl, &req, sizeof(req), 0) < 0 ? -errno : 0;
-}
-
-/* Collects up to @max sockets of @family that @m says were balanced to @be. */
-static int diag_collect(int nl, const struct balance *m, __u8 family, const __u32 be_addr[4],
-			__u16 be_port, struct inet_diag_sockid *found, __u8 *fam, int *n, int max)
-{
-	char buf[32768];
-	int err;
-
-	err = diag_send(nl, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, family, NULL);
-	if (err)
-		return err;
-	for (;;) {
-		ssize_t len = recv(nl, buf, sizeof(buf), 0);
-		struct nlmsghdr *h;
-
-		if (len < 0)
-			return -errno;
-		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len); h = NLMSG_NEXT(h, len)) {
-			struct inet_diag_msg *d = NLMSG_DATA(h);
-			struct sh_rnat_key rk = {};
-			struct sh_rnat rv;
-			__u32 dst[4];
-
-			if (h->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (h->nlmsg_type == NLMSG_ERROR)
-				return -EIO;
-			if (ntohs(d->id.idiag_dport) != be_port)
-				continue;
-			if (family == AF_INET)
-				sh_addr_from_ip4(dst, d->id.idiag_dst[0]);
-			else
-				memcpy(dst, d->id.idiag_dst, 16);
-			if (memcmp(dst, be_addr, 16))
-				continue;
-			rk.cookie = (__u64)d->id.idiag_cookie[0] | (__u64)d->id.idiag_cookie[1] << 32;
-			memcpy(rk.addr, dst, 16);
-			rk.port = be_port;
-			if (bpf_map_lookup_elem(m->rnat, &rk, &rv))
-				continue;	/* not a balanced socket: leave it */
-			if (*n < max) {
-				found[*n] = d->id;
-				fam[*n] = family;
-				(*n)++;
-			}
-		}
+	if (ntohs(d->id.idiag_dport) != b->be_port)
+		return 0;
+	if (b->family == AF_INET)
+		sh_addr_from_ip4(dst, d->id.idiag_dst[0]);
+	else
+		memcpy(dst, d->id.idiag_dst, 16);
+	if (memcmp(dst, b->be_addr, 16))
+		return 0;
+	rk.cookie = (__u64)d->id.idiag_cookie[0] | (__u64)d->id.idiag_cookie[1] << 32;
+	memcpy(rk.addr, dst, 16);
+	rk.port = b->be_port;
+	if (bpf_map_lookup_elem(b->m->rnat, &rk, &rv))
+		return 0;	/* not a balanced socket: leave it */
+	if (b->n < b->max) {
+		b->found[b->n] = d->id;
+		b->fam[b->n] = b->family;
+		b->n++;
 	}
+	return 0;
 }
 
 int balance_destroy_conns(const struct balance *m, const struct cfg_addr *be, int max)
 {
-	struct inet_diag_sockid *found;
+	struct balanced_to b = { .m = m, .max = max };
 	__u32 addr[4];
 	__u16 port;
-	__u8 *fam;
-	int nl, n = 0, i, err, done = 0;
+	int nl, i, err, done = 0;
 
 	addr_ip6(&be->sa, addr, &port);
-	found = calloc((size_t)max, sizeof(*found));
-	fam = calloc((size_t)max, 1);
-	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (!found || !fam || nl < 0) {
-		err = nl < 0 ? -errno : -ENOMEM;
+	b.be_addr = addr;
+	b.be_port = port;
+	b.found = calloc((size_t)max, sizeof(*b.found));
+	b.fam = calloc((size_t)max, 1);
+	nl = sockdiag_open();
+	if (!b.found || !b.fam || nl < 0) {
+		err = nl < 0 ? nl : -ENOMEM;
 		goto out;
 	}
-	err = diag_collect(nl, m, AF_INET6, addr, port, found, fam, &n, max);
-	if (!err && be->sa.ss_family == AF_INET)
-		err = diag_collect(nl, m, AF_INET, addr, port, found, fam, &n, max);
-	for (i = 0; i < n && !err; i++) {
-		char ack[256];
-
-		err = diag_send(nl, SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, fam[i], &found[i]);
-		if (!err && recv(nl, ack, sizeof(ack), 0) > 0) {
-			struct nlmsgerr *e = NLMSG_DATA((struct nlmsghdr *)ack);
-
-			if (e->error == 0)
-				done++;
-			else if (e->error != -ENOENT)	/* gone meanwhile: fine */
-				err = e->error;
-		}
+	b.family = AF_INET6;
+	err = sockdiag_dump(nl, AF_INET6, collect_one, &b);
+	if (!err && be->sa.ss_family == AF_INET) {
+		b.family = AF_INET;
+		err = sockdiag_dump(nl, AF_INET, collect_one, &b);
+	}
+	for (i = 0; i < b.n && !err; i++) {
+		err = sockdiag_destroy(nl, b.fam[i], &b.found[i]);
+		if (!err)
+			done++;
+		else if (err == -ENOENT)	/* gone meanwhile: fine */
+			err = 0;
 	}
 out:
 	if (nl >= 0)
 		close(nl);
-	free(found);
-	free(fam);
+	free(b.found);
+	free(b.fam);
 	return err ? err : done;
 }

@@ -2,12 +2,14 @@
 /* canary.c - see canary.h. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -192,18 +194,123 @@ out:
 	return ret;
 }
 
+/* A pair in a map with @verdict_fd, @fds[0] holding one byte sent from
+ * @fds[1] (FIONREAD says so); 0 or -errno. */
+static int pair_with_byte(int verdict_fd, int fds[2], int *map)
+{
+	char c = 'x';
+	int i, n = 0, ret;
+
+	ret = make_pair(fds);
+	if (ret)
+		return ret;
+	*map = map_with(fds[0], verdict_fd);
+	if (*map < 0) {
+		ret = *map;
+		close_pair(fds);
+		return ret;
+	}
+	if (send(fds[1], &c, 1, MSG_NOSIGNAL) != 1) {
+		ret = -errno;
+		goto fail;
+	}
+	for (i = 0; i < CANARY_WAIT_MS && n == 0; i++) {
+		if (ioctl(fds[0], FIONREAD, &n))
+			n = 0;
+		if (!n)
+			pause_ms(1);
+	}
+	if (n)
+		return 0;
+	ret = -ETIMEDOUT;
+fail:
+	close(*map);
+	close_pair(fds);
+	return ret;
+}
+
+static long elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Does recv(2 bytes, MSG_WAITALL) return the one byte there at once? Plain
+ * TCP waits for the second until the receive timeout; so "at once" is far
+ * under it. 1 yes, 0 no, or -errno. */
+static int test_no_waitall(int verdict_fd)
+{
+	struct timeval tv = { .tv_usec = 100 * 1000 };
+	struct timespec t0;
+	int fds[2], map, ret;
+	char buf[2];
+	ssize_t n;
+
+	ret = pair_with_byte(verdict_fd, fds, &map);
+	if (ret)
+		return ret;
+	if (setsockopt(fds[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))) {
+		ret = -errno;
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	n = recv(fds[0], buf, sizeof(buf), MSG_WAITALL);
+	ret = n == 1 && elapsed_ms(&t0) < 50;
+out:
+	close(map);
+	close_pair(fds);
+	return ret;
+}
+
+/* Does poll() report readable with one byte under a low-water mark of two?
+ * 1 yes, 0 no, or -errno. */
+static int test_no_rcvlowat(int verdict_fd)
+{
+	int fds[2], map, ret, lowat = 2;
+	struct pollfd p;
+
+	ret = pair_with_byte(verdict_fd, fds, &map);
+	if (ret)
+		return ret;
+	if (setsockopt(fds[0], SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat))) {
+		ret = -errno;
+		goto out;
+	}
+	p.fd = fds[0];
+	p.events = POLLIN;
+	p.revents = 0;
+	ret = poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+out:
+	close(map);
+	close_pair(fds);
+	return ret;
+}
+
 int canary_run(int verdict_fd, uint32_t *flaws)
 {
-	int eagain, read;
+	const struct {
+		uint32_t flaw;
+		int ret;
+	} tests[] = {
+		{ SH_FLAW_RECV_EAGAIN, test_recv_eagain(verdict_fd) },
+		{ SH_FLAW_NO_VERDICT_READ, test_no_verdict_read() },
+		{ SH_FLAW_NO_WAITALL, test_no_waitall(verdict_fd) },
+		{ SH_FLAW_NO_RCVLOWAT, test_no_rcvlowat(verdict_fd) },
+	};
+	size_t i;
 
 	*flaws = 0;
-	eagain = test_recv_eagain(verdict_fd);
-	read = test_no_verdict_read();
-	if (eagain < 0 || read < 0) {
-		pr_debug("canary: could not test the socket-map paths here: %s\n",
-			 strerror(eagain < 0 ? -eagain : -read));
-		return eagain < 0 ? eagain : read;
+	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		if (tests[i].ret < 0) {
+			pr_debug("canary: could not test the socket-map paths here: %s\n",
+				 strerror(-tests[i].ret));
+			*flaws = 0;
+			return tests[i].ret;
+		}
+		if (tests[i].ret)
+			*flaws |= tests[i].flaw;
 	}
-	*flaws = (eagain ? SH_FLAW_RECV_EAGAIN : 0) | (read ? SH_FLAW_NO_VERDICT_READ : 0);
 	return 0;
 }

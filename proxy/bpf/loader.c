@@ -29,6 +29,9 @@ static int open_and_load(struct loader *l)
 		pr_err("cannot open the embedded BPF objects: %s\n", strerror(-err));
 		return err;
 	}
+	/* the iterator of `sockhop sockets` does not load here yet (EPERM at
+	 * load, under investigation): the rest of the mesh goes without it */
+	bpf_program__set_autoload(l->skel->progs.dump_sockets, false);
 	err = set_pin_paths(l, l->skel->obj);
 	if (!err)
 		err = set_pin_paths(l, l->bal->obj);
@@ -57,6 +60,7 @@ static void release(struct loader *l)
 
 	for (i = 0; i < l->nr_links; i++)
 		close(l->links[i].fd);
+	bpf_link__destroy(l->sockets_iter);	/* its pin stays while pinned */
 	policy_bpf__destroy(l->pol);
 	balance_bpf__destroy(l->bal);
 	accel_bpf__destroy(l->skel);
@@ -126,6 +130,11 @@ int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_moun
 	err = attach_map_progs(l);
 	if (err)
 		goto err_unpin;
+	if (bpf_program__autoload(l->skel->progs.dump_sockets)) {
+		err = pin_sockets_iter(l);
+		if (err)
+			goto err_detach;
+	}
 	err = prune_links(l, false);
 	if (!err)
 		err = attach_cgroups(l);
@@ -166,6 +175,11 @@ void loader_stop(struct loader *l, bool keep)
 			removed ? l->pin_dir : "");
 	}
 	release(l);
+}
+
+int loader_closed_unread_fd(const struct loader *l)
+{
+	return bpf_map__fd(l->skel->maps.closed_unread);
 }
 
 bool loader_adopted(const struct loader *l)

@@ -65,6 +65,10 @@ int loader_reload(struct loader *l, const struct cfg *cfg);
  */
 int loader_replace_stages(struct loader *l);
 
+/** loader_closed_unread_fd() - the ring buffer of sockets closed with bytes
+ * unread (aborts.h). */
+int loader_closed_unread_fd(const struct loader *l);
+
 /** loader_adopted() - did the start adopt pins an earlier daemon kept? */
 bool loader_adopted(const struct loader *l);
 

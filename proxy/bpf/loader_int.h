@@ -46,6 +46,7 @@ struct loader {
 	char cg_mount[PATH_LEN];	/* the cgroup2 mount ("" when no scope needs it) */
 	bool adopted;		/* the pin directory held a kept state */
 	bool map_progs;		/* sk_msg / sk_skb attached to sock_hash */
+	struct bpf_link *sockets_iter;	/* pinned at PIN_DIR/iter/sockets */
 	uint32_t flaws;		/* kernel flaws the canary found (flaws.h) */
 	bool canary_ran;
 	struct loader_scope *scopes;
@@ -95,6 +96,9 @@ int attach_map_progs(struct loader *l);
 void detach_map_progs(struct loader *l);
 /** run_canary() - which known kernel flaws apply here; logged once. */
 void run_canary(struct loader *l);
+/** pin_sockets_iter() - the iterator `sockhop sockets` reads, at
+ * PIN_DIR/iter/sockets (replacing a kept one). */
+int pin_sockets_iter(struct loader *l);
 
 /* --- policy.c ------------------------------------------------------------- */
 

@@ -182,6 +182,10 @@ bool unpin_all(struct loader *l)
 	}
 	pins_path(path, sizeof(path), l->pin_dir, "tc", NULL);
 	rmdir(path);
+	pins_path(path, sizeof(path), l->pin_dir, "iter", "sockets");
+	unlink(path);
+	pins_path(path, sizeof(path), l->pin_dir, "iter", NULL);
+	rmdir(path);
 	pins_path(path, sizeof(path), l->pin_dir, "links", NULL);
 	rmdir(path);
 	pins_path(path, sizeof(path), l->pin_dir, "maps", NULL);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * cli.h - the commands of `sockhop`, one file each kind: status.c (status,
- * stats), policy.c (policy, explain), tc.c (the tc recipe), daemon.c (what
+ * stats), sockets.c, policy.c (policy, explain), tc.c (the tc recipe), daemon.c (what
  * the running daemon answers). Each returns the exit status: 0 done,
  * 1 failed, 2 usage error.
  */
@@ -15,6 +15,9 @@ int cli_status(const char *dir, struct emit *e);
 
 /** cli_stats() - per-scope acceleration counters, summed over CPUs. */
 int cli_stats(const char *dir, struct emit *e);
+
+/** cli_sockets() - each accelerated socket: scope, unread bytes, held. */
+int cli_sockets(const char *dir, struct emit *e);
 
 /** cli_policy() - rules, defaults and counters per scope. */
 int cli_policy(const char *dir, struct emit *e);

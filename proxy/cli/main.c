@@ -52,6 +52,15 @@ static int run_stats(const struct command *cmd, const struct cli *c, int argc, c
 	return cli_stats(c->dir, &e);
 }
 
+static int run_sockets(const struct command *cmd, const struct cli *c, int argc, char **argv)
+{
+	struct emit e;
+
+	(void)cmd, (void)argc, (void)argv;
+	emit_to_file(&e, stdout, c->json);
+	return cli_sockets(c->dir, &e);
+}
+
 static int run_policy(const struct command *cmd, const struct cli *c, int argc, char **argv)
 {
 	struct emit e;
@@ -115,6 +124,9 @@ static const struct command commands[] = {
 	{ "status", "", "pin directory, daemon, scopes and their attachments, sockets,\n"
 	  "whether the tc entries are pinned", 0, 0, false, true, run_status },
 	{ "stats", "", "per-scope acceleration counters, summed over CPUs", 0, 0, false, true, run_stats },
+	{ "sockets", "", "each accelerated socket: its scope, the bytes it holds unread\n"
+	  "(which ss does not show) and whether its sends are held back", 0, 0, false, true,
+	  run_sockets },
 	{ "services", "", "services: backends (state, active connections, bytes, failures),\n"
 	  "limits hit, the split between splice and relay, and for virtual\n"
 	  "addresses the connect-time table and counters", 0, 0, true, true, run_services },

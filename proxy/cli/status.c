@@ -176,6 +176,10 @@ static void stats_report(const char *key, const char *name, const struct sh_stat
 		 "rule)\n" : NULL, s->excluded);
 	emit_u64(e, "skb_verdict", s->skb_verdict ? "  sk_skb verdicts %llu\n" : NULL,
 		 s->skb_verdict);
+	emit_u64(e, "closed_unread", s->closed_unread ? "  closed unread  %llu sockets (their "
+		 "peers aborted, as TCP's reset would)\n" : NULL, s->closed_unread);
+	emit_u64(e, "abort_lost", s->abort_lost ? "  aborts lost    %llu (the daemon's ring "
+		 "was full)\n" : NULL, s->abort_lost);
 	emit_object(e, "insert_errno", NULL);
 	for (i = 0; i < SH_ERR_NR; i++) {
 		if (s->insert_errno[i])

@@ -18,6 +18,12 @@ enum sh_flaw {
 	/* A socket in a socket map with no sk_skb verdict loses FIONREAD and
 	 * epoll read wakeups; sockhop attaches a verdict to every map it fills. */
 	SH_FLAW_NO_VERDICT_READ = 1u << 1,
+	/* tcp_bpf_recvmsg_parser() returns what the socket map's queue holds
+	 * and never loops for MSG_WAITALL. */
+	SH_FLAW_NO_WAITALL = 1u << 2,
+	/* sk_msg_is_readable() and the socket map's recvmsg ignore
+	 * SO_RCVLOWAT: poll reports readable, recv returns, below it. */
+	SH_FLAW_NO_RCVLOWAT = 1u << 3,
 };
 
 struct sh_flaw_info {
@@ -38,6 +44,16 @@ static const struct sh_flaw_info sh_flaws[] = {
 	  "a socket in a socket map without an sk_skb verdict loses FIONREAD and epoll "
 	  "read wakeups",
 	  "avoided: sockhop attaches a verdict program to every socket map it fills", 1 },
+	{ SH_FLAW_NO_WAITALL, "no-waitall",
+	  "recv() with MSG_WAITALL on an accelerated socket returns what has arrived instead "
+	  "of waiting for the whole length",
+	  "programs that read fixed-size records with MSG_WAITALL and do not loop on short "
+	  "reads break; exclude their ports or prefixes with a no-accelerate rule", 0 },
+	{ SH_FLAW_NO_RCVLOWAT, "no-rcvlowat",
+	  "SO_RCVLOWAT is not honoured on an accelerated socket: poll() and select() report it "
+	  "readable, and recv() returns, with fewer bytes than the low-water mark",
+	  "programs that rely on SO_RCVLOWAT get more wakeups and shorter reads; exclude them "
+	  "with a no-accelerate rule if they cannot take a short read", 0 },
 };
 #define SH_NR_FLAWS (sizeof(sh_flaws) / sizeof(sh_flaws[0]))
 

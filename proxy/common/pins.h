@@ -7,6 +7,8 @@
  *     maps/NAME         every map of kern/accel.bpf.c, by its C name
  *     links/PROG-CGID   one bpf_link per program and attached cgroup id (bpffs
  *                   refuses dots in names)
+ *     iter/sockets      the iterator over sock_hash (`sockhop sockets`)
+ *     tc/egress, tc/ingress   the tc policy's entry programs
  */
 #ifndef SOCKHOP_PINS_H
 #define SOCKHOP_PINS_H

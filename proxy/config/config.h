@@ -52,6 +52,7 @@ struct cfg_scope {
 	struct cfg_verdict def;		/* tc policy: when no policy rule matches */
 	uint32_t accel_buffer;		/* bytes a peer may hold unread before the
 					 * sender is held back (accelerate-buffer) */
+	int accel_buffer_line, accel_buffer_col;	/* 0: not written */
 };
 
 /* A socket address as written in the config: "IP:PORT" or "[IPv6]:PORT". */

@@ -410,6 +410,11 @@ static int parse_scope(struct parser *p, yaml_node_t *n, const char *path, struc
 	sc->accel_buffer = SH_ACCEL_BUFFER_DEFAULT;
 	bad |= parse_size(p, n, "accelerate-buffer", path, SH_ACCEL_BUFFER_MIN,
 			  SH_ACCEL_BUFFER_MAX, &sc->accel_buffer);
+	v = lookup(p, n, "accelerate-buffer");
+	if (v) {
+		sc->accel_buffer_line = (int)v->start_mark.line + 1;
+		sc->accel_buffer_col = (int)v->start_mark.column + 1;
+	}
 
 	v = lookup(p, n, "rules");
 	snprintf(field, sizeof(field), "%s.rules", path);

@@ -13,11 +13,14 @@
 #include <string.h>
 #include <ev.h>
 
+#include "aborts.h"
+#include "balance.h"
 #include "cgroup.h"
 #include "config.h"
 #include "conn.h"
 #include "control.h"
 #include "ctlproto.h"
+#include "lint.h"
 #include "loader.h"
 #include "log.h"
 #include "pins.h"
@@ -26,7 +29,6 @@
 #include "scope_dirs.h"
 #include "service.h"
 #include "splice.h"
-#include "balance.h"
 
 #define DEFAULT_CONFIG "/etc/sockhop/sockhop.yaml"
 #define EXAMPLE_CONFIG "/etc/sockhop/sockhop.yaml.example"	/* make install */
@@ -128,6 +130,18 @@ struct daemon {
 	struct loader *loader;
 };
 
+/* The config's warnings (lint.h), one log line each. */
+static void say_lint(const struct cfg *cfg)
+{
+	char buf[8192], *line, *save = NULL;
+	size_t n = cfg_lint(cfg, buf, sizeof(buf));
+
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		pr_warn("%s\n", line);
+	if (n > 0 && !buf[0])
+		pr_warn("%zu warnings about %s\n", n, cfg->file);
+}
+
 /*
  * Re-reads the config and swaps in what may change while running: every
  * scope's rule table (one update each), the tc defaults, and the services'
@@ -147,6 +161,7 @@ static int do_reload(void *ctx, char *msg, size_t len)
 		snprintf(msg, len, "reload refused, the running config stays: %s", errbuf);
 		goto refused;
 	}
+	say_lint(next);
 	err = reload_check(d->cfg, next, errbuf, sizeof(errbuf));
 	if (err) {
 		snprintf(msg, len, "reload refused, the running config stays: %s", errbuf);
@@ -196,6 +211,13 @@ static int do_replace_stages(void *ctx, char *msg, size_t len)
 	snprintf(msg, len, err ? "replacing the tc stages failed: %s; the running ones stay" :
 		 "tc stages replaced%s", err ? strerror(-err) : "");
 	return err;
+}
+
+/* Records wait in closed_unread: abort their peers (aborts.h). */
+static void on_aborts(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop, (void)revents;
+	aborts_run(w->data);
 }
 
 static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
@@ -294,6 +316,8 @@ int main(int argc, char **argv)
 	struct daemon daemon = { .o = &o };
 	struct control_hooks hooks = { do_reload, do_replace_stages, &daemon };
 	ev_signal sigterm, sigint, sighup;
+	struct aborts *aborts = NULL;
+	ev_io aborts_io;
 	struct ev_loop *loop;
 	struct cfg *cfg = NULL;
 	int err;
@@ -319,6 +343,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "sockhopd: %s: configuration is invalid\n", o.config);
 		return 1;
 	}
+	say_lint(cfg);
 	if (o.check) {
 		err = check_scopes(cfg);
 		if (!err)
@@ -384,6 +409,16 @@ int main(int argc, char **argv)
 		err = loader_start(cfg, o.pin_dir, cg_mount, &loader);
 		if (err)
 			goto out;
+		err = aborts_open(loader_closed_unread_fd(loader), &aborts);
+		if (err) {
+			pr_warn("cannot read the sockets closed with bytes unread (%s): their peers "
+				"are not aborted\n", strerror(-err));
+			err = 0;
+		} else {
+			ev_io_init(&aborts_io, on_aborts, aborts_fd(aborts), EV_READ);
+			aborts_io.data = aborts;
+			ev_io_start(loop, &aborts_io);
+		}
 	}
 	if (cfg->nr_services) {
 		splice = open_splice(have_bpf, &no_splice);
@@ -428,6 +463,10 @@ out_services:
 	services = NULL;
 	conn_module_fini(loop);
 	splice_close(splice);
+	if (aborts) {
+		ev_io_stop(loop, &aborts_io);
+		aborts_close(aborts);
+	}
 	if (loader)
 		loader_stop(loader, o.keep);
 out:
