@@ -215,5 +215,49 @@ else
 fi
 result "blocking reader + writer thread: recv-eagain $verdict; on a no-accelerate port the same pair works ($(cat "$TMP/dx-c.excluded")), 2 sockets excluded"
 
+# --- 6. a reader closed or killed with bytes unread ---------------------------
+# Plain TCP resets such a connection; the socket map hides the bytes from
+# close(), so the daemon aborts the held writer instead. Either way its next
+# send fails at once, not after TCP's retries.
+CLOSER=$ROOT/tests/tools/closer.py
+s0=$(snap)
+for how in kill close; do
+	run_in "$PLAIN" "$NS" python3 "$CLOSER" $((7740 + ${#how})) $how >"$TMP/cl-plain.$how" 2>&1
+	run_in "$TEST_CG/mesh" "$NS" python3 "$CLOSER" $((7750 + ${#how})) $how >"$TMP/cl-mesh.$how" 2>&1
+	for w in plain mesh; do
+		ms=$(field ms "$TMP/cl-$w.$how")
+		[ -n "$ms" ] && [ "$ms" -ge 0 ] && [ "$ms" -lt 2000 ] ||
+			bad "reader $how with bytes unread: the $w writer: $(cat "$TMP/cl-$w.$how")"
+	done
+done
+s1=$(snap)
+[ "$(delta "$s0" "$s1" closed_unread)" -ge 2 ] ||
+	bad "closed_unread counted $(delta "$s0" "$s1" closed_unread), expected 2"
+[ "$(grep -c 'mesh: aborted' "$TMP/daemon.log")" -ge 2 ] || bad "the daemon logged no abort"
+result "reader killed / closed with bytes unread: the held writer failed in $(field ms "$TMP/cl-mesh.kill") / $(field ms "$TMP/cl-mesh.close") ms ($(sed 's/ .*//' "$TMP/cl-mesh.kill")), plain TCP in $(field ms "$TMP/cl-plain.kill") / $(field ms "$TMP/cl-plain.close") ms; $(delta "$s0" "$s1" closed_unread) peers aborted"
+
+# --- 7. the application's own buffer sizes -----------------------------------
+# A reader that set SO_RCVBUF 16 KiB holds the writer back at about that,
+# not at the scope's 1 MiB.
+run_in "$TEST_CG/mesh" "$NS" python3 "$CLOSER" 7761 ahead 16384 >"$TMP/ahead.mesh" 2>&1
+run_in "$TEST_CG/mesh" "$NS" python3 "$CLOSER" 7762 ahead >"$TMP/ahead.mesh-default" 2>&1
+small=$(field ahead "$TMP/ahead.mesh") big=$(field ahead "$TMP/ahead.mesh-default")
+[ -n "$small" ] && [ -n "$big" ] && [ "$small" -lt 524288 ] && [ "$big" -ge 1048576 ] ||
+	bad "SO_RCVBUF 16 KiB: the writer got $small bytes ahead (unset: $big)"
+result "a reader with SO_RCVBUF 16 KiB held the writer after $small bytes (unset: $big)"
+
+# --- 8. the canary's other findings, and config warnings ----------------------
+for f in no-waitall no-rcvlowat; do
+	"$SOCKHOP" --pin-dir "$PIN" status -j | jq -e --arg f $f '.kernel_flaws | index($f)' >/dev/null ||
+		bad "status -j lacks the flaw $f"
+done
+printf 'scopes:\n  - name: l\n    cgroup: %s/lint\n    create: true\n    accelerate-buffer: 4MiB\n    rules:\n      - {action: no-accelerate, port: 22}\n' \
+	"$TEST_CG" >"$TMP/lint.yaml"
+"$SOCKHOPD" --check -c "$TMP/lint.yaml" >"$TMP/lint.out" 2>&1
+grep -q "lint.yaml:7:9: scopes\[0\].rules\[0\]: this no-accelerate rule changes nothing" "$TMP/lint.out" &&
+	grep -q "lint.yaml:5:24: scopes\[0\].accelerate-buffer: has no effect" "$TMP/lint.out" ||
+	bad "lint warnings: $(cat "$TMP/lint.out")"
+result "status lists no-waitall and no-rcvlowat; --check warns of a no-accelerate rule and an accelerate-buffer that do nothing"
+
 stop_daemon
 [ $errors = 0 ] || fail "$errors case(s) failed"
