@@ -339,7 +339,7 @@ int sockops_accel(struct bpf_sock_ops *skops)
 	}
 
 	/* bytes it sent before now went by TCP: prove the order first */
-	tag->flags = SH_SK_F_TCP_BEHIND;
+	tag->flags = SH_SK_F_ACCEL | SH_SK_F_TCP_BEHIND;
 	tag->held_since_ns = 0;
 	tag->peer_cookie = 0;
 	return 1;
@@ -535,35 +535,47 @@ int skb_verdict_pass(struct __sk_buff *skb __attribute__((unused)))
 }
 
 /*
- * One sh_sock_view per socket of sock_hash, for `sockhop sockets` (the
- * daemon pins the iterator's link at PIN_DIR/iter/sockets): what ss cannot
- * show, since the bytes redirected to a socket are not in its receive
- * queue, and whether the flow control holds it back.
+ * One sh_sock_view per accelerated TCP socket of the netns that reads the
+ * iterator, for `sockhop sockets` (the daemon pins its link at
+ * PIN_DIR/iter/sockets): what ss cannot show, since the bytes redirected to
+ * a socket are not in its receive queue, and whether the flow control holds
+ * it back. (An iterator over sock_hash itself is refused by this kernel.)
  */
-SEC("iter/sockmap")
-int dump_sockets(struct bpf_iter__sockmap *ctx)
+SEC("iter/tcp")
+int dump_sockets(struct bpf_iter__tcp *ctx)
 {
+	struct sock_common *skc = ctx->sk_common;
 	struct sh_sock_view v = {};
 	struct sh_sk_scope *tag;
-	struct sock *sk = ctx->sk;
-	void *key = ctx->key;
+	struct tcp_sock *tp;
+	struct sock *sk;
 
-	if (!sk || !key)
+	if (!skc)
 		return 0;
-	if (bpf_probe_read_kernel(&v.key, sizeof(v.key), key))
+	tp = bpf_skc_to_tcp_sock(skc);	/* full sockets only */
+	if (!tp)
 		return 0;
+	tag = bpf_sk_storage_get(&sk_scope, tp, 0, 0);
+	if (!tag || !(tag->flags & SH_SK_F_ACCEL))
+		return 0;
+	sk = (struct sock *)tp;
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET) {
+		sh_addr_from_ip4(v.key.local_ip, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+		sh_addr_from_ip4(v.key.remote_ip, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+	} else {
+		BPF_CORE_READ_INTO(&v.key.local_ip, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32);
+		BPF_CORE_READ_INTO(&v.key.remote_ip, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr32);
+	}
+	v.key.local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	v.key.remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	v.cookie = (__u64)BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	v.state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	v.unread = (__u32)BPF_CORE_READ(sk, sk_backlog.rmem_alloc.counter);
 	v.rcvbuf = (__u32)BPF_CORE_READ(sk, sk_rcvbuf);
-	v.slot = SH_SLOT_GLOBAL;
 	v.now_ns = bpf_ktime_get_ns();
-	tag = bpf_sk_storage_get(&sk_scope, sk, 0, 0);
-	if (tag) {
-		v.slot = tag->slot;
-		v.flags = tag->flags;
-		v.held_since_ns = tag->flags & SH_SK_F_HELD ? tag->held_since_ns : 0;
-	}
+	v.slot = tag->slot;
+	v.flags = tag->flags;
+	v.held_since_ns = tag->flags & SH_SK_F_HELD ? tag->held_since_ns : 0;
 	bpf_seq_write(ctx->meta->seq, &v, sizeof(v));
 	return 0;
 }

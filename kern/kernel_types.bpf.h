@@ -30,7 +30,19 @@ struct proto {
 	unsigned long *memory_pressure;	/* nonzero while tcp_mem's pressure holds */
 } SH_CORE;
 
+struct in6_addr {
+	union {
+		__u32 u6_addr32[4];	/* (s6_addr32) */
+	} in6_u;
+} SH_CORE;
+
 struct sock_common {
+	__u32 skc_daddr;		/* IPv4 ends, network order */
+	__u32 skc_rcv_saddr;
+	__u16 skc_dport;		/* network order */
+	__u16 skc_num;			/* the local port, host order */
+	struct in6_addr skc_v6_daddr;
+	struct in6_addr skc_v6_rcv_saddr;
 	unsigned short skc_family;	/* AF_INET or AF_INET6 */
 	volatile unsigned char skc_state;	/* TCP_ESTABLISHED, ... */
 	struct proto *skc_prot;		/* (sk_prot) */
@@ -67,7 +79,7 @@ struct sk_psock {
 						 * receive queue (backlog worker) */
 } SH_CORE;
 
-/* An iterator's context over a socket map (kernel/bpf/... bpf_iter). */
+/* An iterator's context over the TCP sockets of a netns (net/ipv4/tcp_ipv4.c). */
 struct seq_file;
 struct bpf_map;
 struct bpf_iter_meta {
@@ -76,11 +88,10 @@ struct bpf_iter_meta {
 	__u64 seq_num;
 } SH_CORE;
 
-struct bpf_iter__sockmap {
+struct bpf_iter__tcp {
 	struct bpf_iter_meta *meta;
-	struct bpf_map *map;
-	void *key;
-	struct sock *sk;		/* NULL once past the last element */
+	struct sock_common *sk_common;	/* NULL once past the last socket */
+	__u32 uid;
 } SH_CORE;
 
 /* The low bits of sk_user_data are flags (SK_USER_DATA_NOCOPY, _BPF,

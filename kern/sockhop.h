@@ -90,6 +90,8 @@ _Static_assert(sizeof(struct sh_sk_scope) == 48, "sh_sk_scope ABI");
  * (sent before it was accelerated, or while held): redirecting now could
  * overtake them, so the order is proven before the next redirect. */
 #define SH_SK_F_TCP_BEHIND	(1u << 1)
+/* In sock_hash: accelerated (set where sockops inserts it). */
+#define SH_SK_F_ACCEL		(1u << 2)
 
 /* Value of sock_peers, keyed by the socket's sh_sock_key: where the sender's
  * sk_msg program reads its peer's receive queue. The cookie proves the
@@ -122,7 +124,8 @@ struct sh_abort {
 _Static_assert(sizeof(struct sh_abort) == 72, "sh_abort ABI");
 
 /* What `sockhop sockets` shows of one accelerated socket: one record per
- * socket of sock_hash, written by kern/accel.bpf.c's iterator. */
+ * accelerated TCP socket of the reader's netns, written by
+ * kern/accel.bpf.c's iterator (key.netns_cookie is 0 there). */
 struct sh_sock_view {
 	struct sh_sock_key key;
 	__u64 cookie;

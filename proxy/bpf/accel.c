@@ -74,18 +74,13 @@ void detach_map_progs(struct loader *l)
 
 int pin_sockets_iter(struct loader *l)
 {
-	union bpf_iter_link_info info = {
-		.map.map_fd = (__u32)bpf_map__fd(l->skel->maps.sock_hash),
-	};
-	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info,
-		    .link_info_len = sizeof(info));
 	char path[PATH_LEN];
 	int err;
 
-	l->sockets_iter = bpf_program__attach_iter(l->skel->progs.dump_sockets, &opts);
+	l->sockets_iter = bpf_program__attach_iter(l->skel->progs.dump_sockets, NULL);
 	if (!l->sockets_iter) {
 		err = -errno;
-		pr_err("cannot create the iterator over sock_hash: %s\n", strerror(-err));
+		pr_err("cannot create the iterator over the accelerated sockets: %s\n", strerror(-err));
 		return err;
 	}
 	pins_path(path, sizeof(path), l->pin_dir, "iter", NULL);
@@ -96,7 +91,7 @@ int pin_sockets_iter(struct loader *l)
 		err = bpf_link__pin(l->sockets_iter, path);
 	}
 	if (err)
-		pr_err("cannot pin the iterator over sock_hash at %s: %s\n", path, strerror(-err));
+		pr_err("cannot pin the iterator over the accelerated sockets at %s: %s\n", path, strerror(-err));
 	return err;
 }
 

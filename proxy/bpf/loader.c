@@ -29,9 +29,6 @@ static int open_and_load(struct loader *l)
 		pr_err("cannot open the embedded BPF objects: %s\n", strerror(-err));
 		return err;
 	}
-	/* the iterator of `sockhop sockets` does not load here yet (EPERM at
-	 * load, under investigation): the rest of the mesh goes without it */
-	bpf_program__set_autoload(l->skel->progs.dump_sockets, false);
 	err = set_pin_paths(l, l->skel->obj);
 	if (!err)
 		err = set_pin_paths(l, l->bal->obj);
@@ -130,11 +127,9 @@ int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_moun
 	err = attach_map_progs(l);
 	if (err)
 		goto err_unpin;
-	if (bpf_program__autoload(l->skel->progs.dump_sockets)) {
-		err = pin_sockets_iter(l);
-		if (err)
-			goto err_detach;
-	}
+	err = pin_sockets_iter(l);
+	if (err)
+		goto err_detach;
 	err = prune_links(l, false);
 	if (!err)
 		err = attach_cgroups(l);

@@ -246,6 +246,19 @@ small=$(field ahead "$TMP/ahead.mesh") big=$(field ahead "$TMP/ahead.mesh-defaul
 	bad "SO_RCVBUF 16 KiB: the writer got $small bytes ahead (unset: $big)"
 result "a reader with SO_RCVBUF 16 KiB held the writer after $small bytes (unset: $big)"
 
+# `sockhop sockets` (run in the sockets' netns) shows what ss cannot: the
+# bytes redirected to the reader, and the writer held back.
+run_in "$TEST_CG/mesh" "$NS" python3 "$CLOSER" 7763 hold >"$TMP/hold.mesh" 2>&1 &
+hold_pid=$!
+socks() { nsenter --net="/run/netns/$NS" "$SOCKHOP" --pin-dir "$PIN" sockets -j; }
+held_seen() {
+	socks | jq -e '[.sockets[] | select(.remote == "127.0.0.1:7763" and .held)] | length == 1' >/dev/null &&
+	socks | jq -e '[.sockets[] | select(.local == "127.0.0.1:7763" and .unread >= 1048576)] | length == 1' >/dev/null
+}
+wait_until 5 held_seen || bad "sockhop sockets: $(socks)"
+wait $hold_pid
+result "sockhop sockets: the writer held, its reader holding $(field ahead "$TMP/hold.mesh") bytes unread"
+
 # --- 8. the canary's other findings, and config warnings ----------------------
 for f in no-waitall no-rcvlowat; do
 	"$SOCKHOP" --pin-dir "$PIN" status -j | jq -e --arg f $f '.kernel_flaws | index($f)' >/dev/null ||

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""closer.py PORT kill|close [RCVBUF]: a writer whose reader never reads, then
+"""closer.py PORT kill|close|ahead|hold [RCVBUF]: a writer whose reader never reads, then
 dies (SIGKILL) or closes, with bytes unread. Prints 'error=NAME ms=N sent=N'
 for the writer's first error and how long after the reader went it came
 (ms=-1: none within 5 s). With RCVBUF, the reader sets SO_RCVBUF first and
-the line is 'ahead=N': what the writer got out before it was held."""
+the line is 'ahead=N': what the writer got out before it was held (mode ahead,
+or hold, which then stays held 3 s)."""
 import errno, os, signal, socket, sys, threading, time
 
 port, mode = int(sys.argv[1]), sys.argv[2]
@@ -43,8 +44,10 @@ last = -1
 while last != state["sent"]:
     last = state["sent"]
     time.sleep(0.3)
-if mode == "ahead":
-    print(f"ahead={state['sent']}")
+if mode in ("ahead", "hold"):
+    print(f"ahead={state['sent']}", flush=True)
+    if mode == "hold":          # stay held a while, for `sockhop sockets`
+        time.sleep(3)
     os.kill(child, signal.SIGKILL)
     sys.exit(0)
 gone = time.monotonic()
