@@ -413,7 +413,9 @@ int cli_explain(const char *dir, int argc, char **argv, struct emit *e)
 	if (bal)
 		emit_text(e, ", by rules[%u] (service #%u)", bal->rule_id, bal->arg);
 	emit_text(e, "\n(a socket belongs to the scope of the cgroup it was created in; at ingress "
-		  "the rules match the packet's source, the remote end)\n");
+		  "the rules match the packet's source, the remote end; the tc policy applies "
+		  "only on devices whose filters use %s/tc: 'tc filter show dev DEV egress')\n",
+		  dir);
 	emit_end(e, NULL);
 	return 0;
 }
