@@ -30,71 +30,16 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "conn_int.h"
 #include "log.h"
 #include "service.h"
 #include "splice.h"
 
 #define SCRATCH_SIZE	(64 * 1024)
-#define MAX_TRIES	16
-#define DRAIN_POLL_S	0.001	/* how often a splice half-close re-checks the queue */
-#define TCP_STATE_ESTABLISHED	1	/* tcpi_state value (include/net/tcp_states.h) */
-/*
- * Send buffer of a spliced socket. The verdict queues each skb to the
- * peer's psock, whose backlog worker sends it; when the peer's send buffer
- * is full the worker backs off for a jiffy (sk_psock_backlog, -EAGAIN).
- * Under the autotuned cap (tcp_wmem[2], 4 MiB) those stalls halved bulk
- * throughput on one CPU: 4.2 Gbit/s, against 7.2 with this value, 8.6 with
- * 16 MiB (README, "Where the time goes"). The kernel doubles it; what a
- * stalled reader's connection holds grows with it (about 2x this value),
- * so the larger gain is left for a later per-service setting.
- */
-#define SPLICE_SNDBUF	(4 * 1024 * 1024)
-
-struct side {
-	struct conn *c;
-	int idx;		/* 0 client, 1 backend */
-	int fd;
-	ev_io rio;		/* EV_READ on this side */
-	ev_io wio;		/* EV_WRITE on this side (parked bytes of the other) */
-	bool eof;		/* EOF read from this side */
-	bool shut;		/* SHUT_WR sent to this side */
-	bool spliced;		/* the verdict redirects this side's bytes */
-	bool in_ep;		/* registered in the splice epoll */
-	char *pend;		/* bytes of this side not yet written to the other */
-	size_t pend_len, pend_off;
-	uint64_t hand;		/* bytes of this side written by user space */
-	uint64_t sent_base;	/* bytes_acked + SIOCOUTQ at splice time (the SYN counts) */
-};
-
-enum conn_state { C_CONNECTING, C_OPEN };
-enum conn_path { P_RELAY, P_SPLICE };
-
-struct conn {
-	struct conn *next, *prev;
-	struct service *svc;
-	struct backend *be;
-	enum conn_state state;
-	enum conn_path path;
-	struct side s[2];
-	ev_timer timer;		/* connect timeout, then idle timeout */
-	ev_timer drain;		/* splice half-close: waiting for the queue */
-	ev_tstamp drain_start;
-	ev_tstamp last_ev;	/* last byte user space moved */
-	int tried[MAX_TRIES];
-	unsigned int ntried;
-	uint8_t client_ip[16];	/* what Maglev hashes: the client's address, */
-	uint8_t client_ip_len;	/* 4 or 16 bytes (not the whole sockaddr) */
-	uint64_t cookie[2];
-};
 
 static char scratch[SCRATCH_SIZE];
 static int splice_ep = -1;
 static ev_io splice_ep_io;
-
-static struct ev_loop *loop_of(const struct conn *c)
-{
-	return c->svc->all->loop;
-}
 
 static struct splice *splice_of(const struct conn *c)
 {
@@ -114,13 +59,6 @@ static uint64_t now_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* The client address bytes Maglev hashes: the IP only, not the port. */
-static const void *client_key(const struct conn *c, unsigned int *len)
-{
-	*len = c->client_ip_len;
-	return c->client_ip;
-}
-
 static void ep_del(struct side *s)
 {
 	if (s->in_ep) {
@@ -129,7 +67,7 @@ static void ep_del(struct side *s)
 	}
 }
 
-static void backend_release(struct conn *c)
+void backend_release(struct conn *c)
 {
 	struct backend *be = c->be;
 
@@ -139,7 +77,7 @@ static void backend_release(struct conn *c)
 	c->be = NULL;
 }
 
-static void conn_free(struct conn *c, bool reset)
+void conn_free(struct conn *c, bool reset)
 {
 	struct service *svc = c->svc;
 	struct ev_loop *loop = loop_of(c);
@@ -282,7 +220,7 @@ static bool side_drained(struct conn *c, struct side *s)
 
 static bool propagate_eof(struct conn *c, struct side *s);
 
-static void on_drain_timer(struct ev_loop *loop, ev_timer *w, int revents)
+void on_drain_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *c = w->data;
 	int i;
@@ -422,7 +360,7 @@ static bool read_side(struct conn *c, struct side *s, bool hup)
 	return on_error(c, errno, "read");
 }
 
-static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
+void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct side *s = w->data;
 
@@ -432,7 +370,7 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /* The other side can take parked bytes of side @s = this watcher's peer. */
-static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
+void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct side *o = w->data;
 	struct conn *c = o->c;
@@ -518,7 +456,7 @@ static void start_relay(struct conn *c)
 		ev_io_start(loop_of(c), &c->s[i].rio);
 }
 
-static void start_data(struct conn *c)
+void start_data(struct conn *c)
 {
 	struct service *svc = c->svc;
 	int fds[2] = { c->s[0].fd, c->s[1].fd };
@@ -569,46 +507,7 @@ static void start_data(struct conn *c)
 		read_side(c, &c->s[1], false);
 }
 
-static void connect_next(struct conn *c);
-
-static void connect_failed(struct conn *c, int err)
-{
-	struct backend *be = c->be;
-
-	pr_debug("%s: backend %s: connect: %s\n", c->svc->cfg->name, be->cfg->addr.text,
-		 strerror(err));
-	ev_io_stop(loop_of(c), &c->s[1].wio);
-	ev_timer_stop(loop_of(c), &c->timer);
-	close(c->s[1].fd);
-	c->s[1].fd = -1;
-	backend_release(c);
-	service_backend_failed(be, c->ntried < c->svc->cfg->connect_attempts &&
-				   c->ntried < MAX_TRIES);
-	connect_next(c);
-}
-
-static void on_connected(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct side *s = w->data;
-	struct conn *c = s->c;
-	socklen_t len = sizeof(int);
-	int err = 0;
-
-	(void)revents;
-	ev_io_stop(loop, w);
-	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len))
-		err = errno;
-	if (err) {
-		connect_failed(c, err);
-		return;
-	}
-	service_backend_connected(c->be);
-	ev_io_init(&s->wio, on_writable, s->fd, EV_WRITE);
-	s->wio.data = s;
-	start_data(c);
-}
-
-static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *c = w->data;
 	double idle = c->svc->cfg->idle_timeout_ms / 1000.0, ago;
@@ -641,101 +540,6 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	ev_timer_set(w, idle - ago + 0.01, 0);
 	ev_timer_start(loop, w);
-}
-
-static void no_backend(struct conn *c)
-{
-	pr_debug("%s: no usable backend, resetting the client\n", c->svc->cfg->name);
-	service_count(c->svc, SVC_NO_BACKEND);
-	conn_free(c, true);
-}
-
-/* Picks the next backend not tried yet and connects to it. */
-static void connect_next(struct conn *c)
-{
-	struct service *svc = c->svc;
-	const void *key;
-	unsigned int klen;
-	struct backend *be;
-	int idx, fd, one = 1;
-
-	if (c->ntried >= svc->cfg->connect_attempts || c->ntried >= MAX_TRIES) {
-		no_backend(c);
-		return;
-	}
-	key = client_key(c, &klen);
-	idx = lb_pick(&svc->lb, key, klen, c->tried, c->ntried);
-	if (idx < 0) {
-		no_backend(c);
-		return;
-	}
-	c->tried[c->ntried++] = idx;
-	be = &svc->backends[idx];
-	c->be = be;
-	service_backend_taken(be);
-
-	fd = socket(be->cfg->addr.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		pr_warn("%s: socket: %s\n", svc->cfg->name, strerror(errno));
-		backend_release(c);
-		no_backend(c);
-		return;
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->s[1].fd = fd;
-	ev_io_init(&c->s[1].wio, on_connected, fd, EV_WRITE);
-	ev_io_init(&c->s[1].rio, on_readable, fd, EV_READ);
-	c->s[1].wio.data = c->s[1].rio.data = &c->s[1];
-	if (connect(fd, (const struct sockaddr *)&be->cfg->addr.sa, be->cfg->addr.len) &&
-	    errno != EINPROGRESS) {
-		connect_failed(c, errno);
-		return;
-	}
-	ev_timer_set(&c->timer, svc->cfg->connect_timeout_ms / 1000.0, 0);
-	ev_timer_start(loop_of(c), &c->timer);
-	ev_io_start(loop_of(c), &c->s[1].wio);
-}
-
-void conn_start(struct service *svc, int fd, const struct sockaddr_storage *peer,
-		socklen_t len)
-{
-	struct conn *c = calloc(1, sizeof(*c));
-	int i, one = 1;
-
-	if (!c) {
-		close(fd);
-		return;
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->svc = svc;
-	if (peer->ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
-		memcpy(c->client_ip, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
-		c->client_ip_len = 16;
-	} else {
-		memcpy(c->client_ip, &((const struct sockaddr_in *)peer)->sin_addr, 4);
-		c->client_ip_len = 4;
-	}
-	c->state = C_CONNECTING;
-	for (i = 0; i < 2; i++) {
-		c->s[i].c = c;
-		c->s[i].idx = i;
-		c->s[i].fd = -1;
-	}
-	c->s[0].fd = fd;
-	ev_io_init(&c->s[0].rio, on_readable, fd, EV_READ);
-	ev_io_init(&c->s[0].wio, on_writable, fd, EV_WRITE);
-	c->s[0].rio.data = c->s[0].wio.data = &c->s[0];
-	ev_init(&c->timer, on_timer);
-	c->timer.data = c;
-	ev_init(&c->drain, on_drain_timer);
-	ev_timer_set(&c->drain, DRAIN_POLL_S, DRAIN_POLL_S);
-	c->drain.data = c;
-	c->next = svc->conns;
-	if (svc->conns)
-		svc->conns->prev = c;
-	svc->conns = c;
-	service_conn_opened(svc);
-	connect_next(c);
 }
 
 int conn_module_init(struct ev_loop *loop)
