@@ -131,8 +131,8 @@ down_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 app_load 10.96.0.10 80 --conns 300 --parallel 2
 [ "$(load_field ok)" = 300 ] && [ "$(backend_count 3)" = 0 ] || fail "with backend 3 down: $LOAD"
 backend 3 9103
-wait_until 3 sh -c '[ "$(be web 127.0.0.1:9103 slots)" -gt 0 ]' 2>/dev/null ||
-	[ "$(slots 127.0.0.1:9103)" -gt 0 ] || fail "backend 3 did not come back"
+has_slots() { [ "$(be web "$1" slots)" -gt 0 ]; }	# a function: evaluated on every poll
+wait_until 3 has_slots 127.0.0.1:9103 || fail "backend 3 did not come back"
 app_load 10.96.0.10 80 --conns 300 --parallel 2
 [ "$(load_field ok)" = 300 ] && [ "$(backend_count 3)" -gt 0 ] || fail "after recovery: $LOAD"
 result "down in $down_ms ms (fall 2 x 100 ms), 300 connects all on 1 and 2; back up, it takes connections again"
@@ -160,7 +160,8 @@ rounds=$(wc -l <"$TMP/swapload") ok=$(sum ok) bad=$(sum bad) refused=$(sum refus
 	{ cat "$TMP/swapload.err"; fail "during swaps: $ok ok of $((rounds * 200)), $bad bad, $refused refused"; }
 [ $(( $(vip web swaps) - swaps0 )) -ge 1000 ] || fail "only $(( $(vip web swaps) - swaps0 )) swaps"
 nvip=$(services_json | jq '[.services[] | select(.virtual | length > 0)] | length')
-wait_until 10 sh -c "[ \$(bpftool map list | grep -c sh_maglev) -le $((MAPS0 + nvip)) ]" ||
+inner_maps_at_most() { [ "$(bpftool map list | grep -c sh_maglev)" -le "$1" ]; }
+wait_until 10 inner_maps_at_most $((MAPS0 + nvip)) ||
 	fail "inner maps leaked: $(bpftool map list | grep -c sh_maglev) sh_maglev maps, $MAPS0 + $nvip expected"
 result "1000 swaps under $rounds back-to-back rounds of 200 connects: $ok ok, 0 refused, 0 bad; inner maps back to one per virtual service"
 
@@ -185,12 +186,14 @@ info "Maglev: removing one of 3 backends, with kill"
 run_in "$APP" "$NS" bash -c 'for i in $(seq 30); do exec {fd}<>/dev/tcp/10.96.0.10/80; done; sleep 30' &
 BG_PIDS+=($!)
 held() { ip netns exec "$NS" ss -Htn state established "dport = :$1" | wc -l; }
-wait_until 5 sh -c "[ \$(( $(held 9101) + $(held 9102) + $(held 9103) )) -ge 0 ]"
+all_held() { [ $(( $(held 9101) + $(held 9102) + $(held 9103) )) = 30 ]; }
+wait_until 5 all_held || fail "30 connections did not all establish: $(( $(held 9101) + $(held 9102) + $(held 9103) ))"
 sleep 0.5
 on2=$(held 9102) on13=$(( $(held 9101) + $(held 9103) ))
 [ $((on2 + on13)) = 30 ] || fail "expected 30 held connections, found $((on2 + on13))"
 "$SOCKHOP" --control "$CTL" disable web 127.0.0.1:9102 kill >/dev/null || fail "disable failed"
-wait_until 5 sh -c "[ \$(ip netns exec $NS ss -Htn state established 'dport = :9102' | wc -l) = 0 ]" ||
+none_on() { [ "$(held "$1")" = 0 ]; }
+wait_until 5 none_on 9102 ||
 	fail "connections to the removed backend survive: $(held 9102)"
 [ "$(be web 127.0.0.1:9102 killed)" = "$on2" ] || fail "killed $(be web 127.0.0.1:9102 killed), expected $on2"
 [ $(( $(held 9101) + $(held 9103) )) = "$on13" ] || fail "connections to the other backends were hit"
