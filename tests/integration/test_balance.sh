@@ -188,7 +188,6 @@ BG_PIDS+=($!)
 held() { ip netns exec "$NS" ss -Htn state established "dport = :$1" | wc -l; }
 all_held() { [ $(( $(held 9101) + $(held 9102) + $(held 9103) )) = 30 ]; }
 wait_until 5 all_held || fail "30 connections did not all establish: $(( $(held 9101) + $(held 9102) + $(held 9103) ))"
-sleep 0.5
 on2=$(held 9102) on13=$(( $(held 9101) + $(held 9103) ))
 [ $((on2 + on13)) = 30 ] || fail "expected 30 held connections, found $((on2 + on13))"
 "$SOCKHOP" --control "$CTL" disable web 127.0.0.1:9102 kill >/dev/null || fail "disable failed"

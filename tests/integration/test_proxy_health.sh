@@ -48,11 +48,14 @@ backend 3 9003
 start_proxy "$TMP/proxy.yaml"
 
 # background load: N connections, all must complete
-bg_load() {
+bg_load() {	# CONNS: start a load, return once it is under way
+	local a0; a0=$(svc web accepted)
 	ip netns exec "$NS" "$SHLOAD" client 127.0.0.1 8080 --conns "$1" --parallel 2 --up 2000 \
 		--down 2000 >"$TMP/bg.out" 2>&1 &
 	BG_LOAD=$!
+	wait_until 5 accepted_more_than "$((a0 + 20))" || fail "the background load did not start"
 }
+accepted_more_than() { [ "$(svc web accepted)" -gt "$1" ]; }
 # The (at most 2, the load's parallelism) connections already running on a
 # backend at the instant it dies die with it; every other client completes.
 bg_check() {	# WHAT
@@ -67,7 +70,6 @@ load 127.0.0.1 8080 --conns 200 --up 1000 --down 1000
 
 # 1. backend 1 refuses
 bg_load 3000
-sleep 0.3
 stop_backend 1
 t0=$(date +%s.%N)
 wait_until 5 be_is web 10.77.0.2:9001 state DOWN || fail "refusing backend not marked down"
@@ -85,7 +87,6 @@ wait_until 5 be_is web 10.77.0.2:9001 state UP || fail "backend 1 did not come b
 
 # 2. backend 2 black-holed
 bg_load 1000
-sleep 0.3
 ip -n "$NS2" addr del 10.77.0.3/24 dev shv1-$ID
 wait_until 5 be_is web 10.77.0.3:9002 state DOWN || fail "black-holed backend not marked down"
 bg_check "backend 2 black-holed"

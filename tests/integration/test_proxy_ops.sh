@@ -82,8 +82,8 @@ for name in sp-idle rl-idle; do
 		for i in \$(seq 12); do printf x >&3; sleep 0.25; done; sleep 0.5" &
 	trickle=$!
 	wait_until 5 svc_is $name active 2 || fail "$name: connections did not open"
-	sleep 2.2
-	[ "$(svc $name idle_closed)" = 1 ] || fail "$name: idle_closed = $(svc $name idle_closed) after 2.2 s"
+	wait_until 3 svc_is $name idle_closed 1 ||
+		fail "$name: idle_closed = $(svc $name idle_closed) 3 s after the idle timeout of 1 s"
 	[ "$(svc $name active)" = 1 ] || fail "$name: the trickling connection was closed too"
 	wait $trickle
 	release
