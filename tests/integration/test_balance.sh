@@ -138,7 +138,7 @@ app_load 10.96.0.10 80 --conns 300 --parallel 2
 result "down in $down_ms ms (fall 2 x 100 ms), 300 connects all on 1 and 2; back up, it takes connections again"
 
 info "1000 table swaps under a steady connect load"
-swaps0=$(vip web swaps)
+swaps0=$(vip web swaps) balanced0=$(vip web balanced)
 # rounds of 200 connects, back to back, until the swaps are done
 (
 	while [ ! -f "$TMP/swaps-done" ]; do
@@ -146,7 +146,8 @@ swaps0=$(vip web swaps)
 	done
 ) >"$TMP/swapload" &
 lp=$!
-sleep 0.2
+balanced_more_than() { [ "$(vip web balanced)" -gt "$1" ]; }
+wait_until 5 balanced_more_than $((balanced0 + 10)) || fail "the connect load did not start"
 for i in $(seq 1000); do
 	"$SOCKHOP" --control "$CTL" weight web 127.0.0.1:9101 $(( i % 2 ? 5 : 1 )) >/dev/null ||
 		fail "weight change $i failed"

@@ -100,7 +100,8 @@ ip netns exec "$NS" "$SHLOAD" client 127.0.0.1 8080 --conns 1 --up 8388608 --dow
 lpid=$!
 wait_until 5 svc_is lim active 1 || fail "transfer did not start"
 kill -TERM "$DAEMON_PID"
-sleep 0.3
+draining() { grep -q 'draining 1 connection' "$TMP/daemon.log"; }
+wait_until 3 draining || fail "SIGTERM did not start the drain: $(tail -3 "$TMP/daemon.log")"
 ip netns exec "$NS" bash -c 'exec 3<>/dev/tcp/127.0.0.1/8080' 2>/dev/null &&
 	fail "a new connection was accepted while draining"
 kill -0 $lpid || fail "the transfer ended before the backend started reading"
