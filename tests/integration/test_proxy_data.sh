@@ -6,6 +6,9 @@
 # at least 99% of them. Then bytes sent before the pair enters the map,
 # half-close both ways, a slow reader, and event-loop (epoll) ends.
 . "$(dirname "$0")/lib.sh"
+# early_count PORT: established connections to PORT holding unread bytes
+early_count() { ip netns exec "$NS" ss -Htn state established "sport = :$1" | awk '$1 > 0' | wc -l; }
+early_queued() { [ "$(early_count "$1")" -ge "$2" ]; }
 
 cat >"$TMP/proxy.yaml" <<CFG
 services:
@@ -86,7 +89,8 @@ for path in splice relay; do
 	ip netns exec "$NS" "$SHLOAD" client 127.0.0.1 $port --conns 20 --parallel 20 \
 		--up 200000 --down 200000 --mode client-first >"$TMP/early.out" 2>&1 &
 	lpid=$!
-	sleep 1
+	# the clients' first bytes wait in 20 connections the daemon has not accepted
+	wait_until 5 early_queued "$port" 20 || fail "$path: early data: $(early_count "$port") of 20 queued"
 	kill -CONT "$DAEMON_PID"
 	wait $lpid || { cat "$TMP/early.out"; fail "$path: early data: client failed"; }
 	grep -q '^ok=20 bad=0' "$TMP/early.out" || fail "$path: early data: $(cat "$TMP/early.out")"
