@@ -4,6 +4,7 @@
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
+MANDIR   ?= $(PREFIX)/share/man
 DESTDIR  ?=
 CONFIG   ?= proxy/sockhop.yaml
 CLANG    ?= clang
@@ -15,7 +16,7 @@ VERSION  := 0.1.0
 # Packages each step needs on Debian 12; `make deps-*` installs the missing ones.
 PKGS_BUILD := make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev \
               libev-dev libyaml-dev bpftool iproute2
-PKGS_TEST  := $(PKGS_BUILD) libcmocka-dev procps jq bc util-linux python3
+PKGS_TEST  := $(PKGS_BUILD) libcmocka-dev procps jq bc util-linux python3 man-db groff-base
 PKGS_BENCH := $(PKGS_BUILD) util-linux jq haproxy nginx-light libnginx-mod-stream python3 \
               iperf3 sockperf
 
@@ -86,7 +87,7 @@ help:
 	@echo '  run            install missing packages, build, run sockhopd on $(CONFIG)'
 	@echo '  test           install missing packages, build, run every test'
 	@echo '  bench          install missing packages, build, run the benchmarks'
-	@echo '  install        install binaries and the default config (PREFIX=$(PREFIX), DESTDIR=)'
+	@echo '  install        install binaries, man pages and the example config (PREFIX=$(PREFIX), DESTDIR=)'
 	@echo '  clean          remove $(BUILD)/'
 	@echo 'Variables: V=1 shows commands; CONFIG=FILE for run; TESTS="name ..." for test.'
 
@@ -130,6 +131,9 @@ install: $(BUILD)/sockhopd $(BUILD)/sockhop
 	install -m 0755 $(BUILD)/sockhopd $(DESTDIR)$(PREFIX)/sbin/sockhopd
 	install -m 0755 $(BUILD)/sockhop $(DESTDIR)$(PREFIX)/bin/sockhop
 	install -m 0644 proxy/sockhop.yaml $(DESTDIR)/etc/sockhop/sockhop.yaml.example
+	install -d $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 proxy/man/sockhopd.8 proxy/man/sockhop.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 proxy/man/sockhop.yaml.5 $(DESTDIR)$(MANDIR)/man5/
 
 clean:
 	$(call msg,CLEAN,$(BUILD))

@@ -23,6 +23,24 @@ grep -q 'missing capability CAP_BPF (needed to load BPF programs and create maps
 [ ! -e "$PIN" ] || fail "a start without CAP_BPF left pins"
 result "--check, --help, --version, option and status errors; missing CAP_BPF named"
 
+# make install puts the binaries, the example config and the man pages in
+# place; each page renders without a warning, and names every CLI command.
+make -s -C "$ROOT" install BUILD="$BUILD" DESTDIR="$TMP/inst" PREFIX=/usr >"$TMP/inst.log" 2>&1 ||
+	fail "make install: $(cat "$TMP/inst.log")"
+for page in man8/sockhopd.8 man8/sockhop.8 man5/sockhop.yaml.5; do
+	f=$TMP/inst/usr/share/man/$page
+	[ -f "$f" ] || fail "make install did not install $page"
+	warn=$(MANWIDTH=80 man --warnings -l "$f" 2>&1 >/dev/null)
+	[ -z "$warn" ] || fail "man -l $page warns: $warn"
+done
+[ -x "$TMP/inst/usr/sbin/sockhopd" ] && [ -f "$TMP/inst/etc/sockhop/sockhop.yaml.example" ] ||
+	fail "make install: binaries or example config missing"
+page8=$(sed 's/\\-/-/g; s/"//g' "$TMP/inst/usr/share/man/man8/sockhop.8")
+for cmd in $("$SOCKHOP" help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } /^$/ { if (on) exit }'); do
+	grep -Eq "^\.BI? $cmd( |$)" <<<"$page8" || fail "sockhop(8) does not describe '$cmd'"
+done
+result "make install: binaries, example config and three man pages, each rendering without a warning; sockhop(8) covers every command"
+
 # A scope whose cgroup does not exist and may not be created: file and line.
 printf 'scopes:\n  - name: gone\n    cgroup: %s/absent\n' "$TEST_CG" >"$TMP/absent.yaml"
 "$SOCKHOPD" -c "$TMP/absent.yaml" --pin-dir "$PIN" >"$TMP/out" 2>&1 && fail "started with a missing cgroup"
