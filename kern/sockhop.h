@@ -358,7 +358,7 @@ _Static_assert(sizeof(struct sh_backend_stats) == 32, "sh_backend_stats ABI");
  * Traffic policy at tc (kern/policy.bpf.c): the entry programs operators
  * attach, and the stages they tail-call through the pinned tc_stages
  * PROG_ARRAY. The slot numbers, the skb->cb layout between stages and the
- * structs below are the stage ABI (README, "Traffic policy at tc"): a stage
+ * structs below are the stage ABI (kern/README.md, "Traffic policy at tc"): a stage
  * built for another SH_TC_ABI_VERSION must never be put in a slot.
  */
 #define SH_TC_ABI_VERSION	1
@@ -449,7 +449,7 @@ enum sh_tc_err {
  * is set, skbs are passed up to user space and counted in "passed"; the
  * first skb that finds the peer ready and every passed byte handed over
  * sets "go", and from then on everything is redirected. That rule is what
- * keeps bytes in order across the hand-off (README, "Two data paths").
+ * keeps bytes in order across the hand-off (proxy/README.md, "Two data paths").
  */
 struct sh_splice_ctl {
 	__u64 peer_cookie;	/* the socket this one's bytes are sent from */

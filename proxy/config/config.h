@@ -120,7 +120,7 @@ struct cfg {
 	struct cfg_verdict no_scope;	/* tc policy of traffic of no scope */
 };
 
-/* Defaults of a service's optional fields (README, "Services"). */
+/* Defaults of a service's optional fields (sockhop.yaml(5), SERVICES). */
 #define CFG_DEF_BACKLOG		1024
 #define CFG_DEF_CONNECT_MS	2000
 #define CFG_DEF_IDLE_MS		300000

@@ -399,7 +399,7 @@ static int validate_services(struct parser *p, struct cfg *cfg, yaml_node_t *lis
 		/* A connect() to a virtual address never reaches a listener on
 		 * it from a scope, and always does from outside one: refuse the
 		 * pair rather than leave which one answers to where the client
-		 * runs. (A wildcard listener on the port is allowed: README.) */
+		 * runs. (A wildcard listener on the port is allowed: sockhop.yaml(5).) */
 		for (j = 0; j < cfg->nr_services; j++) {
 			struct cfg_service *b = &cfg->services[j];
 

@@ -21,7 +21,7 @@
  * is full the worker backs off for a jiffy (sk_psock_backlog, -EAGAIN).
  * Under the autotuned cap (tcp_wmem[2], 4 MiB) those stalls halved bulk
  * throughput on one CPU: 4.2 Gbit/s, against 7.2 with this value, 8.6 with
- * 16 MiB (README, "Where the time goes"). The kernel doubles it; what a
+ * 16 MiB (tests/bench/RESULTS.md, "Where the time goes"). The kernel doubles it; what a
  * stalled reader's connection holds grows with it (about 2x this value),
  * so the larger gain is left for a later per-service setting.
  */

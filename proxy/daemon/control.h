@@ -16,7 +16,7 @@
 struct services;
 struct control;
 
-/* Limits of the control socket (README, sockhopd(8)). */
+/* Limits of the control socket (sockhopd(8), CONTROL SOCKET). */
 #define CTL_MAX_CLIENTS		64	/* at once; more are refused at once */
 #define CTL_MAX_CLIENTS_TEXT	"64"
 #define CTL_LINE_MAX		4096	/* bytes of one command line */

@@ -48,7 +48,7 @@ void service_fallback(struct service *svc, enum fallback_cause c)
 }
 
 /* The connect-time table follows the proxy's view of its backends: one
- * rebuild and swap per change (README, "Connect-time load balancing"). */
+ * rebuild and swap per change (kern/README.md, "Connect-time load balancing"). */
 static void service_vip_sync(struct service *svc)
 {
 	int err;
@@ -302,7 +302,7 @@ static int service_init(struct services *ss, struct service *svc, const struct c
 	}
 	lb_changed(&svc->lb);
 
-	/* auto: the relay unless splice is known to pay here (README, "auto") */
+	/* auto: the relay unless splice is known to pay here (proxy/README.md, "Two data paths") */
 	if (!ss->splice) {
 		svc->splice = false;
 		svc->relay_cause = cfg->path == CFG_PATH_RELAY ? FB_CONFIGURED : ss->no_splice_cause;

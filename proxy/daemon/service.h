@@ -23,7 +23,7 @@ enum be_state { BE_UP, BE_DOWN };
 /* Why a connection was relayed instead of spliced; counted per service. */
 enum fallback_cause {
 	FB_CONFIGURED,		/* data-path: relay */
-	FB_AUTO,		/* data-path: auto chose relay (README) */
+	FB_AUTO,		/* data-path: auto chose relay (proxy/README.md) */
 	FB_NO_BPF,		/* the splice program could not be loaded */
 	FB_SELFTEST,		/* the kernel failed the start-up self-test */
 	FB_MAP_REFUSED,		/* splice_socks refused a socket */
@@ -148,7 +148,7 @@ const char *fallback_name(enum fallback_cause c);
 
 /**
  * services_auto_splice() - does data-path "auto" choose splice on this
- * machine? The rule and the measurements behind it are in README ("auto").
+ * machine? The rule and the measurements behind it are in proxy/README.md ("Two data paths").
  */
 bool services_auto_splice(void);
 

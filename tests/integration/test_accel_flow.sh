@@ -32,7 +32,7 @@ delta() { echo $(( $(jq ".$3" <<<"$2") - $(jq ".$3" <<<"$1") )); }
 # Exact for blocking writers. After a non-blocking send the TCP path could
 # not take whole, the kernel carries the next send on the previous verdict
 # without running the program, so a probing writer's count may fall short
-# by at most what the probe wrote (README, "How acceleration works").
+# by at most what the probe wrote (kern/README.md, "How acceleration works").
 carried() {
 	echo $(( $(delta "$1" "$2" bytes_redirected) + $(delta "$1" "$2" bytes_held) +
 		 $(delta "$1" "$2" bytes_ordered) + $(delta "$1" "$2" bytes_no_peer) ))
