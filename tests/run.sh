@@ -63,7 +63,7 @@ for t in tests/integration/test_*.sh; do
 		sed 's/^/    /' "$log"
 	fi
 	printf '%-40s %s %ss\n' "integration/$name" "$res" "$secs"
-	grep '^RESULT ' "$log" | sed 's/^/    /'
+	grep '^RESULT \|^CASE FAILED' "$log" | sed 's/^/    /'
 	rm -f "$log"
 done
 

@@ -52,10 +52,10 @@ bulk() {	# VIEW CG PORT: Gbit/s, shtraffic, 64 KiB sends
 	sed -n 's/.*recv=\([0-9]*\) .*elapsed=\([0-9.]*\).*/\1 \2/p' "$TMP/bs" |
 		awk '{ printf "%.2f\n", $1 * 8 / $2 / 1e9 }'
 }
-iperf() {	# VIEW CG PORT: Gbit/s, iperf3, received
+iperf() {	# VIEW CG PORT [LEN]: Gbit/s, iperf3 (writes of LEN, its default 128K), received
 	bg "$1" "$2" iperf3 -s -1 -p "$3" >/dev/null 2>&1
 	wait_port "$3"
-	on "$1" "$2" iperf3 -c 127.0.0.1 -p "$3" -t "$SECS" -J >"$TMP/ij" 2>&1 ||
+	on "$1" "$2" iperf3 -c 127.0.0.1 -p "$3" -t "$SECS" ${4:+-l "$4"} -J >"$TMP/ij" 2>&1 ||
 		fail "iperf3: $(tail -3 "$TMP/ij")"
 	wait $BG
 	jq '.end.sum_received.bits_per_second / 1e9 | . * 100 | round / 100' "$TMP/ij"
@@ -106,6 +106,11 @@ for rep in $(seq "$REPS"); do
 			k=$mode-$view
 			record $k bulk "$(bulk $view "$cg" $base)"
 			record $k iperf "$(iperf $view "$cg" $((base + 1)))"
+			# where acceleration stops paying: small writes, each one a
+			# redirect that takes the reader's socket lock
+			record $k iperf1k "$(iperf $view "$cg" $((base + 6)) 1K)"
+			record $k iperf16k "$(iperf $view "$cg" $((base + 7)) 16K)"
+			record $k iperf256k "$(iperf $view "$cg" $((base + 8)) 256K)"
 			read -r p50 p99 <<<"$(rr $view "$cg" $((base + 2)) 64)"
 			record $k rr64.p50 "$p50"; record $k rr64.p99 "$p99"
 			read -r p50 p99 <<<"$(sperf $view "$cg" $((base + 3)))"
@@ -134,6 +139,9 @@ row() {	# NAME METRIC UNIT GOAL
 }
 row "bulk, shtraffic (64 KiB sends)" bulk Gb ">=1.8x"
 row "bulk, iperf3" iperf Gb ">=1.8x"
+row "bulk, iperf3, 1 KiB writes" iperf1k Gb ""
+row "bulk, iperf3, 16 KiB writes" iperf16k Gb ""
+row "bulk, iperf3, 256 KiB writes" iperf256k Gb ""
 row "64 B round trip p50, shtraffic" rr64.p50 us "<=0.55x"
 row "64 B round trip p99, shtraffic" rr64.p99 us ""
 row "64 B round trip p50, sockperf" sp64.p50 us "<=0.55x"

@@ -23,8 +23,19 @@ BG_PIDS=()
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 info() { echo "--- $*"; }
-# Reported by tests/run.sh under the test's line.
-result() { echo "RESULT $*"; }
+# A test goes on after a failed check, so that one run reports every case:
+# bad records the failure; result closes a case, "RESULT ..." when it had
+# none, else "CASE FAILED ..." (tests/run.sh shows both under the test's
+# line); finish ends the test, failed if any case did. fail is for what the
+# cases after it cannot do without (a daemon that did not start).
+ERRORS=0
+ERRORS_SEEN=0
+bad() { echo "FAIL: $*" >&2; ERRORS=$((ERRORS + 1)); }
+result() {
+	if [ "$ERRORS" = "$ERRORS_SEEN" ]; then echo "RESULT $*"; else echo "CASE FAILED: $*"; fi
+	ERRORS_SEEN=$ERRORS
+}
+finish() { [ "$ERRORS" = 0 ] || fail "$ERRORS check(s) failed"; }
 
 if [ "$(id -u)" != 0 ]; then
 	echo "needs root (BPF, cgroups, netns)"

@@ -8,8 +8,6 @@
 
 PEER=(python3 "$ROOT/tests/tools/ctlpeer.py")
 SHLOAD=$ROOT/$BUILD/tests/shload
-errors=0
-bad() { echo "FAIL: $*" >&2; errors=$((errors + 1)); }
 
 # --- 1. the root cgroup, by every spelling -----------------------------------
 # check_refuses SPELLING PATTERN: --check exits 1 with PATTERN at 3:13.
@@ -371,4 +369,4 @@ grep -q 'no longer accepting' "$TMP/daemon.log" && bad "a scopes-only daemon log
 grep -q 'received Terminated, stopping' "$TMP/daemon.log" || bad "scopes-only stop: $(cat "$TMP/daemon.log")"
 result "a scopes-only daemon stops without the proxy's drain message"
 
-[ $errors = 0 ] || fail "$errors case(s) failed"
+finish

@@ -19,9 +19,10 @@ for size in 64 16384; do
 	rc=$?
 	cat "$TMP/cli.$size"
 	[ $rc = 3 ] && fail "the epoll server stalled ($size B requests)"
-	[ $rc = 0 ] || fail "request/response with $size B failed ($rc)"
+	[ $rc = 0 ] || bad "request/response with $size B failed ($rc)"
 	after=$(stat mesh msg_redirected)
-	[ $((after - before)) -ge 2000 ] || fail "only $((after - before)) messages redirected for 1000 round trips"
+	[ $((after - before)) -ge 2000 ] || bad "only $((after - before)) messages redirected for 1000 round trips"
 	result "$size B: 1000 round trips, $((after - before)) messages redirected, $(cat "$TMP/cli.$size")"
 done
 stop_daemon
+finish

@@ -29,21 +29,22 @@ for path in splice relay; do
 	load 127.0.0.1 $port --conns 2000 --parallel 8 --up 65536 --down 65536 --random-sizes \
 		--mode random --rst-every 5
 	[ "$(load_field ok)" = 1600 ] && [ "$(load_field reset)" = 400 ] && [ "$(load_field bad)" = 0 ] ||
-		fail "$path churn: $LOAD"
-	wait_until 10 idle || fail "$path: connections still open after churn"
-	[ "$(svc $name resets)" -ge 400 ] || fail "$path: only $(svc $name resets) resets passed on"
+		bad "$path churn: $LOAD"
+	wait_until 10 idle || bad "$path: connections still open after churn"
+	[ "$(svc $name resets)" -ge 400 ] || bad "$path: only $(svc $name resets) resets passed on"
 	info "$path: $LOAD; resets passed on: $(svc $name resets)"
 done
-[ "$(kstat entries)" = 0 ] || fail "splice map entries left: $(kstat entries)"
-[ "$(svc sp conns_splice)" = 2000 ] || fail "splice connections: $(svc sp conns_splice)"
-[ "$(svc rl conns_relay)" = 2000 ] || fail "relay connections: $(svc rl conns_relay)"
+[ "$(kstat entries)" = 0 ] || bad "splice map entries left: $(kstat entries)"
+[ "$(svc sp conns_splice)" = 2000 ] || bad "splice connections: $(svc sp conns_splice)"
+[ "$(svc rl conns_relay)" = 2000 ] || bad "relay connections: $(svc rl conns_relay)"
 fds=$(daemon_fds); rss=$(daemon_rss_kib)
-[ "$fds" = "$fds0" ] || fail "daemon fds: $fds0 before, $fds after"
+[ "$fds" = "$fds0" ] || bad "daemon fds: $fds0 before, $fds after"
 stop_backend 1
 stop_backend 2
 resets=$(cat "$TMP"/backend.*.out | sed -n 's/.*reset=\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s }')
 oks=$(cat "$TMP"/backend.*.out | sed -n 's/.* ok=\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s }')
-[ "$oks" = 3200 ] || fail "backends completed $oks streams, expected 3200"
-[ "$resets" = 800 ] || fail "backends saw $resets resets, expected 800"
+[ "$oks" = 3200 ] || bad "backends completed $oks streams, expected 3200"
+[ "$resets" = 800 ] || bad "backends saw $resets resets, expected 800"
 result "churn: 2 x 2000 connections, 3200 exact streams, 800 RSTs passed on; fds $fds0 -> $fds, splice entries 0, RSS ${rss0} -> ${rss} KiB"
 stop_daemon
+finish

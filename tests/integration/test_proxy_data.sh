@@ -39,7 +39,7 @@ services:
 CFG
 backend 1 9001
 start_proxy "$TMP/proxy.yaml"
-[ "$(kstat available)" = true ] || fail "splice is not available: $(grep -i splice "$TMP/daemon.log")"
+[ "$(kstat available)" = true ] || bad "splice is not available: $(grep -i splice "$TMP/daemon.log")"
 
 # --- integrity matrix ---------------------------------------------------------
 for path in splice relay; do
@@ -52,26 +52,26 @@ for path in splice relay; do
 			k0=$(kstat bytes_redirected); r0=$(svc rl bytes_relay); s0=$(svc $name bytes_${path})
 			bo0=$(be $name 127.0.0.1:9001 bytes_out); bi0=$(be $name 127.0.0.1:9001 bytes_in)
 			load 127.0.0.1 $port --conns 1 --up $up --down $down --mode duplex
-			[ "$(load_field ok)" = 1 ] || fail "$path $dir $size: $LOAD"
-			wait_until 5 svc_is $name active 0 || fail "$path $dir $size: connection still open"
+			[ "$(load_field ok)" = 1 ] || bad "$path $dir $size: $LOAD"
+			wait_until 5 svc_is $name active 0 || bad "$path $dir $size: connection still open"
 			# the 32-byte request header and 8-byte reply header travel too
 			total=$((up + down + 40))
 			k=$(( $(kstat bytes_redirected) - k0 )); r=$(( $(svc rl bytes_relay) - r0 ))
 			s=$(( $(svc $name bytes_${path}) - s0 ))
-			[ $s = $total ] || fail "$path $dir $size: service counted $s bytes, expected $total"
+			[ $s = $total ] || bad "$path $dir $size: service counted $s bytes, expected $total"
 			# the backend's books: request header + up out, reply header + down in
 			bo=$(( $(be $name 127.0.0.1:9001 bytes_out) - bo0 ))
 			bi=$(( $(be $name 127.0.0.1:9001 bytes_in) - bi0 ))
 			[ $bo = $((up + 32)) ] && [ $bi = $((down + 8)) ] ||
-				fail "$path $dir $size: the backend counted $bo out and $bi in, expected $((up + 32)) and $((down + 8))"
+				bad "$path $dir $size: the backend counted $bo out and $bi in, expected $((up + 32)) and $((down + 8))"
 			if [ $path = splice ]; then
 				[ $((k * 100)) -ge $((total * 99)) ] ||
-					fail "splice $dir $size: verdict redirected $k of $total bytes"
-				[ $r = 0 ] || fail "splice $dir $size: relay moved $r bytes"
+					bad "splice $dir $size: verdict redirected $k of $total bytes"
+				[ $r = 0 ] || bad "splice $dir $size: relay moved $r bytes"
 			else
 				[ $((r * 100)) -ge $((total * 99)) ] ||
-					fail "relay $dir $size: relay moved $r of $total bytes"
-				[ $k = 0 ] || fail "relay $dir $size: verdict redirected $k bytes"
+					bad "relay $dir $size: relay moved $r of $total bytes"
+				[ $k = 0 ] || bad "relay $dir $size: verdict redirected $k bytes"
 			fi
 		done
 	done
@@ -90,10 +90,10 @@ for path in splice relay; do
 		--up 200000 --down 200000 --mode client-first >"$TMP/early.out" 2>&1 &
 	lpid=$!
 	# the clients' first bytes wait in 20 connections the daemon has not accepted
-	wait_until 5 early_queued "$port" 20 || fail "$path: early data: $(early_count "$port") of 20 queued"
+	wait_until 5 early_queued "$port" 20 || bad "$path: early data: $(early_count "$port") of 20 queued"
 	kill -CONT "$DAEMON_PID"
 	wait $lpid || { cat "$TMP/early.out"; fail "$path: early data: client failed"; }
-	grep -q '^ok=20 bad=0' "$TMP/early.out" || fail "$path: early data: $(cat "$TMP/early.out")"
+	grep -q '^ok=20 bad=0' "$TMP/early.out" || bad "$path: early data: $(cat "$TMP/early.out")"
 done
 result "data before insertion: 2 x 20 clients whose requests were queued before the splice: all exact"
 
@@ -116,9 +116,9 @@ done
 for path in splice relay; do
 	[ $path = splice ] && port=8080 || port=8081
 	load 127.0.0.1 $port --conns 50 --parallel 5 --up 300000 --down 3000 --mode server-first
-	[ "$(load_field ok)" = 50 ] || fail "$path: backend-first half-close: $LOAD"
+	[ "$(load_field ok)" = 50 ] || bad "$path: backend-first half-close: $LOAD"
 	load 127.0.0.1 $port --conns 50 --parallel 5 --up 3000 --down 300000 --mode client-first
-	[ "$(load_field ok)" = 50 ] || fail "$path: client-first half-close: $LOAD"
+	[ "$(load_field ok)" = 50 ] || bad "$path: client-first half-close: $LOAD"
 done
 result "half-close: both directions, both paths: every byte before EOF"
 
@@ -141,13 +141,13 @@ for path in splice relay; do
 	tb=$(ip netns exec "$NS" ss -tmnH state established '( dport = :9001 )' |
 		sed -n 's/.*skmem:([^)]*,tb\([0-9]*\),.*/\1/p' | head -n1)
 	if [ $path = splice ]; then
-		[ "${tb:-0}" -ge 8388608 ] || fail "splice: the backend socket's send buffer is ${tb:-?}"
+		[ "${tb:-0}" -ge 8388608 ] || bad "splice: the backend socket's send buffer is ${tb:-?}"
 	fi
-	kill -0 $lpid 2>/dev/null || fail "$path: the writer was not held back by the stalled reader"
+	kill -0 $lpid 2>/dev/null || bad "$path: the writer was not held back by the stalled reader"
 	wait $lpid || { cat "$TMP/slow.out"; fail "$path: slow reader transfer failed"; }
-	grep -q '^ok=1 bad=0' "$TMP/slow.out" || fail "$path: slow reader: $(cat "$TMP/slow.out")"
-	[ "$mem" -lt 32768 ] || fail "$path: $mem KiB of TCP memory queued for a stalled reader"
-	[ $((rss - rss0)) -lt 4096 ] || fail "$path: daemon RSS grew by $((rss - rss0)) KiB"
+	grep -q '^ok=1 bad=0' "$TMP/slow.out" || bad "$path: slow reader: $(cat "$TMP/slow.out")"
+	[ "$mem" -lt 32768 ] || bad "$path: $mem KiB of TCP memory queued for a stalled reader"
+	[ $((rss - rss0)) -lt 4096 ] || bad "$path: daemon RSS grew by $((rss - rss0)) KiB"
 	info "$path slow reader: writer held back; TCP memory ${mem} KiB; send buffer $tb; daemon RSS +$((rss - rss0)) KiB"
 done
 result "slow reader: writer held back, TCP memory and daemon RSS bounded, 64 MiB exact on both paths"
@@ -161,7 +161,7 @@ for size in 64 16384; do
 	for path in splice relay; do
 		[ $path = splice ] && port=8090 || port=8091
 		out=$(ip netns exec "$NS" "$SHTRAFFIC" rr-client ::1 $port --size $size --count 1000 --timeout-ms 5000) ||
-			fail "$path: epoll round trips of $size B stalled or failed: $out"
+			bad "$path: epoll round trips of $size B stalled or failed: $out"
 		info "$path epoll $size B: $out"
 	done
 	kill $epid; wait $epid 2>/dev/null
@@ -169,7 +169,8 @@ done
 result "event loop: an epoll backend answered 2 x 2 x 1000 round trips through both paths, none stalled"
 
 # --- nothing left behind -----------------------------------------------------------
-wait_until 5 kstat_is entries 0 || fail "splice map entries left: $(kstat entries)"
-[ "$(kstat redirect_fail)" = 0 ] || fail "redirect failures: $(kstat redirect_fail)"
+wait_until 5 kstat_is entries 0 || bad "splice map entries left: $(kstat entries)"
+[ "$(kstat redirect_fail)" = 0 ] || bad "redirect failures: $(kstat redirect_fail)"
 stop_daemon
 stop_backend 1
+finish

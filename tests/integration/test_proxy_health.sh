@@ -9,7 +9,7 @@
 
 NS2=shns2-$ID
 new_netns "$NS2"
-ip link add shv0-$ID netns "$NS" type veth peer name shv1-$ID netns "$NS2" || fail "veth"
+ip link add shv0-$ID netns "$NS" type veth peer name shv1-$ID netns "$NS2" || bad "veth"
 ip -n "$NS" addr add 10.77.0.1/24 dev shv0-$ID
 ip -n "$NS" link set shv0-$ID up
 ip -n "$NS2" addr add 10.77.0.2/24 dev shv1-$ID
@@ -66,48 +66,48 @@ bg_check() {	# WHAT
 }
 
 load 127.0.0.1 8080 --conns 200 --up 1000 --down 1000
-[ "$(backend_count 1):$(backend_count 2):$(backend_count 3)" = 100:100:0 ] || fail "start: $LOAD"
+[ "$(backend_count 1):$(backend_count 2):$(backend_count 3)" = 100:100:0 ] || bad "start: $LOAD"
 
 # 1. backend 1 refuses
 bg_load 3000
 stop_backend 1
 t0=$(date +%s.%N)
-wait_until 5 be_is web 10.77.0.2:9001 state DOWN || fail "refusing backend not marked down"
+wait_until 5 be_is web 10.77.0.2:9001 state DOWN || bad "refusing backend not marked down"
 t1=$(date +%s.%N)
 bg_check "backend 1 refusing"
 BG=$LOAD
 info "refusing backend DOWN after $(echo "$t1 - $t0" | bc) s; load: $BG"
 load 127.0.0.1 8080 --conns 100 --up 100 --down 100
-[ "$(backend_count 2)" = 100 ] || fail "after backend 1 went down: $LOAD"
+[ "$(backend_count 2)" = 100 ] || bad "after backend 1 went down: $LOAD"
 result "refused: backend 1 marked DOWN under load ($(echo "$BG" | cut -d' ' -f1-4)), then 100 of 100 new clients to backend 2"
 
 # back up
 remote_backend 1 10.77.0.2 9001
-wait_until 5 be_is web 10.77.0.2:9001 state UP || fail "backend 1 did not come back"
+wait_until 5 be_is web 10.77.0.2:9001 state UP || bad "backend 1 did not come back"
 
 # 2. backend 2 black-holed
 bg_load 1000
 ip -n "$NS2" addr del 10.77.0.3/24 dev shv1-$ID
-wait_until 5 be_is web 10.77.0.3:9002 state DOWN || fail "black-holed backend not marked down"
+wait_until 5 be_is web 10.77.0.3:9002 state DOWN || bad "black-holed backend not marked down"
 bg_check "backend 2 black-holed"
 BG=$LOAD
-[ "$(svc web connect_fail)" -gt 0 ] || fail "no connect failure was counted"
+[ "$(svc web connect_fail)" -gt 0 ] || bad "no connect failure was counted"
 load 127.0.0.1 8080 --conns 100 --up 100 --down 100
-[ "$(backend_count 1)" = 100 ] || fail "after backend 2 was black-holed: $LOAD"
+[ "$(backend_count 1)" = 100 ] || bad "after backend 2 was black-holed: $LOAD"
 result "black-holed: backend 2 marked DOWN by timed-out connects ($(echo "$BG" | cut -d' ' -f1-4)), then 100 of 100 new clients to backend 1"
 
 # 3. every primary down: the backup serves
 stop_backend 1
-wait_until 5 be_is web 10.77.0.2:9001 state DOWN || fail "backend 1 not marked down"
+wait_until 5 be_is web 10.77.0.2:9001 state DOWN || bad "backend 1 not marked down"
 load 127.0.0.1 8080 --conns 100 --up 100 --down 100
-[ "$(backend_count 3)" = 100 ] || fail "with every primary down: $LOAD"
+[ "$(backend_count 3)" = 100 ] || bad "with every primary down: $LOAD"
 result "backup: with both primaries down, 100 of 100 clients went to the backup"
 
 # 4. backend 2 returns: primaries again, the backup idles
 ip -n "$NS2" addr add 10.77.0.3/24 dev shv1-$ID
-wait_until 5 be_is web 10.77.0.3:9002 state UP || fail "backend 2 did not come back"
+wait_until 5 be_is web 10.77.0.3:9002 state UP || bad "backend 2 did not come back"
 load 127.0.0.1 8080 --conns 100 --up 100 --down 100
-[ "$(backend_count 2)" = 100 ] || fail "after backend 2 came back: $LOAD"
+[ "$(backend_count 2)" = 100 ] || bad "after backend 2 came back: $LOAD"
 result "recovery: backend 2 UP again after rise=2 checks; new clients leave the backup"
 info "transitions: $(services_json | jq -c '[.services[0].backends[] | {address, state, transitions, check_fail, connect_fail}]')"
 stop_daemon
@@ -115,3 +115,4 @@ stop_daemon
 # load's parallelism) timed out on its side too
 stop_backend 2 2
 stop_backend 3
+finish

@@ -34,7 +34,7 @@ start_proxy "$TMP/proxy.yaml"
 # --- weighted round-robin: 600 connections, weights 1:2:3 -> exactly 100:200:300
 load 127.0.0.1 8080 --conns 600 --up 100 --down 100
 [ "$(backend_count 1):$(backend_count 2):$(backend_count 3)" = 100:200:300 ] ||
-	fail "round-robin shares: $LOAD"
+	bad "round-robin shares: $LOAD"
 result "round-robin: 600 connections split exactly 100:200:300 for weights 1:2:3"
 
 # --- least-conn and random-two: one connection held open on one backend ----------
@@ -50,35 +50,36 @@ for name in lc r2; do
 	for _ in $(seq 20); do
 		load 127.0.0.1 $port --conns 1 --up 10 --down 10
 		[ "$(backend_count $idle_id)" = 1 ] && n=$((n + 1))
-		wait_until 5 svc_is $name active 1 || fail "$name: short connection not closed"
+		wait_until 5 svc_is $name active 1 || bad "$name: short connection not closed"
 	done
-	[ $n = 20 ] || fail "$name: with $busy busy, only $n of 20 new clients went to the idle backend"
+	[ $n = 20 ] || bad "$name: with $busy busy, only $n of 20 new clients went to the idle backend"
 	kill $hold; wait $hold 2>/dev/null
-	wait_until 5 svc_is $name active 0 || fail "$name: held connection not closed"
+	wait_until 5 svc_is $name active 0 || bad "$name: held connection not closed"
 	info "$name: $busy busy -> 20 of 20 new clients to backend $idle_id"
 done
 load 127.0.0.1 8082 --conns 1000 --parallel 1 --up 10 --down 10
 c1=$(backend_count 1); c2=$(backend_count 2)
-[ $c1 -ge 300 ] && [ $c2 -ge 300 ] || fail "random-two with idle backends is lopsided: $LOAD"
+[ $c1 -ge 300 ] && [ $c2 -ge 300 ] || bad "random-two with idle backends is lopsided: $LOAD"
 result "least-conn and random-two: 20 of 20 new clients avoid the busy backend; idle split $c1:$c2"
 
 # --- Maglev: 200 client addresses, 1000 connections -------------------------------
 load 127.0.0.1 8083 --conns 1000 --parallel 4 --up 10 --down 10 --src-base 127.0.0.10 --map "$TMP/map1"
 sort -u "$TMP/map1" >"$TMP/map1.u"
-[ "$(wc -l <"$TMP/map1.u")" = 200 ] || fail "maglev: a client address reached more than one backend"
+[ "$(wc -l <"$TMP/map1.u")" = 200 ] || bad "maglev: a client address reached more than one backend"
 for i in 1 2 3 4; do
-	[ "$(awk -v id=$i '$2 == id' "$TMP/map1.u" | wc -l)" -ge 20 ] || fail "maglev: backend $i got too few clients"
+	[ "$(awk -v id=$i '$2 == id' "$TMP/map1.u" | wc -l)" -ge 20 ] || bad "maglev: backend $i got too few clients"
 done
 stop_backend 4
-wait_until 5 be_is mg 127.0.0.1:9004 state DOWN || fail "maglev: backend 4 not marked down"
+wait_until 5 be_is mg 127.0.0.1:9004 state DOWN || bad "maglev: backend 4 not marked down"
 load 127.0.0.1 8083 --conns 1000 --parallel 4 --up 10 --down 10 --src-base 127.0.0.10 --map "$TMP/map2"
 sort -u "$TMP/map2" >"$TMP/map2.u"
-[ "$(wc -l <"$TMP/map2.u")" = 200 ] || fail "maglev: after the change a client address reached two backends"
+[ "$(wc -l <"$TMP/map2.u")" = 200 ] || bad "maglev: after the change a client address reached two backends"
 moved=$(join "$TMP/map1.u" "$TMP/map2.u" | awk '$2 != $3' | wc -l)
 on4=$(awk '$2 == 4' "$TMP/map1.u" | wc -l)
 stray=$(join "$TMP/map1.u" "$TMP/map2.u" | awk '$2 != $3 && $2 != 4' | wc -l)
 # at most 1/N + 5% of the 200 clients: 50 + 10
-[ $moved -le 60 ] || fail "maglev: $moved of 200 clients moved when 1 of 4 backends left"
+[ $moved -le 60 ] || bad "maglev: $moved of 200 clients moved when 1 of 4 backends left"
 result "maglev: 200 clients stable; backend 4 leaving moved $moved of 200 ($on4 were on it, $stray others)"
 stop_daemon
 for i in 1 2 3; do stop_backend $i; done
+finish

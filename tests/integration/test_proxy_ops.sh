@@ -46,22 +46,22 @@ wait_until 5 svc_is lim active 3 || fail "3 held connections did not open"
 t0=$(date +%s%N)
 load 127.0.0.1 8080 --conns 1 --up 10 --down 10 --timeout-ms 3000
 t1=$(date +%s%N)
-[ "$(load_field refused)" = 1 ] || fail "4th connection over the limit was not refused: $LOAD"
-[ "$(svc lim rejected_limit)" = 1 ] || fail "rejected_limit = $(svc lim rejected_limit)"
-[ $(( (t1 - t0) / 1000000 )) -lt 1000 ] || fail "refusal took $(( (t1 - t0) / 1000000 )) ms"
+[ "$(load_field refused)" = 1 ] || bad "4th connection over the limit was not refused: $LOAD"
+[ "$(svc lim rejected_limit)" = 1 ] || bad "rejected_limit = $(svc lim rejected_limit)"
+[ $(( (t1 - t0) / 1000000 )) -lt 1000 ] || bad "refusal took $(( (t1 - t0) / 1000000 )) ms"
 release
-wait_until 5 svc_is lim active 0 || fail "held connections not closed"
+wait_until 5 svc_is lim active 0 || bad "held connections not closed"
 load 127.0.0.1 8080 --conns 3 --parallel 3 --up 10 --down 10
-[ "$(load_field ok)" = 3 ] || fail "after the limit cleared: $LOAD"
+[ "$(load_field ok)" = 3 ] || bad "after the limit cleared: $LOAD"
 result "service limit: 4th of 3 allowed reset in $(( (t1 - t0) / 1000000 )) ms and counted; served again once below"
 
 # --- per-backend limit: one each; the third finds no usable backend ------------
 hold 8081 10; hold 8081 10
 wait_until 5 svc_is pb active 2 || fail "2 held connections did not open"
-[ "$(be pb 127.0.0.1:9001 active):$(be pb 127.0.0.1:9002 active)" = 1:1 ] || fail "per-backend spread"
+[ "$(be pb 127.0.0.1:9001 active):$(be pb 127.0.0.1:9002 active)" = 1:1 ] || bad "per-backend spread"
 load 127.0.0.1 8081 --conns 1 --up 10 --down 10 --timeout-ms 3000
-[ "$(load_field refused)" = 1 ] || fail "3rd connection with both backends full: $LOAD"
-[ "$(svc pb no_backend)" = 1 ] || fail "no_backend = $(svc pb no_backend)"
+[ "$(load_field refused)" = 1 ] || bad "3rd connection with both backends full: $LOAD"
+[ "$(svc pb no_backend)" = 1 ] || bad "no_backend = $(svc pb no_backend)"
 release
 result "backend limit: with both backends at 1 of 1, the next client is reset and counted as no backend"
 
@@ -69,9 +69,9 @@ result "backend limit: with both backends at 1 of 1, the next client is reset an
 t0=$(date +%s%N)
 load 127.0.0.1 8082 --conns 1 --up 10 --down 10 --timeout-ms 3000
 t1=$(date +%s%N)
-[ "$(load_field refused)" = 1 ] || fail "no backend: $LOAD"
+[ "$(load_field refused)" = 1 ] || bad "no backend: $LOAD"
 [ "$(svc nb connect_fail)" = 2 ] && [ "$(svc nb no_backend)" = 1 ] ||
-	fail "no backend counters: connect_fail $(svc nb connect_fail) no_backend $(svc nb no_backend)"
+	bad "no backend counters: connect_fail $(svc nb connect_fail) no_backend $(svc nb no_backend)"
 result "no backend: 2 attempts (both refused), client reset in $(( (t1 - t0) / 1000000 )) ms, counted"
 
 # --- idle timeout, both paths: an idle connection goes, a trickling one stays ------
@@ -83,13 +83,13 @@ for name in sp-idle rl-idle; do
 	trickle=$!
 	wait_until 5 svc_is $name active 2 || fail "$name: connections did not open"
 	wait_until 3 svc_is $name idle_closed 1 ||
-		fail "$name: idle_closed = $(svc $name idle_closed) 3 s after the idle timeout of 1 s"
-	[ "$(svc $name active)" = 1 ] || fail "$name: the trickling connection was closed too"
+		bad "$name: idle_closed = $(svc $name idle_closed) 3 s after the idle timeout of 1 s"
+	[ "$(svc $name active)" = 1 ] || bad "$name: the trickling connection was closed too"
 	wait $trickle
 	release
-	wait_until 5 svc_is $name active 0 || fail "$name: connections left"
+	wait_until 5 svc_is $name active 0 || bad "$name: connections left"
 done
-[ "$(svc sp-idle conns_splice)" = 2 ] || fail "sp-idle did not splice"
+[ "$(svc sp-idle conns_splice)" = 2 ] || bad "sp-idle did not splice"
 result "idle timeout 1s: the idle connection closed, the one trickling a byte every 250 ms kept, on splice and relay"
 
 # --- graceful shutdown: stop accepting, let a transfer finish, then exit ----------
@@ -103,14 +103,14 @@ kill -TERM "$DAEMON_PID"
 draining() { grep -q 'draining 1 connection' "$TMP/daemon.log"; }
 wait_until 3 draining || fail "SIGTERM did not start the drain: $(tail -3 "$TMP/daemon.log")"
 ip netns exec "$NS" bash -c 'exec 3<>/dev/tcp/127.0.0.1/8080' 2>/dev/null &&
-	fail "a new connection was accepted while draining"
-kill -0 $lpid || fail "the transfer ended before the backend started reading"
-kill -0 "$DAEMON_PID" || fail "the daemon left before its connection finished"
+	bad "a new connection was accepted while draining"
+kill -0 $lpid || bad "the transfer ended before the backend started reading"
+kill -0 "$DAEMON_PID" || bad "the daemon left before its connection finished"
 wait $lpid || { cat "$TMP/drain.out"; fail "the draining transfer failed"; }
-grep -q '^ok=1 ' "$TMP/drain.out" || fail "drain: $(cat "$TMP/drain.out")"
+grep -q '^ok=1 ' "$TMP/drain.out" || bad "drain: $(cat "$TMP/drain.out")"
 wait "$DAEMON_PID"; rc=$?; DAEMON_PID=
 [ $rc = 0 ] || fail "sockhopd exited $rc after draining"
-grep -q 'every connection is closed' "$TMP/daemon.log" || fail "no drain message"
+grep -q 'every connection is closed' "$TMP/daemon.log" || bad "no drain message"
 result "graceful shutdown: new clients refused at once, 2 x 8 MiB in flight finished exactly, exit 0"
 
 # drain deadline: an idle connection is reset when the deadline passes
@@ -121,10 +121,10 @@ wait_until 5 svc_is sp-idle active 1 || fail "held connection did not open"
 t0=$(date +%s%N)
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"; rc=$?; DAEMON_PID=
 t1=$(date +%s%N)
-[ $rc = 0 ] || fail "exit $rc after the drain deadline"
+[ $rc = 0 ] || bad "exit $rc after the drain deadline"
 ms=$(( (t1 - t0) / 1000000 ))
-[ $ms -ge 400 ] && [ $ms -lt 3000 ] || fail "drain deadline 500 ms took $ms ms"
-grep -q 'sp-idle: drain deadline reached with 1 connection' "$TMP/daemon.log" || fail "no deadline message"
+[ $ms -ge 400 ] && [ $ms -lt 3000 ] || bad "drain deadline 500 ms took $ms ms"
+grep -q 'sp-idle: drain deadline reached with 1 connection' "$TMP/daemon.log" || bad "no deadline message"
 release
 result "drain deadline: the daemon reset the last idle connection and left after $ms ms (deadline 500 ms)"
 
@@ -137,12 +137,13 @@ DAEMON_PID=$!
 ready_since() { tail -n +$(($1 + 1)) "$TMP/daemon.log" | grep -q 'ready:'; }
 wait_until 10 ready_since "$from" || fail "unprivileged daemon not ready"
 load 127.0.0.1 8083 --conns 20 --up 100000 --down 100000
-[ "$(load_field ok)" = 20 ] || fail "relay fallback: $LOAD"
-[ "$(svc sp-idle fallback.\"no-bpf\")" = 20 ] || fail "fallback counter: $(svc sp-idle fallback)"
-[ "$(kstat available)" = false ] || fail "splice reported available without CAP_BPF"
+[ "$(load_field ok)" = 20 ] || bad "relay fallback: $LOAD"
+[ "$(svc sp-idle fallback.\"no-bpf\")" = 20 ] || bad "fallback counter: $(svc sp-idle fallback)"
+[ "$(kstat available)" = false ] || bad "splice reported available without CAP_BPF"
 [ "$(grep -c 'relaying connections in user space (no-bpf)' "$TMP/daemon.log")" = 1 ] ||
-	fail "the fallback cause was not logged exactly once"
+	bad "the fallback cause was not logged exactly once"
 result "no CAP_BPF: the splice service relayed 20 of 20 exactly, counted as no-bpf, logged once"
 stop_daemon
 stop_backend 1
 stop_backend 2
+finish

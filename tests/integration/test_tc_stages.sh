@@ -37,7 +37,7 @@ scopes:
 CFG
 launch_daemon "$NS" "$TMP/policy.yaml"
 for p in egress ingress; do
-	[ -e "$PIN/tc/$p" ] || fail "no tc entry pinned at $PIN/tc/$p"
+	[ -e "$PIN/tc/$p" ] || bad "no tc entry pinned at $PIN/tc/$p"
 done
 
 # the tool moves itself between the test's cgroups; start it in 'outside'
@@ -47,8 +47,9 @@ sh -c 'echo $$ > "$0/cgroup.procs" && exec nsenter --net="/run/netns/$1" "$2" "$
 	>"$TMP/shtc.out" 2>&1
 rc=$?
 cat "$TMP/shtc.out"
-[ $rc = 0 ] || fail "shtc: $(tail -n1 "$TMP/shtc.out")"
+[ $rc = 0 ] || bad "shtc: $(tail -n1 "$TMP/shtc.out")"
 n=$(sed -n 's/^cases=\([0-9]*\) failed=0$/\1/p' "$TMP/shtc.out")
-[ -n "$n" ] && [ "$n" -ge 40 ] || fail "expected at least 40 cases, got '$n'"
+[ -n "$n" ] && [ "$n" -ge 40 ] || bad "expected at least 40 cases, got '$n'"
 result "$n crafted packets through the stages: every verdict, mark and counter change exact"
 stop_daemon
+finish
