@@ -318,9 +318,7 @@ int cli_explain(const char *dir, int argc, char **argv, struct emit *e)
 		fprintf(stderr, "sockhop: explain: protocol '%s' is not tcp, udp or icmp\n", argv[1]);
 		return 2;
 	}
-	if (inet_pton(AF_INET, argv[2], key.addr + 12) == 1) {
-		key.addr[10] = key.addr[11] = 0xff;
-	} else if (inet_pton(AF_INET6, argv[2], key.addr) != 1) {
+	if (addr_parse(argv[2], key.addr, NULL)) {
 		fprintf(stderr, "sockhop: explain: '%s' is not an IPv4 or IPv6 address\n", argv[2]);
 		return 2;
 	}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* addr.c - see addr.h. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,24 @@ void addr_ip6(const struct sockaddr_storage *sa, void *out, uint16_t *port)
 		memcpy(o, &s6->sin6_addr, 16);
 		*port = ntohs(s6->sin6_port);
 	}
+}
+
+int addr_parse(const char *text, void *out, bool *is4)
+{
+	uint8_t *o = out;
+	struct in_addr a4;
+
+	memset(o, 0, 16);
+	if (inet_pton(AF_INET, text, &a4) == 1) {
+		o[10] = o[11] = 0xff;
+		memcpy(&o[12], &a4, 4);
+		if (is4)
+			*is4 = true;
+		return 0;
+	}
+	if (is4)
+		*is4 = false;
+	return inet_pton(AF_INET6, text, o) == 1 ? 0 : -EINVAL;
 }
 
 bool addr_is_v4_mapped(const void *a)

@@ -16,6 +16,11 @@
  * its port in host order into @port. */
 void addr_ip6(const struct sockaddr_storage *sa, void *out, uint16_t *port);
 
+/** addr_parse() - the IPv4 or IPv6 literal @text in IPv6 form into the 16
+ * bytes at @out; @is4 (may be NULL) says which it was. 0, or -EINVAL when
+ * @text is neither. */
+int addr_parse(const char *text, void *out, bool *is4);
+
 /** addr_is_v4_mapped() - is the 16-byte address @a ::ffff:a.b.c.d? */
 bool addr_is_v4_mapped(const void *a);
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "cgroup.h"
 #include "parse.h"
 #include "rules.h"
@@ -59,9 +60,8 @@ static int parse_prefix(struct parser *p, yaml_node_t *n, const char *field, str
 	char addr[INET6_ADDRSTRLEN + 8];
 	unsigned long len, max;
 	const char *slash;
-	struct in6_addr a6;
-	struct in_addr a4;
-	int is4, i;
+	bool is4;
+	int i;
 
 	if (!strcmp(s, "any")) {
 		memset(r->addr, 0, 16);
@@ -72,8 +72,7 @@ static int parse_prefix(struct parser *p, yaml_node_t *n, const char *field, str
 	if ((slash ? (size_t)(slash - s) : strlen(s)) >= sizeof(addr))
 		goto bad;
 	snprintf(addr, sizeof(addr), "%.*s", slash ? (int)(slash - s) : (int)strlen(s), s);
-	is4 = inet_pton(AF_INET, addr, &a4) == 1;
-	if (!is4 && inet_pton(AF_INET6, addr, &a6) != 1)
+	if (addr_parse(addr, r->addr, &is4))
 		goto bad;
 	max = is4 ? 32 : 128;
 	len = max;
@@ -81,15 +80,7 @@ static int parse_prefix(struct parser *p, yaml_node_t *n, const char *field, str
 		report(p, n, field, "prefix length in '%s' must be 0-%lu", s, max);
 		return -EINVAL;
 	}
-	if (is4) {
-		memset(r->addr, 0, 10);
-		r->addr[10] = r->addr[11] = 0xff;
-		memcpy(r->addr + 12, &a4, 4);
-		r->prefixlen = (uint8_t)(96 + len);
-	} else {
-		memcpy(r->addr, &a6, 16);
-		r->prefixlen = (uint8_t)len;
-	}
+	r->prefixlen = (uint8_t)(is4 ? 96 + len : len);
 	/* Bits past the prefix length must be zero: 10.0.0.1/8 is a typo. */
 	for (i = r->prefixlen; i < 128; i++) {
 		if (r->addr[i / 8] & (0x80 >> (i % 8))) {
