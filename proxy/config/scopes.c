@@ -4,8 +4,8 @@
  * name, cgroup, rules (accelerate, no-accelerate, balance, the tc policy's)
  * and defaults, and the checks that need all of them (duplicates, limits).
  */
-#include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>	/* INET6_ADDRSTRLEN */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
