@@ -21,6 +21,7 @@
 #include "emit.h"
 #include "log.h"
 #include "report.h"
+#include "request.h"
 #include "service.h"
 
 struct ctl_client;
@@ -37,47 +38,14 @@ struct control {
 	struct control_stats st;
 };
 
-/* "weight SVC ADDR N", "disable SVC ADDR [kill]", "enable SVC ADDR" */
-static void backend_command(struct control *ctl, char *cmd, struct emit *o)
+/* weight, disable, enable: an operator's word on one backend */
+static void backend_command(struct control *ctl, const struct ctl_request *req, struct emit *o)
 {
-	char *verb, *svc, *addr, *arg, *save = NULL, why[160];
-	unsigned long w = 0;
-	int enable = -1;
-	bool kill = false;
+	int enable = req->verb == CTL_WEIGHT ? -1 : req->verb == CTL_ENABLE;
+	char why[160];
 
-	char *extra;
-
-	verb = strtok_r(cmd, " ", &save);
-	svc = strtok_r(NULL, " ", &save);
-	addr = strtok_r(NULL, " ", &save);
-	arg = strtok_r(NULL, " ", &save);
-	extra = strtok_r(NULL, " ", &save);
-	if (!svc || !addr || extra || (arg && !strcmp(verb, "enable"))) {
-		emit_text(o, CTL_ERROR_PREFIX " usage: %s SERVICE BACKEND%s\n", verb,
-		    !strcmp(verb, "weight") ? " N" : !strcmp(verb, "disable") ? " [kill]" : "");
-		return;
-	}
-	if (!strcmp(verb, "weight")) {
-		char *end;
-
-		w = arg ? strtoul(arg, &end, 10) : 0;
-		if (!arg || *end || w < 1 || w > 256) {
-			emit_text(o, CTL_ERROR_PREFIX " weight: expected 1-256, found '%s'\n",
-				  arg ? arg : "");
-			return;
-		}
-	} else if (!strcmp(verb, "disable")) {
-		enable = 0;
-		kill = arg && !strcmp(arg, "kill");
-		if (arg && !kill) {
-			emit_text(o, CTL_ERROR_PREFIX " disable: unknown argument '%s' (expected "
-				  "kill)\n", arg);
-			return;
-		}
-	} else {
-		enable = 1;
-	}
-	if (service_backend_admin(ctl->ss, svc, addr, (uint32_t)w, enable, kill, why, sizeof(why)))
+	if (service_backend_admin(ctl->ss, req->service, req->backend, req->weight, enable,
+				  req->kill, why, sizeof(why)))
 		emit_text(o, CTL_ERROR_PREFIX " %s\n", why);
 	else
 		emit_text(o, "ok\n");
@@ -98,96 +66,35 @@ static void hook_command(struct control *ctl, const char *cmd, struct emit *o)
 	emit_text(o, "%s%s\n", err ? CTL_ERROR_PREFIX " " : "", msg);
 }
 
-/* --- the verbs ----------------------------------------------------------- */
-
-static void verb_services(struct control *ctl, char *args, struct emit *o)
+/* Answers one request line (@len bytes, room for a NUL after them). */
+static void dispatch(struct control *ctl, char *line, size_t len, struct emit *o)
 {
-	(void)args;
-	report_services(ctl->ss, &ctl->st, ctl->nr_clients, o);
-}
+	struct ctl_request req;
 
-static void verb_services_json(struct control *ctl, char *args, struct emit *o)
-{
-	(void)args;
-	o->json = true;
-	report_services(ctl->ss, &ctl->st, ctl->nr_clients, o);
-}
-
-static void verb_table(struct control *ctl, char *args, struct emit *o)
-{
-	report_table(ctl->ss, args, o);
-}
-
-static void verb_reload(struct control *ctl, char *args, struct emit *o)
-{
-	(void)args;
-	hook_command(ctl, "reload", o);
-}
-
-static void verb_replace_stages(struct control *ctl, char *args, struct emit *o)
-{
-	(void)args;
-	hook_command(ctl, "tc-replace-stages", o);
-}
-
-/* What the daemon answers: the first word of the line picks the verb; a
- * verb without arguments refuses any. */
-static const struct verb {
-	const char *name;
-	void (*fn)(struct control *ctl, char *args, struct emit *o);
-	bool args;		/* takes arguments */
-} verbs[] = {
-	{ "services", verb_services, false },
-	{ "services-json", verb_services_json, false },
-	{ "table", verb_table, true },
-	{ "weight", NULL, true },	/* backend_command, which reads the verb */
-	{ "disable", NULL, true },
-	{ "enable", NULL, true },
-	{ "reload", verb_reload, false },
-	{ "tc-replace-stages", verb_replace_stages, false },
-};
-
-/* Appends @s to @o with everything but printable ASCII escaped, at most
- * @max bytes of it: a client's bytes never reach an operator raw. */
-static void put_escaped(struct emit *o, const char *s, size_t len, size_t max)
-{
-	size_t i;
-
-	for (i = 0; i < len && i < max; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\')
-			emit_text(o, "%c", c);
-		else
-			emit_text(o, "\\x%02x", c);
-	}
-	if (len > max)
-		emit_text(o, "...");
-}
-
-static void dispatch(struct control *ctl, char *line, struct emit *o)
-{
-	size_t n = strcspn(line, " "), i;
-	char *args = line[n] ? line + n + 1 : line + n;
-
-	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-		if (strlen(verbs[i].name) != n || strncmp(verbs[i].name, line, n))
-			continue;
-		if (!verbs[i].args && *args) {
-			emit_text(o, CTL_ERROR_PREFIX " %s takes no arguments, found '", verbs[i].name);
-			put_escaped(o, args, strlen(args), 64);
-			emit_text(o, "'\n");
-		} else if (verbs[i].fn) {
-			verbs[i].fn(ctl, args, o);
-		} else {
-			backend_command(ctl, line, o);
-		}
+	if (ctl_request_parse(line, len, &req, o))
 		return;
+	switch (req.verb) {
+	case CTL_SERVICES_JSON:
+		o->json = true;
+		/* fall through */
+	case CTL_SERVICES:
+		report_services(ctl->ss, &ctl->st, ctl->nr_clients, o);
+		break;
+	case CTL_TABLE:
+		report_table(ctl->ss, req.service, o);
+		break;
+	case CTL_WEIGHT:
+	case CTL_DISABLE:
+	case CTL_ENABLE:
+		backend_command(ctl, &req, o);
+		break;
+	case CTL_RELOAD:
+		hook_command(ctl, "reload", o);
+		break;
+	case CTL_TC_REPLACE_STAGES:
+		hook_command(ctl, "tc-replace-stages", o);
+		break;
 	}
-	emit_text(o, CTL_ERROR_PREFIX " unknown command '");
-	put_escaped(o, line, strlen(line), 64);
-	emit_text(o, "' (expected services, services-json, weight, table, disable, enable, reload "
-	       "or tc-replace-stages)\n");
 }
 
 /* --- one client: read a line, answer, close ------------------------------- */
@@ -280,20 +187,19 @@ static void client_answer(struct ctl_client *c, size_t len)
 	struct control *ctl = c->ctl;
 
 	c->in[len] = '\0';
-	if (len && c->in[len - 1] == '\r')
-		c->in[--len] = '\0';
 	if (client_gone(c->fd)) {
+		struct emit cmd;
+
 		ctl->st.abandoned++;
-		pr_info("control: a client left before its command was read; not running '%.64s'\n",
-			c->in);
+		emit_to_memory(&cmd, false);
+		ctl_put_escaped(&cmd, c->in, len, 64);
+		pr_info("control: a client left before its command was read; not running '%s'\n",
+			cmd.len ? cmd.buf : "");
+		emit_free(&cmd);
 		client_close(c);
 		return;
 	}
-	if (memchr(c->in, '\0', len)) {
-		client_refuse(c, "a NUL byte in the command");
-		return;
-	}
-	dispatch(ctl, c->in, &c->out);
+	dispatch(ctl, c->in, len, &c->out);
 	ctl->st.served++;
 	c->writing = true;
 	ev_io_stop(ctl->loop, &c->io);
