@@ -89,12 +89,13 @@ int rules_lower_balance(const struct cfg *cfg, struct cfg_scope *sc)
 		return -ENOMEM;
 	for (i = 0, nr = 0; i < sc->nr_rules; i++) {
 		const struct cfg_rule *r = &sc->rules[i];
-		const struct cfg_service *sv = &cfg->services[r->arg];
+		const struct cfg_service *sv;
 
 		if (r->action != SH_ACT_BALANCE) {
-			out[nr++] = *r;
+			out[nr++] = *r;	/* its arg is no service index: a mark, say */
 			continue;
 		}
+		sv = &cfg->services[r->arg];
 		for (j = 0; j < sv->nr_vips; j++) {
 			for (pr = 0; pr < 2; pr++) {
 				struct cfg_rule *o = &out[nr];
