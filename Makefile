@@ -2,7 +2,16 @@
 # sockhop: BPF objects (kern/) are embedded in sockhopd through bpftool
 # skeletons; everything generated goes under build/. `make help` lists targets.
 
+# SANITIZE=address,undefined builds everything user-space with those
+# sanitizers (halting on the first report) in its own tree, so a plain and a
+# sanitized build never share objects; `make test SANITIZE=...` runs the whole
+# suite on it and counts every report as a failure (tests/run.sh).
+SANITIZE ?=
+ifneq ($(SANITIZE),)
+BUILD    ?= build/sanitize
+else
 BUILD    ?= build
+endif
 PREFIX   ?= /usr/local
 MANDIR   ?= $(PREFIX)/share/man
 DESTDIR  ?=
@@ -31,6 +40,9 @@ endif
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-format-truncation \
             -DSOCKHOP_VERSION='"$(VERSION)"'
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
 # One folder a layer or a binary (README.md, "Layout"); each folder's headers
 # are included by name.
 PROXY_DIRS := proxy/common proxy/config proxy/bpf proxy/daemon proxy/cli
@@ -63,7 +75,7 @@ DAEMON_SRCS := $(COMMON_SRCS) proxy/common/maglev.c proxy/common/members.c $(CON
                $(BPF_SRCS) \
                proxy/daemon/main.c proxy/daemon/probe.c proxy/daemon/service.c \
                proxy/daemon/health.c proxy/daemon/conn.c proxy/daemon/connect.c proxy/daemon/lb.c proxy/daemon/control.c \
-               proxy/daemon/report.c
+               proxy/daemon/request.c proxy/daemon/report.c
 CLI_SRCS    := $(COMMON_SRCS) proxy/config/rules.c proxy/cli/main.c proxy/cli/status.c \
                proxy/cli/policy.c proxy/cli/tc.c proxy/cli/daemon.c \
                proxy/cli/sockets.c
@@ -72,12 +84,16 @@ CLI_OBJS    := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
 
 UNIT_TESTS  := test_config test_rules test_key test_cgroup test_lb test_emit
 UNIT_BINS   := $(patsubst %,$(BUILD)/tests/%,$(UNIT_TESTS))
+# libFuzzer harnesses (tests/fuzz/): FUZZ_SECONDS each in make fuzz
+FUZZ_SECONDS ?= 60
+FUZZERS      := config rules request
+FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZERS))
 TOOLS       := $(BUILD)/tests/shtraffic $(BUILD)/tests/shload $(BUILD)/tests/shtc
 
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all run test bench install clean help deps-build deps-test deps-bench \
-        unit integration
+        unit integration fuzz fuzz-build
 
 all: $(BUILD)/sockhopd $(BUILD)/sockhop
 
@@ -87,9 +103,11 @@ help:
 	@echo '  run            install missing packages, build, run sockhopd on $(CONFIG)'
 	@echo '  test           install missing packages, build, run every test'
 	@echo '  bench          install missing packages, build, run the benchmarks'
+	@echo '  fuzz           build the libFuzzer harnesses, run each FUZZ_SECONDS=$(FUZZ_SECONDS)'
 	@echo '  install        install binaries, man pages and the example config (PREFIX=$(PREFIX), DESTDIR=)'
 	@echo '  clean          remove $(BUILD)/'
-	@echo 'Variables: V=1 shows commands; CONFIG=FILE for run; TESTS="name ..." for test.'
+	@echo 'Variables: V=1 shows commands; CONFIG=FILE for run; TESTS="name ..." for test;'
+	@echo '  SANITIZE=address,undefined builds (in build/sanitize) and tests with sanitizers.'
 
 # Installs exactly the missing Debian packages; a no-op when all are present.
 define install_missing
@@ -117,14 +135,20 @@ run: deps-build
 	$(BUILD)/sockhopd -c $(CONFIG)
 
 test: deps-test
-	$(MAKE) --no-print-directory all $(UNIT_BINS) $(TOOLS)
-	@BUILD=$(BUILD) tests/run.sh $(TESTS)
+	$(MAKE) --no-print-directory all $(UNIT_BINS) $(TOOLS) $(FUZZ_BINS)
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run.sh $(TESTS)
 
 bench: deps-bench
 	$(MAKE) --no-print-directory all $(TOOLS)
 	@BUILD=$(BUILD) tests/bench/bench.sh
 	@BUILD=$(BUILD) tests/bench/proxy.sh
 	@BUILD=$(BUILD) tests/bench/tc.sh
+
+fuzz: deps-test
+	$(MAKE) --no-print-directory fuzz-build
+	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZERS_RUN)
+
+fuzz-build: $(FUZZ_BINS)
 
 install: $(BUILD)/sockhopd $(BUILD)/sockhop
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/sockhop
@@ -204,6 +228,30 @@ $(BUILD)/tests/shload: $(BUILD)/tests/tools/shload.o
 $(BUILD)/tests/shtc: $(BUILD)/tests/tools/shtc.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LIBBPF_LIBS) -o $@
+
+# --- fuzzing -------------------------------------------------------------------
+# libFuzzer needs clang; its objects are built apart, instrumented for the
+# fuzzer and for ASan+UBSan whatever SANITIZE says.
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -O1 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+                -Wno-unknown-warning-option -Wno-format-truncation -DSOCKHOP_VERSION='"$(VERSION)"' \
+                $(FUZZ_SAN)
+FUZZ_CONFIG_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(CONFIG_SRCS) cgroup/cgroup.c proxy/common/addr.c)
+
+$(BUILD)/fuzz/obj/%.o: %.c kern/sockhop.h
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_config $(BUILD)/fuzz/fuzz_rules: $(BUILD)/fuzz/fuzz_%: \
+		$(BUILD)/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_CONFIG_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CLANG) $(FUZZ_SAN) -fsanitize=fuzzer $^ -lyaml -o $@
+
+$(BUILD)/fuzz/fuzz_request: $(BUILD)/fuzz/obj/tests/fuzz/fuzz_request.o \
+		$(BUILD)/fuzz/obj/proxy/daemon/request.o $(BUILD)/fuzz/obj/proxy/common/emit.o
+	$(call msg,LINK,$@)
+	$(Q)$(CLANG) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@
 
 $(BUILD)/kern:
 	$(Q)mkdir -p $@

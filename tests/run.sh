@@ -11,6 +11,32 @@ export BUILD
 passed=0 failed=0 skipped=0
 failed_names=()
 
+# With SANITIZE set (make test SANITIZE=address,undefined) every binary of
+# the build halts on its first report and writes it under $SAN_DIR; a test
+# after which a report appeared fails, whatever its own verdict.
+SAN_DIR= san_reports=0
+[ -n "${SANITIZE:-}" ] && SAN_DIR=$(mktemp -d /tmp/sockhop-sanitize.XXXXXX)
+# san_begin NAME: reports of what runs next go to $SAN_DIR/NAME/.
+san_begin() {
+	[ -n "$SAN_DIR" ] || return 0
+	mkdir -p "$SAN_DIR/$1"
+	export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:exitcode=99:log_path=$SAN_DIR/$1/asan"
+	export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$SAN_DIR/$1/ubsan"
+}
+# san_clean NAME: 0 when NAME left no sanitizer report; else prints them.
+san_clean() {
+	[ -n "$SAN_DIR" ] || return 0
+	local f n=0
+	for f in "$SAN_DIR/$1"/*; do
+		[ -e "$f" ] || continue
+		n=$((n + 1))
+		echo "    sanitizer report ($(basename "$f")):"
+		sed -n '1,40s/^/      /p' "$f"
+	done
+	san_reports=$((san_reports + n))
+	[ $n = 0 ]
+}
+
 FILTER=("$@")
 wanted() {
 	[ ${#FILTER[@]} -eq 0 ] && return 0
@@ -20,6 +46,7 @@ wanted() {
 
 run_unit() {
 	local bin=$1; shift
+	san_begin "unit-$(basename "$bin")"
 	local out; out=$("$bin" "$@" 2>&1)
 	local p f
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\./\1/p' <<<"$out")
@@ -27,6 +54,11 @@ run_unit() {
 	passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
 	if [ -z "$p$f" ]; then	# crashed before its summary
 		failed=$((failed + 1)); f=1
+	fi
+	local san; san=$(san_clean "unit-$(basename "$bin")")
+	if [ -n "$san" ]; then
+		san_reports=$((san_reports + $(grep -c '^    sanitizer report' <<<"$san")))
+		failed=$((failed + 1)); f=$((${f:-0} + 1)); out+=$'\n'$san
 	fi
 	if [ "${f:-0}" != 0 ]; then
 		failed_names+=("$(basename "$bin")")
@@ -46,14 +78,28 @@ for src in tests/unit/test_*.c; do
 	esac
 done
 
+# the libFuzzer harnesses, briefly: every kept crash input replayed, then
+# FUZZ_SMOKE_SECONDS (default 10) of new inputs each; make fuzz runs longer
+if wanted fuzz; then
+	out=$(BUILD=$BUILD FUZZ_SECONDS=${FUZZ_SMOKE_SECONDS:-10} tests/fuzz/run.sh 2>&1)
+	sed '$d' <<<"$out"
+	read -r p _ f _ <<<"$(tail -n1 <<<"$out")"
+	passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
+	[ "${f:-1}" = 0 ] || failed_names+=(fuzz)
+fi
+
 for t in tests/integration/test_*.sh; do
 	name=$(basename "$t" .sh)
 	wanted "$name" || continue
 	start=$(date +%s)
 	log=$(mktemp)
+	san_begin "$name"
 	timeout --kill-after=10 600 bash "$t" >"$log" 2>&1
 	rc=$?
 	secs=$(( $(date +%s) - start ))
+	if ! san_clean "$name" >>"$log" && { [ $rc = 0 ] || [ $rc = 77 ]; }; then
+		rc=98	# the test passed, a binary it ran did not
+	fi
 	if [ $rc = 0 ]; then
 		passed=$((passed + 1)); res=PASS
 	elif [ $rc = 77 ] && [ "${CI:-}" != true ]; then
@@ -68,5 +114,6 @@ for t in tests/integration/test_*.sh; do
 done
 
 [ ${#failed_names[@]} -gt 0 ] && echo "failed: ${failed_names[*]}"
+[ -n "$SAN_DIR" ] && echo "sanitizers ($SANITIZE): $san_reports report(s), kept in $SAN_DIR"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
