@@ -481,41 +481,48 @@ static int conn_client(const char *addr, const char *port, const struct opts *o)
 {
 	unsigned char *req = malloc(o->size), *rep = malloc(o->size);
 	double *lat = calloc(o->count ? o->count : 1, sizeof(double)), t0 = now_s();
-	uint64_t i;
+	uint64_t i = 0;
+	int rc = 1;
 
 	if (!req || !rep || !lat)
-		return 1;
+		goto out;
 	memset(req, 0x5a, o->size);
 	for (i = 0; i < o->count; i++) {
 		double t = now_s();
 		int fd = connect_to(addr, port, 0), err;
 
 		if (fd < 0)
-			return 1;
+			goto out;
 		err = round_trip(fd, req, rep, o->size, o->timeout_ms);
 		close(fd);
 		if (err) {
 			fprintf(stderr, "shtraffic: connection %llu: %s\n", (unsigned long long)i,
 				strerror(-err));
-			return 1;
+			goto out;
 		}
 		lat[i] = (now_s() - t) * 1e6;
 	}
 	qsort(lat, i, sizeof(double), cmp_double);
 	printf("count=%llu per_s=%.0f p50_us=%.1f\n", (unsigned long long)i,
 	       (double)i / (now_s() - t0), i ? lat[i / 2] : 0.0);
-	return 0;
+	rc = 0;
+out:
+	free(lat);
+	free(rep);
+	free(req);
+	return rc;
 }
 
 static int rr_client(const char *addr, const char *port, const struct opts *o)
 {
 	unsigned char *req = malloc(o->size), *rep = malloc(o->size);
 	double *lat = calloc(o->count ? o->count : 1, sizeof(double));
-	int fd = connect_to(addr, port, o->src_port), rc = 0;
-	uint64_t i;
+	int fd = req && rep && lat ? connect_to(addr, port, o->src_port) : -1, rc = 1;
+	uint64_t i = 0;
 
-	if (fd < 0 || !req || !rep || !lat)
-		return 1;
+	if (fd < 0)
+		goto out;
+	rc = 0;
 	for (i = 0; i < o->count; i++) {
 		double t0;
 		int err;
@@ -526,12 +533,14 @@ static int rr_client(const char *addr, const char *port, const struct opts *o)
 		if (err == -ETIMEDOUT) {
 			fprintf(stderr, "shtraffic: STALL: no reply to request %llu within %d ms\n",
 				(unsigned long long)i, o->timeout_ms);
-			return 3;
+			rc = 3;
+			goto out;
 		}
 		if (err) {
 			fprintf(stderr, "shtraffic: reply %llu: %s\n", (unsigned long long)i,
 				strerror(-err));
-			return 1;
+			rc = 1;
+			goto out;
 		}
 		lat[i] = (now_s() - t0) * 1e6;
 		if (memcmp(req, rep, o->size)) {
@@ -540,10 +549,15 @@ static int rr_client(const char *addr, const char *port, const struct opts *o)
 			break;
 		}
 	}
-	close(fd);
 	qsort(lat, i, sizeof(double), cmp_double);
 	printf("count=%llu p50_us=%.1f p99_us=%.1f\n", (unsigned long long)i,
 	       i ? lat[i / 2] : 0.0, i ? lat[(i * 99) / 100] : 0.0);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(lat);
+	free(rep);
+	free(req);
 	return rc;
 }
 
