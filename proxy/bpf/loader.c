@@ -29,6 +29,10 @@ static int open_and_load(struct loader *l)
 		pr_err("cannot open the embedded BPF objects: %s\n", strerror(-err));
 		return err;
 	}
+	/* the socket map and its companion, sized alike (--socket-map-size) */
+	if (l->map_size && (bpf_map__set_max_entries(l->skel->maps.sock_hash, l->map_size) ||
+			    bpf_map__set_max_entries(l->skel->maps.sock_peers, l->map_size)))
+		return -EINVAL;
 	err = set_pin_paths(l, l->skel->obj);
 	if (!err)
 		err = set_pin_paths(l, l->bal->obj);
@@ -67,7 +71,7 @@ static void release(struct loader *l)
 }
 
 int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_mount,
-		 struct loader **out)
+		 uint32_t map_size, struct loader **out)
 {
 	char path[PATH_LEN];
 	struct loader *l;
@@ -78,6 +82,7 @@ int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_moun
 		return -ENOMEM;
 	snprintf(l->pin_dir, sizeof(l->pin_dir), "%s", pin_dir);
 	snprintf(l->cg_mount, sizeof(l->cg_mount), "%s", cg_mount);
+	l->map_size = map_size;
 	for (size_t i = 0; i < cfg->nr_services; i++)
 		l->balance |= cfg->services[i].nr_vips > 0;
 

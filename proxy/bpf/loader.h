@@ -19,6 +19,7 @@ struct loader;
  * @cfg: a validated configuration
  * @pin_dir: where maps and links are pinned (created 0700)
  * @cg_mount: the cgroup2 mount point scopes are resolved under
+ * @map_size: capacity of the accelerated-socket map (0: SH_MAX_SOCKETS)
  * @out: receives the loader on success
  *
  * Everything is filled before anything is attached. On failure what this
@@ -26,7 +27,7 @@ struct loader;
  * Return: 0 or -errno, with the reason logged.
  */
 int loader_start(const struct cfg *cfg, const char *pin_dir, const char *cg_mount,
-		 struct loader **out);
+		 uint32_t map_size, struct loader **out);
 
 /**
  * loader_stop() - leave. With @keep the kernel paths stay attached and

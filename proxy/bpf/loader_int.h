@@ -46,6 +46,7 @@ struct loader {
 	char cg_mount[PATH_LEN];	/* the cgroup2 mount ("" when no scope needs it) */
 	bool adopted;		/* the pin directory held a kept state */
 	bool map_progs;		/* sk_msg / sk_skb attached to sock_hash */
+	uint32_t map_size;	/* sock_hash's capacity; 0: as compiled */
 	struct bpf_link *sockets_iter;	/* pinned at PIN_DIR/iter/sockets */
 	uint32_t flaws;		/* kernel flaws the canary found (flaws.h) */
 	bool canary_ran;

@@ -25,7 +25,7 @@ struct splice {
 	int socks_fd, ctl_fd, flow_fd, stats_fd;
 };
 
-int splice_open(struct splice **out)
+int splice_open(uint32_t map_size, struct splice **out)
 {
 	struct splice *sp;
 	int err;
@@ -33,11 +33,20 @@ int splice_open(struct splice **out)
 	sp = calloc(1, sizeof(*sp));
 	if (!sp)
 		return -ENOMEM;
-	sp->skel = splice_bpf__open_and_load();
+	sp->skel = splice_bpf__open();
 	if (!sp->skel) {
 		err = -errno;
-		pr_warn("splice: cannot load the sk_skb program: %s\n", strerror(-err));
+		pr_warn("splice: cannot open the sk_skb program: %s\n", strerror(-err));
 		goto fail;
+	}
+	/* --socket-map-size: the proxied sockets (two a connection); a pair
+	 * the map cannot take is relayed, counted as map-refused */
+	if (map_size)
+		bpf_map__set_max_entries(sp->skel->maps.splice_socks, map_size);
+	err = splice_bpf__load(sp->skel);
+	if (err) {
+		pr_warn("splice: cannot load the sk_skb program: %s\n", strerror(-err));
+		goto fail_skel;
 	}
 	sp->socks_fd = bpf_map__fd(sp->skel->maps.splice_socks);
 	sp->ctl_fd = bpf_map__fd(sp->skel->maps.splice_ctl);

@@ -17,7 +17,7 @@ struct splice;
  * splice_open() - load and attach. Return: 0 or -errno (logged); the
  * daemon then relays every connection.
  */
-int splice_open(struct splice **out);
+int splice_open(uint32_t map_size, struct splice **out);
 void splice_close(struct splice *sp);
 
 /**

@@ -39,6 +39,7 @@ struct options {
 	const char *control;
 	bool check;
 	bool keep;
+	uint32_t map_size;	/* --socket-map-size; 0: as compiled */
 };
 
 static void usage(FILE *out)
@@ -55,6 +56,9 @@ static void usage(FILE *out)
 "                       " SH_DEFAULT_CONTROL ")\n"
 "      --keep           on SIGTERM/SIGINT leave the kernel paths attached and\n"
 "                       pinned (a later start adopts them); default: remove all\n"
+"      --socket-map-size N  sockets each socket map holds (the accelerated ones;\n"
+"                       the spliced ones, two per connection); default %u;\n"
+"                       beyond it a socket stays on TCP or is relayed\n"
 "  -v, --verbose        more output: -v debug, -vv libbpf and verifier logs\n"
 "  -h, --help           show this help and exit\n"
 "  -V, --version        show the version and exit\n"
@@ -64,18 +68,19 @@ static void usage(FILE *out)
 "SIGHUP (or 'sockhop reload') re-reads the config: rules, tc defaults,\n"
 "weights, health checks, timeouts and limits change in place; a change of\n"
 "scopes, listeners, virtual addresses or backend lists is refused (restart).\n"
-"Status: sockhop status; sockhop stats; sockhop services.\n");
+"Status: sockhop status; sockhop stats; sockhop services.\n", SH_MAX_SOCKETS);
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-	enum { OPT_CHECK = 256, OPT_PIN_DIR, OPT_KEEP, OPT_CONTROL };
+	enum { OPT_CHECK = 256, OPT_PIN_DIR, OPT_KEEP, OPT_CONTROL, OPT_MAP_SIZE };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "pin-dir", required_argument, NULL, OPT_PIN_DIR },
 		{ "keep", no_argument, NULL, OPT_KEEP },
 		{ "control", required_argument, NULL, OPT_CONTROL },
+		{ "socket-map-size", required_argument, NULL, OPT_MAP_SIZE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -91,6 +96,20 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case OPT_PIN_DIR: o->pin_dir = optarg; break;
 		case OPT_KEEP: o->keep = true; break;
 		case OPT_CONTROL: o->control = optarg; break;
+		case OPT_MAP_SIZE: {
+			char *end;
+			unsigned long n;
+
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || optarg[0] == '-' || n < 2 || n > SH_MAX_SOCKETS) {
+				fprintf(stderr, "sockhopd: --socket-map-size: expected 2-%u sockets, "
+					"found '%s'\n", SH_MAX_SOCKETS, optarg);
+				return -EINVAL;
+			}
+			o->map_size = (uint32_t)n;
+			break;
+		}
 		case 'v': log_level++; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("sockhopd %s (BPF layout %d)\n", SOCKHOP_VERSION, SH_LAYOUT_VERSION); exit(0);
@@ -250,13 +269,13 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 
 /* The proxy's kernel path: loaded and proven on this kernel, or NULL with
  * the reason every service then relays for. */
-static struct splice *open_splice(bool have_bpf, enum fallback_cause *why)
+static struct splice *open_splice(bool have_bpf, uint32_t map_size, enum fallback_cause *why)
 {
 	struct splice *sp;
 	int err;
 
 	*why = FB_NO_BPF;
-	if (!have_bpf || splice_open(&sp))
+	if (!have_bpf || splice_open(map_size, &sp))
 		return NULL;
 	err = splice_selftest(sp);
 	if (err) {
@@ -406,7 +425,7 @@ int main(int argc, char **argv)
 	ev_signal_start(loop, &sigint);
 
 	if (have_bpf) {
-		err = loader_start(cfg, o.pin_dir, cg_mount, &loader);
+		err = loader_start(cfg, o.pin_dir, cg_mount, o.map_size, &loader);
 		if (err)
 			goto out;
 		err = aborts_open(loader_closed_unread_fd(loader), &aborts);
@@ -421,7 +440,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (cfg->nr_services) {
-		splice = open_splice(have_bpf, &no_splice);
+		splice = open_splice(have_bpf, o.map_size, &no_splice);
 		err = conn_module_init(loop);
 		if (err)
 			pr_err("cannot create the splice epoll: %s\n", strerror(-err));
