@@ -86,6 +86,7 @@ UNIT_TESTS  := test_config test_rules test_key test_cgroup test_lb test_emit
 UNIT_BINS   := $(patsubst %,$(BUILD)/tests/%,$(UNIT_TESTS))
 # libFuzzer harnesses (tests/fuzz/): FUZZ_SECONDS each in make fuzz
 FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 600
 FUZZERS      := config rules request
 FUZZ_BINS    := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZERS))
 TOOLS       := $(BUILD)/tests/shtraffic $(BUILD)/tests/shload $(BUILD)/tests/shtc
@@ -93,7 +94,7 @@ TOOLS       := $(BUILD)/tests/shtraffic $(BUILD)/tests/shload $(BUILD)/tests/sht
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all run test bench install clean help deps-build deps-test deps-bench \
-        unit integration fuzz fuzz-build
+        unit integration fuzz fuzz-build soak
 
 all: $(BUILD)/sockhopd $(BUILD)/sockhop
 
@@ -103,6 +104,7 @@ help:
 	@echo '  run            install missing packages, build, run sockhopd on $(CONFIG)'
 	@echo '  test           install missing packages, build, run every test'
 	@echo '  bench          install missing packages, build, run the benchmarks'
+	@echo '  soak           churn, reloads and a kill -9 for SOAK_SECONDS=$(SOAK_SECONDS); figures'
 	@echo '  fuzz           build the libFuzzer harnesses, run each FUZZ_SECONDS=$(FUZZ_SECONDS)'
 	@echo '  install        install binaries, man pages and the example config (PREFIX=$(PREFIX), DESTDIR=)'
 	@echo '  clean          remove $(BUILD)/'
@@ -143,6 +145,10 @@ bench: deps-bench
 	@BUILD=$(BUILD) tests/bench/bench.sh
 	@BUILD=$(BUILD) tests/bench/proxy.sh
 	@BUILD=$(BUILD) tests/bench/tc.sh
+
+soak: deps-test
+	$(MAKE) --no-print-directory all $(TOOLS)
+	@BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/soak.sh
 
 fuzz: deps-test
 	$(MAKE) --no-print-directory fuzz-build
