@@ -40,4 +40,9 @@ int cli_tc(const char *dir, int argc, char **argv);
  */
 int cli_ask(const char *path, const char *cmd, int argc, char **argv);
 
+/** cli_err() - "sockhop: " and the message on stderr, any control byte in
+ * it (an argument echoed back, say) shown as \xNN rather than obeyed. */
+__attribute__((format(printf, 1, 2)))
+void cli_err(const char *fmt, ...);
+
 #endif /* SOCKHOP_CLI_H */

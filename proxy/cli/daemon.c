@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "ctlproto.h"
+#include "log.h"
 
 #define ASK_TIMEOUT_S	5	/* for the connect, the send, and each read */
 
@@ -30,14 +31,14 @@ static int request(const char *path, const char *req)
 	int fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "sockhop: control socket path too long: %s\n", path);
+		cli_err("control socket path too long: %s\n", path);
 		return 1;
 	}
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
 	    connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
-		fprintf(stderr, "sockhop: cannot reach sockhopd at %s: %s (is it running with "
+		cli_err("cannot reach sockhopd at %s: %s (is it running with "
 			"services? see --control)\n", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -48,37 +49,41 @@ static int request(const char *path, const char *req)
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
 	    (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0 && errno != EPIPE &&
 	     errno != ECONNRESET)) {
-		fprintf(stderr, "sockhop: %s: %s\n", path, strerror(errno));
+		cli_err("%s: %s\n", path, strerror(errno));
 		close(fd);
 		return 1;
 	}
-	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+	/* the answer is text; a control byte in it is shown, never obeyed */
+	while ((n = recv(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		buf[n] = '\0';
 		if (first && (size_t)n >= pre && !memcmp(buf, CTL_ERROR_PREFIX, pre)) {
 			/* the daemon's refusal, with this program's prefix */
 			size_t skip = (size_t)n > pre && buf[pre] == ' ' ? pre + 1 : pre;
 
 			failed = true;
 			fputs("sockhop: ", stderr);
-			fwrite(buf + skip, 1, (size_t)n - skip, stderr);
+			log_put(stderr, buf + skip);
 		} else {
-			fwrite(buf, 1, (size_t)n, failed ? stderr : stdout);
+			log_put(failed ? stderr : stdout, buf);
 		}
 		first = false;
 	}
 	close(fd);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		fprintf(stderr, "sockhop: sockhopd at %s did not answer within %d s (is it "
+		cli_err("sockhopd at %s did not answer within %d s (is it "
 			"stopped or overloaded?); if it reads this command later, it sees this "
 			"client gone and drops it\n", path, ASK_TIMEOUT_S);
 		return 1;
 	}
-	if (n < 0 && first && errno == ECONNRESET) {
-		fprintf(stderr, "sockhop: sockhopd at %s closed the connection without an "
+	if (n < 0 && errno == ECONNRESET) {	/* closed after what it said */
+		if (!first)
+			return failed ? 1 : 0;
+		cli_err("sockhopd at %s closed the connection without an "
 			"answer\n", path);
 		return 1;
 	}
 	if (n < 0) {
-		fprintf(stderr, "sockhop: %s: %s\n", path, strerror(errno));
+		cli_err("%s: %s\n", path, strerror(errno));
 		return 1;
 	}
 	return failed ? 1 : 0;
@@ -97,7 +102,7 @@ int cli_ask(const char *path, const char *cmd, int argc, char **argv)
 		while (*p && *p > ' ' && *p != 0x7f)
 			p++;
 		if (*p || !*argv[i]) {
-			fprintf(stderr, "sockhop: %s: argument %d is empty or holds a space or a "
+			cli_err("%s: argument %d is empty or holds a space or a "
 				"control character\n", cmd, i + 1);
 			return 2;
 		}
@@ -106,7 +111,7 @@ int cli_ask(const char *path, const char *cmd, int argc, char **argv)
 	for (i = 0; i < argc && len < sizeof(req); i++)
 		len += (size_t)snprintf(req + len, sizeof(req) - len, " %s", argv[i]);
 	if (len + 2 >= sizeof(req)) {
-		fprintf(stderr, "sockhop: %s: arguments too long\n", cmd);
+		cli_err("%s: arguments too long\n", cmd);
 		return 2;
 	}
 	strcat(req, "\n");

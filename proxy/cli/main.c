@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,18 @@ static int run_policy(const struct command *cmd, const struct cli *c, int argc, 
 	return cli_policy(c->dir, &e);
 }
 
+void cli_err(const char *fmt, ...)
+{
+	char msg[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fputs("sockhop: ", stderr);
+	log_put(stderr, msg);
+}
+
 static int run_explain(const struct command *cmd, const struct cli *c, int argc, char **argv)
 {
 	struct emit e;
@@ -103,7 +116,7 @@ static int run_weight(const struct command *cmd, const struct cli *c, int argc, 
 	unsigned long w = strtoul(argv[2], &end, 10);
 
 	if (!isdigit((unsigned char)argv[2][0]) || *end || w < 1 || w > 256) {
-		fprintf(stderr, "sockhop: weight: expected 1-256, found '%s'\n", argv[2]);
+		cli_err("weight: expected 1-256, found '%s'\n", argv[2]);
 		return 2;
 	}
 	return cli_ask(c->control, cmd->name, argc, argv);
@@ -112,7 +125,7 @@ static int run_weight(const struct command *cmd, const struct cli *c, int argc, 
 static int run_disable(const struct command *cmd, const struct cli *c, int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[2], "kill")) {
-		fprintf(stderr, "sockhop: disable: unknown argument '%s' (expected kill)\n", argv[2]);
+		cli_err("disable: unknown argument '%s' (expected kill)\n", argv[2]);
 		return 2;
 	}
 	return cli_ask(c->control, cmd->name, argc, argv);
@@ -231,7 +244,7 @@ static int run_help(const struct command *cmd, const struct cli *c, int argc, ch
 	}
 	what = find_command(argv[0]);
 	if (!what) {
-		fprintf(stderr, "sockhop: help: unknown command '%s'\n", argv[0]);
+		cli_err("help: unknown command '%s'\n", argv[0]);
 		return 2;
 	}
 	command_usage(stdout, what);
@@ -265,10 +278,10 @@ int main(int argc, char **argv)
 		case 'h': help = true; break;
 		case 'V': printf("sockhop %s (BPF layout %d)\n", SOCKHOP_VERSION, SH_LAYOUT_VERSION); return 0;
 		case ':':
-			fprintf(stderr, "sockhop: option '%s' needs an argument\n", argv[optind - 1]);
+			cli_err("option '%s' needs an argument\n", argv[optind - 1]);
 			return 2;
 		default:
-			fprintf(stderr, "sockhop: unknown option '%s'%s\n", argv[optind - 1],
+			cli_err("unknown option '%s'%s\n", argv[optind - 1],
 				isdigit((unsigned char)argv[optind - 1][1]) ?
 				" (a number? put '--' before arguments that start with '-')" :
 				"; 'sockhop help' lists the options");
@@ -276,7 +289,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!*cli.dir || !*cli.control) {
-		fprintf(stderr, "sockhop: %s may not be empty\n", !*cli.dir ? "--pin-dir" : "--control");
+		cli_err("%s may not be empty\n", !*cli.dir ? "--pin-dir" : "--control");
 		return 2;
 	}
 	if (optind >= argc) {
@@ -285,7 +298,7 @@ int main(int argc, char **argv)
 	}
 	cmd = find_command(argv[optind]);
 	if (!cmd) {
-		fprintf(stderr, "sockhop: unknown command '%s'; 'sockhop help' lists them\n",
+		cli_err("unknown command '%s'; 'sockhop help' lists them\n",
 			argv[optind]);
 		return 2;
 	}
@@ -297,12 +310,12 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (cli.json && !cmd->json) {
-		fprintf(stderr, "sockhop: %s has no JSON form (-j)\n", cmd->name);
+		cli_err("%s has no JSON form (-j)\n", cmd->name);
 		return 2;
 	}
 	/* the arguments are checked here, before any daemon is asked */
 	if (nargs < cmd->min || nargs > cmd->max) {
-		fprintf(stderr, "sockhop: %s: %s arguments\n", cmd->name,
+		cli_err("%s: %s arguments\n", cmd->name,
 			nargs < cmd->min ? "missing" : "too many");
 		command_usage(stderr, cmd);
 		return 2;

@@ -127,7 +127,7 @@ static int open_policy_maps(const char *dir, struct policy_maps *m)
 	m->errors = pins_open_map(dir, "tc_errors");
 	m->defaults = pins_open_map(dir, "tc_defaults");
 	if (m->stats < 0 || m->rules < 0 || m->errors < 0 || m->defaults < 0) {
-		fprintf(stderr, "sockhop: no tc policy maps pinned in %s/maps (is sockhopd "
+		cli_err("no tc policy maps pinned in %s/maps (is sockhopd "
 			"running, or was it stopped without --keep?)\n", dir);
 		return -ENOENT;
 	}
@@ -229,7 +229,7 @@ int cli_policy(const char *dir, struct emit *e)
 
 	err = pins_read_scopes(dir, rows, &n);
 	if (err) {
-		fprintf(stderr, "sockhop: cannot read %s/maps/scopes: %s\n", dir, strerror(-err));
+		cli_err("cannot read %s/maps/scopes: %s\n", dir, strerror(-err));
 		return 1;
 	}
 	if (open_policy_maps(dir, &m))
@@ -315,11 +315,11 @@ int cli_explain(const char *dir, int argc, char **argv, struct emit *e)
 	proto = !strcmp(argv[1], "tcp") ? SH_PROTO_TCP : !strcmp(argv[1], "udp") ? SH_PROTO_UDP :
 		!strcmp(argv[1], "icmp") ? SH_PROTO_ICMP : 0;
 	if (!proto) {
-		fprintf(stderr, "sockhop: explain: protocol '%s' is not tcp, udp or icmp\n", argv[1]);
+		cli_err("explain: protocol '%s' is not tcp, udp or icmp\n", argv[1]);
 		return 2;
 	}
 	if (addr_parse(argv[2], key.addr, NULL)) {
-		fprintf(stderr, "sockhop: explain: '%s' is not an IPv4 or IPv6 address\n", argv[2]);
+		cli_err("explain: '%s' is not an IPv4 or IPv6 address\n", argv[2]);
 		return 2;
 	}
 	if (argc == 4) {
@@ -327,7 +327,7 @@ int cli_explain(const char *dir, int argc, char **argv, struct emit *e)
 
 		port = strtoul(argv[3], &end, 10);
 		if (*end || port > 65535 || proto == SH_PROTO_ICMP) {
-			fprintf(stderr, "sockhop: explain: '%s' is not a port of %s\n", argv[3],
+			cli_err("explain: '%s' is not a port of %s\n", argv[3],
 				argv[1]);
 			return 2;
 		}
@@ -341,7 +341,7 @@ int cli_explain(const char *dir, int argc, char **argv, struct emit *e)
 	if (!err)
 		err = cg_check_dir(mount, cgdir, NULL);
 	if (err && err != -EPERM) {	/* the root is a cgroup too, of no scope */
-		fprintf(stderr, "sockhop: explain: '%s' is not a cgroup under the cgroup2 mount%s%s "
+		cli_err("explain: '%s' is not a cgroup under the cgroup2 mount%s%s "
 			"(%s)\n", argv[0], mount[0] ? " " : "", mount,
 			err == -EINVAL ? "not a path under it" : strerror(-err));
 		return 2;

@@ -82,14 +82,14 @@ int cli_sockets(const char *dir, struct emit *e)
 	pins_path(path, sizeof(path), dir, "iter", "sockets");
 	link = bpf_obj_get(path);
 	if (link < 0) {
-		fprintf(stderr, "sockhop: cannot open %s (%s): is sockhopd running, or was it "
+		cli_err("cannot open %s (%s): is sockhopd running, or was it "
 			"stopped without --keep?\n", path, strerror(errno));
 		return 1;
 	}
 	it = bpf_iter_create(link);
 	close(link);
 	if (it < 0) {
-		fprintf(stderr, "sockhop: cannot read the sockets of %s: %s\n", path,
+		cli_err("cannot read the sockets of %s: %s\n", path,
 			strerror(errno));
 		return 1;
 	}
@@ -117,7 +117,7 @@ int cli_sockets(const char *dir, struct emit *e)
 	emit_end(e, NULL);
 	close(it);
 	if (n < 0) {
-		fprintf(stderr, "sockhop: reading the sockets of %s: %s\n", path, strerror(errno));
+		cli_err("reading the sockets of %s: %s\n", path, strerror(errno));
 		return 1;
 	}
 	return 0;

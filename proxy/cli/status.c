@@ -118,7 +118,7 @@ int cli_status(const char *dir, struct emit *e)
 
 	err = pins_read_meta(dir, &st.meta);
 	if (err) {
-		fprintf(stderr, "sockhop: nothing pinned in %s (%s): is sockhopd running, or was "
+		cli_err("nothing pinned in %s (%s): is sockhopd running, or was "
 			"it stopped without --keep?\n", dir, strerror(-err));
 		return 1;
 	}
@@ -126,7 +126,7 @@ int cli_status(const char *dir, struct emit *e)
 	st.died = !st.running && st.meta.daemon_pid && !st.meta.kept;
 	err = pins_read_scopes(dir, st.rows, &st.nr);
 	if (err) {
-		fprintf(stderr, "sockhop: cannot read the scopes of %s: %s\n", dir, strerror(-err));
+		cli_err("cannot read the scopes of %s: %s\n", dir, strerror(-err));
 		return 1;
 	}
 	for (i = 0; i < st.nr; i++)
@@ -201,7 +201,7 @@ int cli_stats(const char *dir, struct emit *e)
 	err = pins_read_scopes(dir, rows, &nr);
 	fd = err ? err : pins_open_map(dir, "stats");
 	if (fd < 0) {
-		fprintf(stderr, "sockhop: cannot read the maps pinned in %s (%s): is sockhopd "
+		cli_err("cannot read the maps pinned in %s (%s): is sockhopd "
 			"running, or was it stopped without --keep?\n", dir, strerror(-fd));
 		return 1;
 	}
@@ -212,7 +212,7 @@ int cli_stats(const char *dir, struct emit *e)
 		err = pins_sum_stats(fd, SH_SLOT_GLOBAL, &global);
 	close(fd);
 	if (err) {
-		fprintf(stderr, "sockhop: cannot read counters: %s\n", strerror(-err));
+		cli_err("cannot read counters: %s\n", strerror(-err));
 		return 1;
 	}
 	emit_object(e, NULL, NULL);

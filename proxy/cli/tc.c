@@ -32,7 +32,7 @@ static int run_tc(char *const argv[])
 		return 127;
 	if (pid == 0) {
 		execvp("tc", argv);
-		fprintf(stderr, "sockhop: cannot run tc: %s (install iproute2)\n", strerror(errno));
+		cli_err("cannot run tc: %s (install iproute2)\n", strerror(errno));
 		_exit(127);
 	}
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
@@ -48,11 +48,11 @@ int cli_tc(const char *dir, int argc, char **argv)
 	int h, rc = 0;
 
 	if (strcmp(argv[0], "attach") && strcmp(argv[0], "detach")) {
-		fprintf(stderr, "sockhop: tc: expected attach or detach, found '%s'\n", argv[0]);
+		cli_err("tc: expected attach or detach, found '%s'\n", argv[0]);
 		return 2;
 	}
 	if (argc == 3 && strcmp(argv[2], "egress") && strcmp(argv[2], "ingress")) {
-		fprintf(stderr, "sockhop: tc: expected egress or ingress, found '%s'\n", argv[2]);
+		cli_err("tc: expected egress or ingress, found '%s'\n", argv[2]);
 		return 2;
 	}
 	attach = !strcmp(argv[0], "attach");
@@ -61,7 +61,7 @@ int cli_tc(const char *dir, int argc, char **argv)
 
 		pins_path(path, sizeof(path), dir, "tc", "egress");
 		if (access(path, F_OK)) {
-			fprintf(stderr, "sockhop: %s is not pinned (is sockhopd running, with "
+			cli_err("%s is not pinned (is sockhopd running, with "
 				"--pin-dir %s?)\n", path, dir);
 			return 1;
 		}

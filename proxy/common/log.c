@@ -19,8 +19,27 @@ static const char *const level_tag[] = {
 	[LOG_VERBOSE] = "libbpf",
 };
 
+void log_put(FILE *f, const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+
+	/* a name from a config file or a command line may hold bytes a
+	 * terminal obeys (ESC, BEL, C1 controls): they go out as \xNN */
+	for (; *u; u++) {
+		if ((*u < 0x20 && *u != '\n' && *u != '\t') || *u == 0x7f)
+			fprintf(f, "\\x%02x", *u);
+		else if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)
+			fprintf(f, "\\xc2\\x%02x", *++u);
+		else
+			fputc(*u, f);
+	}
+}
+
 static void vlog(enum log_level level, const char *fmt, va_list ap)
 {
+	char msg[4096];
+	int n;
+
 	if ((int)level > log_level)
 		return;
 	/* libbpf's own lines already start with "libbpf: ". A failed write
@@ -30,7 +49,10 @@ static void vlog(enum log_level level, const char *fmt, va_list ap)
 		fprintf(stderr, "%s: ", log_prog);
 	else
 		fprintf(stderr, "%s: %s: ", log_prog, level_tag[level]);
-	vfprintf(stderr, fmt, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (n >= (int)sizeof(msg))
+		snprintf(msg + sizeof(msg) - 5, 5, "...\n");
+	log_put(stderr, msg);
 	clearerr(stderr);
 }
 
@@ -57,7 +79,7 @@ void log_located(const char *lines)
 {
 	/* "FILE:LINE:COL: field: message" lines name their place as compilers
 	 * do; they go out as they are, at any level, like --check's */
-	fputs(lines, stderr);
+	log_put(stderr, lines);
 	clearerr(stderr);
 }
 

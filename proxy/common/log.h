@@ -3,6 +3,8 @@
 #ifndef SOCKHOP_LOG_H
 #define SOCKHOP_LOG_H
 
+#include <stdio.h>
+
 enum log_level {
 	LOG_ERROR = 0,
 	LOG_WARN,
@@ -16,6 +18,9 @@ extern const char *log_prog;	/* every line's prefix: "sockhopd" or "sockhop" */
 
 __attribute__((format(printf, 2, 3)))
 void log_print(enum log_level level, const char *fmt, ...);
+
+/* Writes @s to @f with control bytes (but newline and tab) as \xNN. */
+void log_put(FILE *f, const char *s);
 
 /* Writes "FILE:LINE:COL: ..." lines as they are, with no prefix. */
 void log_located(const char *lines);

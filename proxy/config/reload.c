@@ -86,8 +86,10 @@ int reload_check(const struct cfg *cur, const struct cfg *next, char *why, size_
 		if (strcmp(c->name, n->name) || !cfg_same_cgroup(c->cgroup, n->cgroup) ||
 		    c->create != n->create)
 			return refuse(why, len, next, n->line, n->col, "scopes[%zu]: scope '%s' (cgroup "
-				      "%s) is not '%s' (cgroup %s) any more", i, c->name,
-				      c->cgroup, n->name, n->cgroup);
+				      "%s%s) was '%s' (cgroup %s%s) in the running config; a reload "
+				      "cannot rename, move or re-create a scope", i, n->name,
+				      n->cgroup, n->create ? ", create" : "", c->name, c->cgroup,
+				      c->create ? ", create" : "");
 	}
 	if (cur->nr_services != next->nr_services)
 		return refuse(why, len, next, next->nr_services ? next->services[0].line : 1,

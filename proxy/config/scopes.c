@@ -347,12 +347,17 @@ static const char *cgroup_path_problem(const char *s)
 		if (*u < 0x20 || *u == 0x7f)
 			return "contains a control character";
 		/* characters that show as nothing or reorder the text around
-		 * them: NEL, LRM/RLM, line and paragraph separators, bidi
-		 * embeddings, overrides and isolates */
-		if ((u[0] == 0xc2 && u[1] == 0x85) ||
-		    (u[0] == 0xe2 && u[1] == 0x80 && (u[2] == 0x8e || u[2] == 0x8f ||
+		 * them: C1 controls (NEL among them), the soft hyphen, the
+		 * Mongolian vowel separator, zero-width space and joiners,
+		 * LRM/RLM, line and paragraph separators, bidi embeddings,
+		 * overrides and isolates, word joiner and invisible operators,
+		 * the byte-order mark */
+		if ((u[0] == 0xc2 && ((u[1] >= 0x80 && u[1] <= 0x9f) || u[1] == 0xad)) ||
+		    (u[0] == 0xe1 && u[1] == 0xa0 && u[2] == 0x8e) ||
+		    (u[0] == 0xe2 && u[1] == 0x80 && ((u[2] >= 0x8b && u[2] <= 0x8f) ||
 						      (u[2] >= 0xa8 && u[2] <= 0xae))) ||
-		    (u[0] == 0xe2 && u[1] == 0x81 && u[2] >= 0xa6 && u[2] <= 0xa9))
+		    (u[0] == 0xe2 && u[1] == 0x81 && u[2] >= 0xa0 && u[2] <= 0xaf) ||
+		    (u[0] == 0xef && u[1] == 0xbb && u[2] == 0xbf))
 			return "contains an invisible or text-reordering character";
 	}
 	if (cgroup_key(s, key, sizeof(key)))
@@ -456,13 +461,19 @@ static int validate_scopes(struct parser *p, struct cfg *cfg, yaml_node_t *list)
 		size_t nr;
 		int err;
 
+		bool named_twice = false;
+
 		snprintf(field, sizeof(field), "scopes[%zu]", i);
 		for (j = 0; j < i; j++) {
 			struct cfg_scope *b = &cfg->scopes[j];
 
-			if (*a->name && !strcmp(a->name, b->name)) {
-				report(p, an, field, "duplicate scope name '%s' (first at line %d)",
+			if (*a->name && !strcmp(a->name, b->name) && !named_twice) {
+				char nf[72];
+
+				snprintf(nf, sizeof(nf), "%s.name", field);
+				report(p, an, nf, "duplicate scope name '%s' (first at line %d)",
 				       a->name, b->line);
+				named_twice = true;	/* said once, of the first */
 				bad = -EINVAL;
 			}
 			if (*a->cgroup && *b->cgroup && cfg_same_cgroup(a->cgroup, b->cgroup)) {
@@ -483,7 +494,7 @@ static int validate_scopes(struct parser *p, struct cfg *cfg, yaml_node_t *list)
 			yaml_node_t fake = { .start_mark = { .line = (size_t)over->line - 1,
 							     .column = (size_t)over->col - 1 } };
 
-			snprintf(field, sizeof(field), "scopes[%zu].rules", i);
+			snprintf(field, sizeof(field), "scopes[%zu].rules[%u]", i, over->index);
 			report(p, &fake, field,
 			       "too many rules for one destination (at most %d apply to any prefix, "
 			       "at most %d prefixes per scope)", SH_MAX_RULES, SH_MAX_PREFIXES);

@@ -346,13 +346,19 @@ static int validate_services(struct parser *p, struct cfg *cfg, yaml_node_t *lis
 		yaml_node_t *an = node_at(p, items[i]);
 		char field[64];
 
+		bool named_twice = false;
+
 		snprintf(field, sizeof(field), "services[%zu]", i);
 		for (j = 0; j < i; j++) {
 			struct cfg_service *b = &cfg->services[j];
 
-			if (!strcmp(a->name, b->name)) {
-				report(p, an, field, "duplicate service name '%s' (first at line %d)",
+			if (!strcmp(a->name, b->name) && !named_twice) {
+				char nf[72];
+
+				snprintf(nf, sizeof(nf), "%s.name", field);
+				report(p, an, nf, "duplicate service name '%s' (first at line %d)",
 				       a->name, b->line);
+				named_twice = true;	/* said once, of the first */
 				bad = -EINVAL;
 			}
 			for (k = 0; k < a->nr_listen; k++)

@@ -203,7 +203,7 @@ int parse_scaled(const char *s, const struct unit *units, unsigned long max,
 		if (strcmp(suffix, units->suffix))
 			continue;
 		if (parse_u32(num, max / units->mult, &n))
-			return -EINVAL;
+			return -ERANGE;	/* digits and a unit: only too large */
 		*out = n * units->mult;
 		return 0;
 	}
@@ -242,11 +242,12 @@ int parse_amount(struct parser *p, yaml_node_t *map, const char *key, const char
 	v = scalar_field(p, map, key, path, field, sizeof(field), &bad);
 	if (!v)
 		return bad;
-	if (parse_scaled(scalar(v), units, 0xffffffffUL, &n)) {
+	bad = parse_scaled(scalar(v), units, 0xffffffffUL, &n);
+	if (bad == -EINVAL) {
 		report(p, v, field, "'%s' is not %s", scalar(v), example);
 		return -EINVAL;
 	}
-	if (n < min || n > max) {
+	if (bad || n < min || n > max) {
 		report(p, v, field, "'%s' is out of range (%s)", scalar(v), range);
 		return -EINVAL;
 	}

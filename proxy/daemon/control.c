@@ -319,6 +319,14 @@ void control_stats(const struct control *ctl, struct control_stats *st, unsigned
 	*now = ctl->nr_clients;
 }
 
+/* Only a socket may be replaced: any other file at @path is someone's. */
+static int not_a_socket(const char *path)
+{
+	struct stat st;
+
+	return !lstat(path, &st) && !S_ISSOCK(st.st_mode) ? -EEXIST : 0;
+}
+
 int control_probe(const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -326,6 +334,8 @@ int control_probe(const char *path)
 
 	if (strlen(path) >= sizeof(sun.sun_path))
 		return -ENAMETOOLONG;
+	if (not_a_socket(path))
+		return -EEXIST;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -367,12 +377,15 @@ int control_open(struct ev_loop *loop, const char *path, struct services *ss,
 		goto fail;
 	}
 	close(ctl->fd);
+	err = not_a_socket(path);
+	if (err)
+		goto fail;
 	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (ctl->fd < 0) {
 		err = -errno;
 		goto fail;
 	}
-	unlink(path);
+	unlink(path);	/* a socket left by a daemon that died */
 	if (bind(ctl->fd, (struct sockaddr *)&sun, sizeof(sun)) || chmod(path, 0600) ||
 	    listen(ctl->fd, 128)) {
 		err = -errno;

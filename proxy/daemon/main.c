@@ -314,7 +314,7 @@ static int check_scopes(const struct cfg *cfg)
 	if (!dirs)
 		return -ENOMEM;
 	err = scope_dirs_resolve(cfg, mount, false, dirs, msg, sizeof(msg));
-	fputs(msg, stderr);
+	log_located(msg);
 	free(dirs);
 	return err;
 }
@@ -353,7 +353,7 @@ int main(int argc, char **argv)
 	/* The whole file is validated before anything touches the kernel. */
 	err = cfg_load(o.config, &cfg, errbuf, sizeof(errbuf));
 	if (err) {
-		fputs(errbuf, stderr);
+		log_located(errbuf);
 		if (err == -ENOENT && !strcmp(o.config, DEFAULT_CONFIG))
 			fprintf(stderr, "sockhopd: no configuration at %s: start with 'sockhopd -c "
 				"FILE'; 'make install' puts an example at %s\n",
@@ -377,10 +377,16 @@ int main(int argc, char **argv)
 
 	/* A daemon that answers on the control socket serves this machine
 	 * already: two would attach the same programs to the same cgroups. */
-	if (control_probe(o.control) == -EADDRINUSE) {
-		pr_err("another sockhopd answers on the control socket %s: refusing to start "
-		       "beside it (stop it, or give this one its own --control and "
-		       "--pin-dir)\n", o.control);
+	err = control_probe(o.control);
+	if (err == -EADDRINUSE || err == -EEXIST) {
+		if (err == -EADDRINUSE)
+			pr_err("another sockhopd answers on the control socket %s: refusing to "
+			       "start beside it (stop it, or give this one its own --control and "
+			       "--pin-dir)\n", o.control);
+		else
+			pr_err("--control %s: the file exists and is not a socket; refusing to "
+			       "replace it (give the control socket a path of its own)\n",
+			       o.control);
 		cfg_free(cfg);
 		return 1;
 	}
@@ -453,9 +459,11 @@ int main(int argc, char **argv)
 	daemon.cfg = cfg;
 	daemon.loader = loader;
 	err = control_open(loop, o.control, services, &hooks, &control);
-	if (err && (cfg->nr_services || err == -EADDRINUSE)) {
+	if (err && (cfg->nr_services || err == -EADDRINUSE || err == -EEXIST)) {
 		pr_err("control socket %s: %s\n", o.control, err == -EADDRINUSE ?
-		       "another sockhopd started on it meanwhile" : strerror(-err));
+		       "another sockhopd started on it meanwhile" : err == -EEXIST ?
+		       "a file that is not a socket appeared there; not replacing it" :
+		       strerror(-err));
 		goto out_services;
 	} else if (err) {
 		/* a daemon of scopes only still works: SIGHUP reloads it */

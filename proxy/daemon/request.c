@@ -109,7 +109,7 @@ int ctl_request_parse(char *line, size_t len, struct ctl_request *req, struct em
 		return -EINVAL;
 	}
 	if (!printable(line, len))
-		return refuse(err, "a control byte in the command", line, len);
+		return refuse(err, "a byte that is not printable ASCII in the command", line, len);
 	/* words split by runs of spaces, as a shell would */
 	verb = strtok_r(line, " ", &save);
 	if (!verb)

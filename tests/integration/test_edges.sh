@@ -151,7 +151,7 @@ result "50 idle, a 1 MB flood, a byte a second: 300 proxied round trips p99 ${p9
 ans=$("${PEER[@]}" split "$CTL")
 [[ $ans == "service web  (round-robin, data path relay)" ]] || bad "a command over two reads: $ans"
 ans=$("${PEER[@]}" raw "$CTL" 1b5b33316d6869070a)
-[ "$ans" = "b\"error: a control byte in the command '\\\\x1b[31mhi\\\\x07'\\n\"" ] ||
+[ "$ans" = "b\"error: a byte that is not printable ASCII in the command '\\\\x1b[31mhi\\\\x07'\\n\"" ] ||
 	bad "garbage is escaped: $ans"
 ans=$("${PEER[@]}" raw "$CTL" 7365727669636573206578747261210a)
 [[ $ans == *"error: services takes no arguments, found 'extra!'"* ]] || bad "extra argument: $ans"

@@ -173,8 +173,11 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:3:13: scopes[0].cgroup: expected a scalar, found a list" },
 	{ "create not boolean", SCOPE "    create: maybe\n",
 	  "t.yaml:4:13: scopes[0].create: expected true or false, found 'maybe'" },
+	{ "a name three times: said once, of the first", SCOPE "  - name: a\n    cgroup: b\n  - name: a\n    cgroup: c\n",
+	  "t.yaml:4:5: scopes[1].name: duplicate scope name 'a' (first at line 2)\n"
+	  "t.yaml:6:5: scopes[2].name: duplicate scope name 'a' (first at line 2)" },
 	{ "duplicate scope name", SCOPE "  - name: a\n    cgroup: b\n",
-	  "t.yaml:4:5: scopes[1]: duplicate scope name 'a' (first at line 2)" },
+	  "t.yaml:4:5: scopes[1].name: duplicate scope name 'a' (first at line 2)" },
 	{ "duplicate cgroup", SCOPE "  - name: b\n    cgroup: a\n",
 	  "t.yaml:5:13: scopes[1].cgroup: cgroup 'a' is already the scope 'a' (line 3)" },
 	{ "unknown scope key", SCOPE "    rule: []\n",
@@ -322,6 +325,12 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:3:13: scopes[0].cgroup: cgroup path 'a\xe2\x80\xae" "b' contains an invisible or text-reordering character" },
 	{ "NEL in a cgroup", "scopes:\n  - name: a\n    cgroup: \"a\\Nb\"\n",
 	  "t.yaml:3:13: scopes[0].cgroup: cgroup path 'a\xc2\x85" "b' contains an invisible or text-reordering character" },
+	{ "zero-width space in a cgroup", "scopes:\n  - name: a\n    cgroup: \"a\xe2\x80\x8b" "b\"\n",
+	  "t.yaml:3:13: scopes[0].cgroup: cgroup path 'a\xe2\x80\x8b" "b' contains an invisible or text-reordering character" },
+	{ "byte-order mark in a cgroup", "scopes:\n  - name: a\n    cgroup: \"a\xef\xbb\xbf" "b\"\n",
+	  "t.yaml:3:13: scopes[0].cgroup: cgroup path 'a\xef\xbb\xbf" "b' contains an invisible or text-reordering character" },
+	{ "word joiner in a cgroup", "scopes:\n  - name: a\n    cgroup: \"a\xe2\x81\xa0" "b\"\n",
+	  "t.yaml:3:13: scopes[0].cgroup: cgroup path 'a\xe2\x81\xa0" "b' contains an invisible or text-reordering character" },
 	/* a backend that is one of the daemon's own listeners */
 	{ "backend is its own listener", SVC "    backends: [127.0.0.1:80]\n",
 	  "t.yaml:4:16: services[0]: backend 127.0.0.1:80 is the listen address 127.0.0.1:80 of service 'w' (line 3): every connection would loop through the proxy" },
@@ -339,7 +348,7 @@ static const struct bad_case bad_cases[] = {
 	{ "accelerate-buffer too large", SCOPE "    accelerate-buffer: 1GiB\n",
 	  "t.yaml:4:24: scopes[0].accelerate-buffer: '1GiB' is out of range (64 KiB to 256 MiB)" },
 	{ "accelerate-buffer overflows", SCOPE "    accelerate-buffer: 99999999999K\n",
-	  "t.yaml:4:24: scopes[0].accelerate-buffer: '99999999999K' is not a size (e.g. 262144, 256KiB, 4MiB)" },
+	  "t.yaml:4:24: scopes[0].accelerate-buffer: '99999999999K' is out of range (64 KiB to 256 MiB)" },
 	{ "no-accelerate over udp", SCOPE "    rules:\n      - {action: no-accelerate, protocol: udp, port: 53}\n",
 	  "t.yaml:5:43: scopes[0].rules[0].protocol: action no-accelerate applies to tcp only, not 'udp'" },
 	{ "no-accelerate with a mark", SCOPE "    rules:\n      - {action: no-accelerate, mark: 1}\n",
@@ -478,7 +487,7 @@ static void test_reload_check(void **s)
 		{ "1", "round-robin", "a", "deny", 1, NULL },
 		{ "7", "round-robin", "a", "allow", 1, NULL },
 		{ "1", "maglev", "a", "deny", 0, "t.yaml:2:5: services[0].algorithm: 'w' changed its algorithm" },
-		{ "1", "round-robin", "b", "deny", 0, "t.yaml:7:5: scopes[0]: scope 'a' (cgroup a) is not 'b' (cgroup a) any more" },
+		{ "1", "round-robin", "b", "deny", 0, "t.yaml:7:5: scopes[0]: scope 'b' (cgroup a) was 'a' (cgroup a) in the running config; a reload cannot rename, move or re-create a scope" },
 	};
 	char yaml[1024], why[512];
 	struct cfg *cur, *next;
@@ -517,7 +526,16 @@ static void test_bad_configs(void **s)
 		struct cfg *cfg = NULL;
 		int ret = cfg_parse("t.yaml", c->yaml, strlen(c->yaml), &cfg, err, sizeof(err));
 
-		snprintf(first, sizeof(first), "%.*s", (int)strcspn(err, "\n"), err);
+		const char *end = err, *nl;
+		size_t lines = 1, k;
+
+		/* as many error lines as the case names (usually the first) */
+		for (nl = c->error; (nl = strchr(nl, '\n')); nl++)
+			lines++;
+		for (k = 0; k < lines && end; k++)
+			if ((end = strchr(end, '\n')) && k + 1 < lines)
+				end++;
+		snprintf(first, sizeof(first), "%.*s", (int)(end ? end - err : (long)strlen(err)), err);
 		if (ret != -EINVAL || cfg || strcmp(first, c->error)) {
 			print_error("case '%s': ret %d\n  want: %s\n  got:  %s\n", c->what, ret,
 				    c->error, first);
@@ -571,7 +589,7 @@ static void test_too_many_rules_for_a_prefix(void **s)
 		used += (size_t)snprintf(yaml + used, sizeof(yaml) - used,
 					 "      - {action: accelerate, port: %d}\n", 1000 + i);
 	assert_int_equal(cfg_parse("t.yaml", yaml, used, &cfg, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "t.yaml:37:9: scopes[0].rules: too many rules for one destination "
+	assert_string_equal(err, "t.yaml:37:9: scopes[0].rules[32]: too many rules for one destination "
 			    "(at most 32 apply to any prefix, at most 256 prefixes per scope)\n");
 }
 
