@@ -272,6 +272,23 @@ load() {
 	[ $rc = 0 ] || { cat "$TMP/load.err"; fail "shload client: $LOAD (exit $rc)"; }
 }
 
+# two_paths_yaml BACKEND...: the services sp (splice, 127.0.0.1:8080) and
+# rl (relay, 127.0.0.1:8081) over the same backends, as config lines.
+two_paths_yaml() {
+	local list; list=$(printf '%s, ' "$@"); list="[${list%, }]"
+	printf '  - name: sp\n    listen: 127.0.0.1:8080\n    data-path: splice\n    backends: %s\n' "$list"
+	printf '  - name: rl\n    listen: 127.0.0.1:8081\n    data-path: relay\n    backends: %s\n' "$list"
+}
+
+# accel_sockets: how many sockets the accelerated-socket map holds in $NS.
+accel_sockets() {
+	nsenter --net="/run/netns/$NS" "$SOCKHOP" --pin-dir "$PIN" sockets -j | jq '.sockets | length'
+}
+no_accel_sockets() { [ "$(accel_sockets)" = 0 ]; }
+
+# word_field LINE NAME: the value of NAME=VALUE in LINE.
+word_field() { sed -n "s/.*\<$2=\([0-9./]*\).*/\1/p" <<<"$1"; }
+
 # load_field NAME: ok, bad, reset, refused from $LOAD.
 load_field() { echo "$LOAD" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 

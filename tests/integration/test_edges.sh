@@ -369,4 +369,18 @@ grep -q 'no longer accepting' "$TMP/daemon.log" && bad "a scopes-only daemon log
 grep -q 'received Terminated, stopping' "$TMP/daemon.log" || bad "scopes-only stop: $(cat "$TMP/daemon.log")"
 result "a scopes-only daemon stops without the proxy's drain message"
 
+# --control naming a file that is not a socket: refused, the file intact
+echo precious >"$TMP/precious"
+"$SOCKHOPD" -c "$TMP/scopes.yaml" --pin-dir "$PIN" --control "$TMP/precious" >"$TMP/out" 2>&1 &&
+	bad "started on a regular file as its control socket"
+grep -q "the file exists and is not a socket; refusing to replace it" "$TMP/out" || bad "--control on a file: $(cat "$TMP/out")"
+[ "$(cat "$TMP/precious")" = precious ] && [ ! -e "$PIN" ] || bad "--control on a file: the file changed or pins were left"
+# bytes a terminal obeys are shown, never sent raw, in config errors and CLI messages
+printf 'scopes:\n  - name: "x\\e[2J"\n    cgroup: "a\\x01b"\n' >"$TMP/esc.yaml"
+"$SOCKHOPD" --check -c "$TMP/esc.yaml" >"$TMP/out" 2>&1
+grep -q "'x\\\\x1b\[2J' is not a valid name" "$TMP/out" && ! grep -q $'\e' "$TMP/out" || bad "config error not escaped: $(cat -v "$TMP/out")"
+"$SOCKHOP" explain $'x\e]0;pwn\a' tcp 1.2.3.4 >"$TMP/out" 2>&1
+grep -q 'x\\x1b\]0;pwn\\x07' "$TMP/out" && ! grep -q $'\e' "$TMP/out" || bad "CLI message not escaped: $(cat -v "$TMP/out")"
+result "--control on a regular file refused with the file intact; ESC and BEL in a config value and a CLI argument shown as \\xNN"
+
 finish

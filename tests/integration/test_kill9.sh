@@ -15,14 +15,7 @@ scopes:
     rules:
       - {action: accelerate, destination: 127.0.0.0/8, port: 9301}
 services:
-  - name: sp
-    listen: 127.0.0.1:8080
-    data-path: splice
-    backends: [127.0.0.1:9001]
-  - name: rl
-    listen: 127.0.0.1:8081
-    data-path: relay
-    backends: [127.0.0.1:9001]
+$(two_paths_yaml 127.0.0.1:9001)
 CFG
 start_proxy "$TMP/cfg.yaml"
 ip netns exec "$NS" python3 "$SURVIVORS" 9001 $N 127.0.0.1:8080 127.0.0.1:8081 >"$TMP/proxied.out" 2>&1 &
@@ -48,13 +41,12 @@ wait "$PROXIED"; prc=$?
 wait "$MESHPID"; mrc=$?
 red1=$(stat mesh bytes_redirected)
 pout=$(tail -n1 "$TMP/proxied.out") mout=$(tail -n1 "$TMP/mesh.out")
-field() { sed -n "s/.*\<$2=\([0-9/]*\).*/\1/p" <<<"$1"; }
-[ $prc = 0 ] && [ "$(field "$pout" ended)" = "$((4 * N))/$((4 * N))" ] && [ "$(field "$pout" hung)" = 0 ] &&
-	[ "$(field "$pout" max_ms)" -le 2000 ] || bad "proxied connections after kill -9: $pout"
-[ $mrc = 0 ] && [ "$(field "$mout" ended)" = "0/$((2 * N))" ] && [ "$(field "$mout" flowing)" = "$N/$N" ] &&
-	[ "$(field "$mout" mismatches)" = 0 ] || bad "accelerated pairs after kill -9: $mout"
+[ $prc = 0 ] && [ "$(word_field "$pout" ended)" = "$((4 * N))/$((4 * N))" ] && [ "$(word_field "$pout" hung)" = 0 ] &&
+	[ "$(word_field "$pout" max_ms)" -le 2000 ] || bad "proxied connections after kill -9: $pout"
+[ $mrc = 0 ] && [ "$(word_field "$mout" ended)" = "0/$((2 * N))" ] && [ "$(word_field "$mout" flowing)" = "$N/$N" ] &&
+	[ "$(word_field "$mout" mismatches)" = 0 ] || bad "accelerated pairs after kill -9: $mout"
 [ "$red1" -gt "$red0" ] || bad "sk_msg redirected nothing after the kill ($red0 -> $red1)"
-result "kill -9: $N spliced + $N relayed: $(field "$pout" ended) ends closed, the last after $(field "$pout" max_ms) ms, $(field "$pout" hung) hung; $N accelerated pairs: $(field "$mout" flowing) kept flowing for 3 s with no daemon, $(( (red1 - red0) )) bytes redirected meanwhile, $(field "$mout" mismatches) mismatches"
+result "kill -9: $N spliced + $N relayed: $(word_field "$pout" ended) ends closed, the last after $(word_field "$pout" max_ms) ms, $(word_field "$pout" hung) hung; $N accelerated pairs: $(word_field "$mout" flowing) kept flowing for 3 s with no daemon, $(( (red1 - red0) )) bytes redirected meanwhile, $(word_field "$mout" mismatches) mismatches"
 
 : >"$TMP/daemon.log"
 start_proxy "$TMP/cfg.yaml"

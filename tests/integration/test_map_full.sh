@@ -51,9 +51,7 @@ ins=$(stat mesh inserts) e2big=$("$SOCKHOP" --pin-dir "$PIN" stats -j | jq '[.. 
 [ "$ins" = $SLOTS ] || bad "$ins sockets inserted, expected $SLOTS (the map's room)"
 [ "$e2big" = $((CONNS - SLOTS)) ] || bad "$e2big inserts refused E2BIG, expected $((CONNS - SLOTS))"
 red=$(stat mesh bytes_redirected) tcp=$(stat mesh bytes_no_peer)
-in_map() { nsenter --net="/run/netns/$NS" "$SOCKHOP" --pin-dir "$PIN" sockets -j | jq '.sockets | length'; }
-emptied() { [ "$(in_map)" = 0 ]; }
-wait_until 10 emptied || bad "$(in_map) sockets left in the map"
+wait_until 10 no_accel_sockets || bad "$(accel_sockets) sockets left in the map"
 LOAD=$(run_in "$TEST_CG/mesh" "$NS" "$SHLOAD" client 127.0.0.1 9201 --conns $((SLOTS / 2)) \
 	--parallel $((SLOTS / 2)) --up 65536 --down 65536 2>"$TMP/load.err")
 ins2=$(stat mesh inserts)

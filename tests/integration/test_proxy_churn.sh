@@ -17,14 +17,7 @@ scopes:
     rules:
       - {action: accelerate, destination: 127.0.0.0/8, port: 9101}
 services:
-  - name: sp
-    listen: 127.0.0.1:8080
-    data-path: splice
-    backends: [127.0.0.1:9001, 127.0.0.1:9002]
-  - name: rl
-    listen: 127.0.0.1:8081
-    data-path: relay
-    backends: [127.0.0.1:9001, 127.0.0.1:9002]
+$(two_paths_yaml 127.0.0.1:9001 127.0.0.1:9002)
 CFG
 # kernel_warnings: lines of the kernel log that say something went wrong
 kernel_warnings() {
@@ -75,9 +68,7 @@ LOAD=$(run_in "$TEST_CG/mesh" "$NS" "$SHLOAD" client 127.0.0.1 9101 --conns "$N"
 	bad "accelerated churn: $LOAD"
 ins=$(stat mesh inserts) red=$(stat mesh bytes_redirected)
 [ "$ins" = $((2 * N)) ] || bad "$ins sockets inserted, expected $((2 * N))"
-in_map() { nsenter --net="/run/netns/$NS" "$SOCKHOP" --pin-dir "$PIN" sockets -j | jq ".sockets | length"; }
-emptied() { [ "$(in_map)" = 0 ]; }
-wait_until 10 emptied || bad "accelerated sockets left: $(nsenter --net="/run/netns/$NS" "$SOCKHOP" --pin-dir "$PIN" sockets)"
+wait_until 10 no_accel_sockets || bad "accelerated sockets left: $(nsenter --net="/run/netns/$NS" "$SOCKHOP" --pin-dir "$PIN" sockets)"
 kw=$(kernel_warnings)
 [ "$kw" = "$kw0" ] || bad "the kernel log gained $((kw - kw0)) warning lines: $(dmesg | tail -5)"
 result "accelerated churn: $N pairs (every fifth reset): $OK exact, $ins sockets inserted, $red bytes redirected, the socket map empty again; kernel log clean"

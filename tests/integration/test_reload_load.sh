@@ -23,14 +23,7 @@ services:
     backends:
       - {address: 127.0.0.1:9101, weight: $1}
       - {address: 127.0.0.1:9102, weight: $2}
-  - name: sp
-    listen: 127.0.0.1:8080
-    data-path: splice
-    backends: [127.0.0.1:9001]
-  - name: rl
-    listen: 127.0.0.1:8081
-    data-path: relay
-    backends: [127.0.0.1:9001]
+$(two_paths_yaml 127.0.0.1:9001)
   - name: csp
     listen: 127.0.0.1:8090
     data-path: splice
@@ -107,8 +100,7 @@ wait $CHURN
 kill -USR1 "$LIVE"
 wait "$LIVE"; lrc=$?
 live=$(tail -n1 "$TMP/live.out")
-field() { sed -n "s/.*\<$2=\([0-9/]*\).*/\1/p" <<<"$1"; }
-[ $lrc = 0 ] && [ "$(field "$live" ended)" = "0/120" ] && [ "$(field "$live" flowing)" = 60/60 ] ||
+[ $lrc = 0 ] && [ "$(word_field "$live" ended)" = "0/120" ] && [ "$(word_field "$live" flowing)" = 60/60 ] ||
 	bad "established connections across the reloads: $live"
 rounds=$(grep -c . "$TMP/churn") churn_bad=$(grep -c 'round failed' "$TMP/churn")
 churn_ok=$(sed -n 's/^ok=\([0-9]*\).*/\1/p' "$TMP/churn" | paste -sd+ | bc)
@@ -126,6 +118,6 @@ done
 inner_maps_at_most() { [ "$(bpftool map list | grep -c sh_maglev)" -le "$1" ]; }
 wait_until 10 inner_maps_at_most $((MAPS0 + 1)) ||
 	bad "inner maps leaked: $(bpftool map list | grep -c sh_maglev), $MAPS0 + 1 expected"
-result "$RELOADS reloads in $secs s ($invalid invalid: $refused refused, the old table kept by $swaps_kept): 60 established streams $(field "$live" flowing) flowing, $(field "$live" ended) ended, $(field "$live" mismatches) mismatches; churn $rounds rounds, $churn_ok exact, 0 failed; ${chis}inner maps back to one"
+result "$RELOADS reloads in $secs s ($invalid invalid: $refused refused, the old table kept by $swaps_kept): 60 established streams $(word_field "$live" flowing) flowing, $(word_field "$live" ended) ended, $(word_field "$live" mismatches) mismatches; churn $rounds rounds, $churn_ok exact, 0 failed; ${chis}inner maps back to one"
 stop_daemon
 finish

@@ -15,14 +15,7 @@ scopes:
     rules:
       - {action: accelerate, destination: 127.0.0.0/8, port: 9101}
 services:
-  - name: sp
-    listen: 127.0.0.1:8080
-    data-path: splice
-    backends: [127.0.0.1:9001, 127.0.0.1:9002]
-  - name: rl
-    listen: 127.0.0.1:8081
-    data-path: relay
-    backends: [127.0.0.1:9001, 127.0.0.1:9002]
+$(two_paths_yaml 127.0.0.1:9001 127.0.0.1:9002)
 CFG
 backend 1 9001
 backend 2 9002

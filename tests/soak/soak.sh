@@ -20,14 +20,7 @@ services:
   - name: web
     virtual: 10.96.0.10:80
     backends: [{address: 127.0.0.1:9101, weight: $1}, 127.0.0.1:9102]
-  - name: sp
-    listen: 127.0.0.1:8080
-    data-path: splice
-    backends: [127.0.0.1:9001, 127.0.0.1:9002]
-  - name: rl
-    listen: 127.0.0.1:8081
-    data-path: relay
-    backends: [127.0.0.1:9001, 127.0.0.1:9002]
+$(two_paths_yaml 127.0.0.1:9001 127.0.0.1:9002)
 scopes:
   - name: app
     cgroup: $APP
