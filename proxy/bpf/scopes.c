@@ -48,6 +48,10 @@ int resolve_scopes(struct loader *l, const struct cfg *cfg, const char *cg_mount
 				dirs[i].created_levels > 2 ? "s" : "");
 		else if (dirs[i].created)
 			pr_info("scope '%s': created cgroup %s\n", cfg->scopes[i].name, dirs[i].dir);
+		else if (cfg->scopes[i].create)
+			pr_info("scope '%s': cgroup %s exists already; unless a kept or dead "
+				"sockhopd's pins say it made it, the stop leaves it\n",
+				cfg->scopes[i].name, dirs[i].dir);
 	}
 	free(dirs);
 	if (msg[0])
@@ -246,9 +250,12 @@ void remove_created_cgroups(struct loader *l)
 			continue;
 		}
 		err = remove_made(ls->dir, ls->created_levels);
+		/* once the pins are gone nothing remembers who made it: say so */
 		if (err)
-			pr_warn("left cgroup %s in place: %s%s\n", ls->dir, strerror(-err),
-				err == -EBUSY ? " (a process is still in it)" : "");
+			pr_warn("left cgroup %s in place: %s%s; remove it with 'rmdir %s' once it "
+				"is empty (the next sockhopd finds it made and will not remove it)\n",
+				ls->dir, strerror(-err),
+				err == -EBUSY ? " (a process is still in it)" : "", ls->dir);
 	}
 }
 

@@ -38,8 +38,8 @@ static int request(const char *path, const char *req)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
 	    connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
-		cli_err("cannot reach sockhopd at %s: %s (is it running with "
-			"services? see --control)\n", path, strerror(errno));
+		cli_err("cannot reach sockhopd at %s: %s (is it running? see "
+			"--control)\n", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return 1;

@@ -158,7 +158,7 @@ static const struct command commands[] = {
 	  "the flow", 3, 4, false, true, run_explain },
 	{ "tc", "attach|detach DEV [egress|ingress]", "run the tc recipe for DEV (clsact qdisc, "
 	  "bpf filters on the pinned\nentries at preference 49152); detach removes only those",
-	  2, 3, false, false, run_tc },
+	  1, 3, false, false, run_tc },	/* tc checks its word first */
 	{ "reload", "", "make the daemon re-read its config (as SIGHUP does); exit 1 with\n"
 	  "the reason when it refuses", 0, 0, true, false, run_verb },
 	{ "tc-replace-stages", "", "load the tc stages anew and swap them into their slots;\n"

@@ -326,7 +326,8 @@ int cli_explain(const char *dir, int argc, char **argv, struct emit *e)
 		char *end;
 
 		port = strtoul(argv[3], &end, 10);
-		if (*end || port > 65535 || proto == SH_PROTO_ICMP) {
+		if (*end || !argv[3][0] || argv[3][0] == '-' || port < 1 || port > 65535 ||
+		    proto == SH_PROTO_ICMP) {
 			cli_err("explain: '%s' is not a port of %s\n", argv[3],
 				argv[1]);
 			return 2;

@@ -75,7 +75,7 @@ static void status_report(const char *dir, const struct status *st, struct emit 
 		emit_str(e, "kernel_flaws", "kernel flaws:    %s\n",
 			 e->json ? NULL : "not tested (the daemon's start-up canary could not run)");
 	} else {
-		emit_array(e, "kernel_flaws", m->kernel_flaws ? "kernel flaws:    \n" :
+		emit_array(e, "kernel_flaws", m->kernel_flaws ? "kernel flaws:\n" :
 			   "kernel flaws:    none of the known ones\n");
 		for (f = 0; f < SH_NR_FLAWS; f++) {
 			if (!(m->kernel_flaws & sh_flaws[f].bit))
@@ -166,7 +166,9 @@ static void stats_report(const char *key, const char *name, const struct sh_stat
 	emit_u64(e, "bytes_no_peer", ", %llu bytes (no peer socket)\n", s->bytes_no_peer);
 	emit_u64(e, "holds", "  held back      %llu times", s->holds);
 	emit_u64(e, "held_ns", NULL, s->held_ns);
-	emit_text(e, ", %.3f s in all", (double)s->held_ns / 1e9);
+	/* the kernel adds a hold's time at its resume (or the held socket's
+	 * next send): a socket held right now is in `sockhop sockets` */
+	emit_text(e, ", %.3f s in all (counted at each resume)", (double)s->held_ns / 1e9);
 	emit_u64(e, "resumes", ", resumed %llu", s->resumes);
 	emit_u64(e, "msg_held", "; TCP carried %llu msgs", s->msg_held);
 	emit_u64(e, "bytes_held", ", %llu bytes while held", s->bytes_held);
@@ -174,7 +176,8 @@ static void stats_report(const char *key, const char *name, const struct sh_stat
 	emit_u64(e, "bytes_ordered", ", %llu bytes to keep the order\n", s->bytes_ordered);
 	emit_u64(e, "excluded", s->excluded ? "  excluded       %llu sockets (a no-accelerate "
 		 "rule)\n" : NULL, s->excluded);
-	emit_u64(e, "skb_verdict", s->skb_verdict ? "  sk_skb verdicts %llu\n" : NULL,
+	emit_u64(e, "skb_verdict", s->skb_verdict ? "  sk_skb verdicts %llu (skbs of "
+		 "accelerated sockets that came by TCP, queued for the reader in order)\n" : NULL,
 		 s->skb_verdict);
 	emit_u64(e, "closed_unread", s->closed_unread ? "  closed unread  %llu sockets (their "
 		 "peers aborted, as TCP's reset would)\n" : NULL, s->closed_unread);

@@ -51,6 +51,11 @@ int cli_tc(const char *dir, int argc, char **argv)
 		cli_err("tc: expected attach or detach, found '%s'\n", argv[0]);
 		return 2;
 	}
+	if (argc < 2) {
+		cli_err("tc %s: missing DEV (usage: sockhop tc %s DEV [egress|ingress])\n",
+			argv[0], argv[0]);
+		return 2;
+	}
 	if (argc == 3 && strcmp(argv[2], "egress") && strcmp(argv[2], "ingress")) {
 		cli_err("tc: expected egress or ingress, found '%s'\n", argv[2]);
 		return 2;
