@@ -138,6 +138,9 @@ run: deps-build
 
 test: deps-test
 	$(MAKE) --no-print-directory all $(UNIT_BINS) $(TOOLS) $(FUZZ_BINS)
+ifneq ($(SANITIZE),)
+	$(MAKE) --no-print-directory SANITIZE= BUILD=build all	# for valgrind, which cannot run ASan
+endif
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run.sh $(TESTS)
 
 bench: deps-bench

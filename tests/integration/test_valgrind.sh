@@ -7,6 +7,13 @@
 . "$(dirname "$0")/lib.sh"
 command -v valgrind >/dev/null || fail "valgrind is missing (make deps-test)"
 CONNS=${VALGRIND_CONNS:-2000}
+# valgrind cannot run an ASan binary: in a sanitized suite it checks the
+# plain build (make test SANITIZE=... builds it too)
+VG_SOCKHOPD=$SOCKHOPD
+if [ -n "${SANITIZE:-}" ]; then
+	VG_SOCKHOPD=$ROOT/build/sockhopd
+	[ -x "$VG_SOCKHOPD" ] || fail "$VG_SOCKHOPD (the plain build valgrind needs) is not built"
+fi
 
 cat >"$TMP/proxy.yaml" <<CFG
 scopes:
@@ -23,7 +30,7 @@ VG=$TMP/valgrind.log
 nsenter --net="/run/netns/$NS" valgrind --log-file="$VG" --leak-check=full \
 	--errors-for-leak-kinds=definite --show-leak-kinds=definite \
 	--suppressions="$ROOT/tests/valgrind.supp" \
-	"$SOCKHOPD" -c "$TMP/proxy.yaml" --pin-dir "$PIN" --control "$CTL" >>"$TMP/daemon.log" 2>&1 &
+	"$VG_SOCKHOPD" -c "$TMP/proxy.yaml" --pin-dir "$PIN" --control "$CTL" >>"$TMP/daemon.log" 2>&1 &
 DAEMON_PID=$!
 ready() { grep -q 'ready:' "$TMP/daemon.log"; }
 wait_until 120 ready || { cat "$TMP/daemon.log"; fail "sockhopd under valgrind not ready in 120 s"; }
