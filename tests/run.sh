@@ -20,6 +20,7 @@ SAN_DIR= san_reports=0
 san_begin() {
 	[ -n "$SAN_DIR" ] || return 0
 	mkdir -p "$SAN_DIR/$1"
+	chmod 711 "$SAN_DIR"; chmod 1777 "$SAN_DIR/$1"	# a daemon run as another uid reports too
 	export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:exitcode=99:log_path=$SAN_DIR/$1/asan"
 	export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$SAN_DIR/$1/ubsan"
 }
