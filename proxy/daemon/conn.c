@@ -468,7 +468,7 @@ void start_data(struct conn *c)
 	ev_timer_set(&c->timer, svc->cfg->idle_timeout_ms / 1000.0, 0);
 	ev_timer_start(loop_of(c), &c->timer);
 
-	if (!svc->splice) {
+	if (!svc->splice || (svc->auto_path && !auto_splices(c->s[0].fd))) {
 		service_fallback(svc, svc->relay_cause);
 		start_relay(c);
 		return;

@@ -141,7 +141,7 @@ static void service_report(const struct services *ss, const struct service *svc,
 	emit_str(e, "name", "service %s", svc->cfg->name);
 	emit_str(e, "algorithm", "  (%s", cfg_algo_name(svc->cfg->algo));
 	/* virtual only: no proxy, the kernel picks in connect() */
-	emit_str(e, "data_path", IF(px, ", data path %s)\n"), svc->splice ? "splice" : "relay");
+	emit_str(e, "data_path", IF(px, ", data path %s)\n"), service_path_name(svc));
 	if (!px)
 		emit_text(e, ", virtual only: balanced in connect(), no proxy)\n");
 	emit_array(e, "listen", IF(px, "  listen:"));

@@ -163,16 +163,28 @@ int service_backend_admin(struct services *ss, const char *svc_name, const char 
 	return -ENOENT;
 }
 
-bool services_auto_splice(void)
+bool auto_splices(int client_fd)
 {
+	socklen_t len = sizeof(int);
 	cpu_set_t set;
+	int cpu = -1;
 
-	/* The redirect runs in the psock worker on the sending CPU: with a
-	 * second CPU the proxy's wake-ups are saved and latency wins; on one
-	 * CPU the worker's extra pass costs more than the relay's copies. */
-	if (sched_getaffinity(0, sizeof(set), &set))
-		return false;
-	return CPU_COUNT(&set) >= 2;
+	/* The redirect runs in the kernel on the sender's CPU: when the daemon
+	 * is elsewhere (another CPU it may use, or a core it is pinned to while
+	 * the client runs on another) splicing saves a cross-CPU wake-up per
+	 * message. Only a client on the one CPU a pinned daemon runs on has no
+	 * wake-up to save, and there the relay's copies cost less. Asked per
+	 * connection: an operator may re-pin a running daemon (taskset -p). */
+	if (sched_getaffinity(0, sizeof(set), &set) || CPU_COUNT(&set) >= 2)
+		return true;
+	if (getsockopt(client_fd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, &len) || cpu < 0)
+		return true;
+	return !CPU_ISSET(cpu, &set);
+}
+
+const char *service_path_name(const struct service *svc)
+{
+	return !svc->splice ? "relay" : svc->auto_path ? "auto" : "splice";
 }
 
 static void reject(struct service *svc, int fd)
@@ -309,7 +321,8 @@ static int service_init(struct services *ss, struct service *svc, const struct c
 	} else if (cfg->path == CFG_PATH_RELAY) {
 		svc->relay_cause = FB_CONFIGURED;
 	} else {
-		svc->splice = cfg->path == CFG_PATH_SPLICE || services_auto_splice();
+		svc->splice = true;
+		svc->auto_path = cfg->path == CFG_PATH_AUTO;
 		svc->relay_cause = FB_AUTO;
 	}
 
@@ -331,7 +344,7 @@ static int service_init(struct services *ss, struct service *svc, const struct c
 		pr_info("%s: listening on %zu address%s, %zu backend%s, %s, data path %s\n",
 			cfg->name, cfg->nr_listen, cfg->nr_listen == 1 ? "" : "es",
 			cfg->nr_backends, cfg->nr_backends == 1 ? "" : "s",
-			cfg_algo_name(cfg->algo), svc->splice ? "splice" : "relay");
+			cfg_algo_name(cfg->algo), service_path_name(svc));
 	if (cfg->nr_vips)
 		pr_info("%s: %zu virtual address%s balanced at connect() over %zu backend%s%s\n",
 			cfg->name, cfg->nr_vips, cfg->nr_vips == 1 ? "" : "es", cfg->nr_backends,

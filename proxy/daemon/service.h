@@ -79,6 +79,7 @@ struct service {
 	size_t nr_backends;
 	struct lb lb;
 	bool splice;			/* this service's connections try the kernel path */
+	bool auto_path;			/* data-path auto: each connection asks auto_splices() */
 	enum fallback_cause relay_cause;	/* when !splice */
 	uint32_t active;
 	struct service_stats st;
@@ -147,10 +148,15 @@ void service_fallback(struct service *svc, enum fallback_cause c);
 const char *fallback_name(enum fallback_cause c);
 
 /**
- * services_auto_splice() - does data-path "auto" choose splice on this
- * machine? The rule and the measurements behind it are in proxy/README.md ("Two data paths").
+ * auto_splices() - does data-path "auto" splice the connection of
+ * @client_fd? Yes, unless the daemon may run on one CPU only and the
+ * client's packets arrive on that CPU (SO_INCOMING_CPU): the rule and the
+ * measurements behind it are in proxy/README.md ("Two data paths").
  */
-bool services_auto_splice(void);
+bool auto_splices(int client_fd);
+
+/** service_path_name() - "splice", "relay" or "auto": what @svc does. */
+const char *service_path_name(const struct service *svc);
 
 /* --- the books: service.c keeps them, its connections (conn.c) report --- */
 
