@@ -82,11 +82,13 @@ done
 # the libFuzzer harnesses, briefly: every kept crash input replayed, then
 # FUZZ_SMOKE_SECONDS (default 10) of new inputs each; make fuzz runs longer
 if wanted fuzz; then
+	san_begin fuzz
 	out=$(BUILD=$BUILD FUZZ_SECONDS=${FUZZ_SMOKE_SECONDS:-10} tests/fuzz/run.sh 2>&1)
 	sed '$d' <<<"$out"
 	read -r p _ f _ <<<"$(tail -n1 <<<"$out")"
 	passed=$((passed + ${p:-0})); failed=$((failed + ${f:-1}))
 	[ "${f:-1}" = 0 ] || failed_names+=(fuzz)
+	san_clean fuzz || true	# shown and counted; the harness already failed on it
 fi
 
 for t in tests/integration/test_*.sh; do

@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t n = 0, nr = 0;
 
 		if (rules_compile(&cfg->scopes[i], &e, &n, &over) == 0 &&
-		    rules_decompile(e, n, &r, &nr) == 0 && nr != cfg->scopes[i].nr_rules)
+		    (rules_decompile(e, n, &r, &nr) || nr != cfg->scopes[i].nr_rules))
 			abort();	/* every rule comes back from the trie */
 		free(r);
 		free(e);

@@ -29,7 +29,6 @@ wait_until 30 ready || fail "connections not up: $(cat "$TMP/proxied.out" "$TMP/
 [ "$(svc sp conns_splice)" = $N ] && [ "$(svc rl conns_relay)" = $N ] ||
 	bad "before the kill: $(svc sp conns_splice) spliced, $(svc rl conns_relay) relayed"
 [ "$(stat mesh inserts)" = $((2 * N)) ] || bad "before the kill: $(stat mesh inserts) sockets accelerated"
-red0=$(stat mesh bytes_redirected)
 
 # the mesh end is the only process of its cgroup ($MESHPID is the shell
 # that put it there)
@@ -37,6 +36,7 @@ mesh_py=$(cat "$TEST_CG/mesh/cgroup.procs")
 kill -KILL "$DAEMON_PID"
 kill -USR1 "$PROXIED" $mesh_py
 wait "$DAEMON_PID" 2>/dev/null; DAEMON_PID=
+red0=$(stat mesh bytes_redirected)	# read with the daemon gone: what follows is sk_msg alone
 wait "$PROXIED"; prc=$?
 wait "$MESHPID"; mrc=$?
 red1=$(stat mesh bytes_redirected)
@@ -53,7 +53,8 @@ start_proxy "$TMP/cfg.yaml"
 [ "$(grep -c 'died without cleaning up' "$TMP/daemon.log")" = 1 ] ||
 	bad "the restart did not say what it found: $(head -5 "$TMP/daemon.log")"
 stop_daemon
-progs=$(bpftool cgroup show "$TEST_CG/mesh" 2>/dev/null | tail -n +2 | grep -c .)
+attached=$(bpftool cgroup show "$TEST_CG/mesh") || bad "bpftool cgroup show $TEST_CG/mesh failed"
+progs=$(tail -n +2 <<<"$attached" | grep -c .)
 [ ! -e "$PIN" ] && [ "$progs" = 0 ] || bad "after the restart's stop: pins $(ls "$PIN" 2>/dev/null | tr '\n' ' '), $progs programs on the cgroup"
 result "restart after kill -9 says so once and adopts; its stop leaves 0 pins and 0 programs on the cgroup"
 finish

@@ -70,6 +70,7 @@ wait_until 30 live_ready || fail "streams not up: $(cat "$TMP/live.out")"
 	done
 ) >"$TMP/churn" &
 CHURN=$!
+BG_PIDS+=($CHURN)
 
 cur=2 invalid=0 refused=0 swaps_kept=0 failed_reloads=0 started=$(date +%s%N)
 for i in $(seq "$RELOADS"); do

@@ -65,6 +65,7 @@ dmode=$(command stat -c %a "$SPIN")
 loose=$(find "$SPIN" -mindepth 1 \( -type f -o -type d \) ! -perm 0600 ! \( -type d -perm 0700 \) | head -3)
 [ -z "$loose" ] || bad "pins not 0600 (directories 0700): $loose"
 npins=$(find "$SPIN" -type f | wc -l)
+[ "$npins" -gt 10 ] || bad "only $npins pins under $SPIN"
 smode=$(command stat -c %a "$SCTL")
 [ "$smode" = 600 ] || bad "control socket mode $smode"
 # another uid: EACCES on the control socket, on the pin directory and its pins
@@ -100,7 +101,7 @@ result "SIGTERM: exit $rc, pins removed"
 info "each capability taken away in turn"
 for cap in bpf net_admin perfmon; do
 	rest=$(tr ',' '\n' <<<"bpf,net_admin,perfmon" | grep -vx "$cap" | paste -sd,)
-	(as_user "$rest" "$SOCKHOPD" -c "$SEC/cfg.yaml" --pin-dir "$SPIN" --control "$SCTL") \
+	(as_user "$rest" timeout 10 "$SOCKHOPD" -c "$SEC/cfg.yaml" --pin-dir "$SPIN" --control "$SCTL") \
 		>"$TMP/nocap.log" 2>&1 && bad "started without CAP_${cap^^}"
 	grep -q "missing capability CAP_${cap^^} (needed to " "$TMP/nocap.log" ||
 		bad "without CAP_${cap^^}: $(head -3 "$TMP/nocap.log")"
