@@ -67,10 +67,14 @@ LOAD=$(run_in "$TEST_CG/mesh" "$NS" "$SHLOAD" client 127.0.0.1 9101 --conns "$N"
 [ "$(load_field ok)" = $OK ] && [ "$(load_field reset)" = $RST ] && [ "$(load_field bad)" = 0 ] ||
 	bad "accelerated churn: $LOAD"
 ins=$(stat mesh inserts) red=$(stat mesh bytes_redirected)
-[ "$ins" = $((2 * N)) ] || bad "$ins sockets inserted, expected $((2 * N))"
+# every socket of a completed pair is inserted; a pair the client reset may
+# end before one of its sockets reached the map (seen once in 40000 under
+# ASan, every stream exact; which socket it was is not known)
+[ "$ins" -le $((2 * N)) ] && [ "$ins" -ge $((2 * N - RST)) ] && [ "$(stat mesh insert_fail)" = 0 ] ||
+	bad "$ins sockets inserted ($(stat mesh insert_fail) failed), expected $((2 * N)) less at most $RST reset ones"
 wait_until 10 no_accel_sockets || bad "accelerated sockets left: $(nsenter --net="/run/netns/$NS" "$SOCKHOP" --pin-dir "$PIN" sockets)"
 kw=$(kernel_warnings)
 [ "$kw" = "$kw0" ] || bad "the kernel log gained $((kw - kw0)) warning lines: $(dmesg | tail -5)"
-result "accelerated churn: $N pairs (every fifth reset): $OK exact, $ins sockets inserted, $red bytes redirected, the socket map empty again; kernel log clean"
+result "accelerated churn: $N pairs (every fifth reset): $OK exact, $ins of $((2 * N)) sockets inserted, $red bytes redirected, the socket map empty again; kernel log clean"
 stop_daemon
 finish
