@@ -155,7 +155,7 @@ soak: deps-test
 
 fuzz: deps-test
 	$(MAKE) --no-print-directory fuzz-build
-	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZERS_RUN)
+	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
 
 fuzz-build: $(FUZZ_BINS)
 

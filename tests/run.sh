@@ -117,6 +117,13 @@ for t in tests/integration/test_*.sh; do
 done
 
 [ ${#failed_names[@]} -gt 0 ] && echo "failed: ${failed_names[*]}"
-[ -n "$SAN_DIR" ] && echo "sanitizers ($SANITIZE): $san_reports report(s), kept in $SAN_DIR"
+if [ -n "$SAN_DIR" ]; then
+	if [ "$san_reports" = 0 ] && ! find "$SAN_DIR" -type f | grep -q .; then
+		rm -rf "$SAN_DIR"	# nothing to keep
+		echo "sanitizers ($SANITIZE): 0 reports"
+	else
+		echo "sanitizers ($SANITIZE): $san_reports report(s), kept in $SAN_DIR"
+	fi
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

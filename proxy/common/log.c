@@ -2,6 +2,7 @@
 /* log.c - leveled logging to stderr. */
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <bpf/libbpf.h>
@@ -37,7 +38,8 @@ void log_put(FILE *f, const char *s)
 
 static void vlog(enum log_level level, const char *fmt, va_list ap)
 {
-	char msg[4096];
+	char msg[4096], *big = NULL;
+	va_list again;
 	int n;
 
 	if ((int)level > log_level)
@@ -49,10 +51,16 @@ static void vlog(enum log_level level, const char *fmt, va_list ap)
 		fprintf(stderr, "%s: ", log_prog);
 	else
 		fprintf(stderr, "%s: %s: ", log_prog, level_tag[level]);
+	/* a line fits the stack; libbpf's verifier log (-vv) may not */
+	va_copy(again, ap);
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (n >= (int)sizeof(msg))
-		snprintf(msg + sizeof(msg) - 5, 5, "...\n");
-	log_put(stderr, msg);
+	if (n >= (int)sizeof(msg) && vasprintf(&big, fmt, again) < 0)
+		big = NULL;
+	va_end(again);
+	if (n >= (int)sizeof(msg) && !big)
+		snprintf(msg + sizeof(msg) - 5, 5, "...\n");	/* no memory: cut short */
+	log_put(stderr, big ? big : msg);
+	free(big);
 	clearerr(stderr);
 }
 

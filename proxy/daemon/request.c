@@ -49,9 +49,8 @@ static bool printable(const char *s, size_t len)
 	size_t i;
 
 	for (i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-			if (s[i] != ' ')
-				return false;
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return false;	/* space (0x20) is the one separator */
 	return true;
 }
 
