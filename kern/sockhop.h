@@ -440,31 +440,27 @@ enum sh_tc_err {
 
 /*
  * The splice data path (kern/splice.bpf.c). Its maps belong to one daemon
- * and are not pinned: the proxied sockets die with the daemon anyway. Both
- * are keyed by socket cookie (__u64).
+ * and are not pinned: the proxied sockets die with the daemon anyway.
  *
- * splice_ctl is written only by user space: where a socket's bytes go, and
- * how many bytes user space forwarded by hand. splice_flow is written only
- * by the verdict program (per socket, under the socket's lock): until "go"
- * is set, skbs are passed up to user space and counted in "passed"; the
- * first skb that finds the peer ready and every passed byte handed over
- * sets "go", and from then on everything is redirected. That rule is what
- * keeps bytes in order across the hand-off (proxy/README.md, "Two data paths").
+ * splice_socks is a SOCKMAP of slots the daemon allocates in pairs: the
+ * client socket in slot 2k, the backend socket in 2k+1, so a socket's peer
+ * is its slot ^ 1 and no key is hashed on the data path. splice_flow,
+ * keyed by socket cookie (what the verdict can name its socket by), is
+ * written by user space once, before the socket enters splice_socks, and
+ * from then on only by the verdict (per socket, under the socket's lock).
+ * splice_handed is written only by user space, and only when it had to
+ * forward bytes itself. Until "go" is set, skbs are passed up to user space
+ * and counted in "passed": the first skb that finds every passed byte
+ * handed over and the peer in splice_socks sets "go", and from then on
+ * everything is redirected. That rule is what keeps bytes in order across
+ * the hand-off (proxy/README.md, "Two data paths").
  */
-struct sh_splice_ctl {
-	__u64 peer_cookie;	/* the socket this one's bytes are sent from */
-	__u64 handed;		/* bytes user space read here and wrote to the peer */
-	__u32 ready;		/* 1 once both sockets are in splice_socks */
-	__u32 pad;
-};
-_Static_assert(sizeof(struct sh_splice_ctl) == 24, "sh_splice_ctl ABI");
-
 struct sh_splice_flow {
 	__u64 bytes;		/* redirected to the peer's egress */
 	__u64 passed;		/* passed up to user space before "go" */
 	__u64 last_ns;		/* bpf_ktime_get_ns() of the last skb (idle timeout) */
 	__u32 go;		/* 1: redirecting */
-	__u32 pad;
+	__u32 peer_slot;	/* splice_socks slot of the socket bytes are sent from */
 };
 _Static_assert(sizeof(struct sh_splice_flow) == 32, "sh_splice_flow ABI");
 
@@ -474,7 +470,7 @@ struct sh_splice_stats {
 	__u64 bytes_redirected;
 	__u64 skbs_passed;	/* before "go": user space forwards them */
 	__u64 bytes_passed;
-	__u64 no_ctl;		/* skb of a socket with no splice_ctl entry */
+	__u64 no_ctl;		/* skb of a socket with no splice_flow entry */
 	__u64 redirect_fail;	/* peer no longer in splice_socks: skb dropped */
 	__u64 empty_skbs;	/* zero-length skbs (a FIN): dropped, see the verdict */
 	__u64 pad;

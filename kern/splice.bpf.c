@@ -13,29 +13,30 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* splice_socks: the proxied sockets, keyed by socket cookie. */
+/* splice_socks: the proxied sockets, in slot pairs (client 2k, backend 2k+1). */
 struct {
-	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
 	__uint(max_entries, 2 * SH_MAX_CONNS);
-	__type(key, __u64);
+	__type(key, __u32);
 	__type(value, __u64);
 } splice_socks SEC(".maps");
 
-/* splice_ctl: cookie -> peer and hand-off state, written by user space. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 2 * SH_MAX_CONNS);
-	__type(key, __u64);
-	__type(value, struct sh_splice_ctl);
-} splice_ctl SEC(".maps");
-
-/* splice_flow: cookie -> per-socket byte counters, written by the verdict. */
+/* splice_flow: cookie -> peer slot and the verdict's per-socket state. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 2 * SH_MAX_CONNS);
 	__type(key, __u64);
 	__type(value, struct sh_splice_flow);
 } splice_flow SEC(".maps");
+
+/* splice_handed: cookie -> bytes user space forwarded itself (rare: only
+ * bytes passed up before "go"); no entry is 0. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * SH_MAX_CONNS);
+	__type(key, __u64);
+	__type(value, __u64);
+} splice_handed SEC(".maps");
 
 /* splice_stats: per-CPU totals of what the verdict did. */
 struct {
@@ -54,9 +55,8 @@ int splice_verdict(struct __sk_buff *skb)
 {
 	struct sh_splice_stats *st;
 	struct sh_splice_flow *flow;
-	struct sh_splice_ctl *ctl;
 	__u32 zero = 0, len = skb->len;
-	__u64 cookie;
+	__u64 cookie, *handed;
 
 	st = bpf_map_lookup_elem(&splice_stats, &zero);
 	if (!st)
@@ -70,29 +70,31 @@ int splice_verdict(struct __sk_buff *skb)
 		return SK_DROP;
 	}
 	cookie = bpf_get_socket_cookie(skb);
-	ctl = bpf_map_lookup_elem(&splice_ctl, &cookie);
 	flow = bpf_map_lookup_elem(&splice_flow, &cookie);
-	if (!ctl || !flow) {
+	if (!flow) {
 		st->no_ctl++;
 		return SK_PASS;	/* never drop what we cannot place */
 	}
 	if (!flow->go) {
-		if (ctl->ready && flow->passed == ctl->handed) {
-			flow->go = 1;
-		} else {
+		/* Redirect only once user space has handed every passed byte
+		 * over and the peer is in the map; a failed redirect sets
+		 * nothing, so the skb can still be passed up. */
+		handed = bpf_map_lookup_elem(&splice_handed, &cookie);
+		if (flow->passed != (handed ? *handed : 0) ||
+		    bpf_sk_redirect_map(skb, &splice_socks, flow->peer_slot, 0) != SK_PASS) {
 			flow->passed += len;
 			st->skbs_passed++;
 			st->bytes_passed += len;
 			return SK_PASS;
 		}
+		flow->go = 1;
+	} else if (bpf_sk_redirect_map(skb, &splice_socks, flow->peer_slot, 0) != SK_PASS) {
+		st->redirect_fail++;
+		return SK_DROP;	/* the peer is gone: its connection is being reset */
 	}
 	flow->bytes += len;
 	flow->last_ns = bpf_ktime_get_ns();
 	st->skbs_redirected++;
 	st->bytes_redirected += len;
-	if (bpf_sk_redirect_hash(skb, &splice_socks, &ctl->peer_cookie, 0) != SK_PASS) {
-		st->redirect_fail++;
-		return SK_DROP;	/* the peer is gone: its connection is being reset */
-	}
 	return SK_PASS;
 }

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,17 +23,29 @@
 
 struct splice {
 	struct splice_bpf *skel;
-	int socks_fd, ctl_fd, flow_fd, stats_fd;
+	int socks_fd, flow_fd, handed_fd, stats_fd;
+	/* Slot pairs of splice_socks: pair k is slots 2k (client) and 2k+1
+	 * (backend). Pairs below "fresh" were used once; freed ones wait on
+	 * the stack "free" (malloc'd whole, touched only as far as used). */
+	uint32_t npairs, fresh, nfree;
+	uint32_t *free;
 };
 
 int splice_open(uint32_t map_size, struct splice **out)
 {
 	struct splice *sp;
+	uint32_t size = map_size ? map_size : 2 * SH_MAX_CONNS;
 	int err;
 
 	sp = calloc(1, sizeof(*sp));
 	if (!sp)
 		return -ENOMEM;
+	sp->npairs = size / 2;
+	sp->free = malloc(sp->npairs * sizeof(*sp->free));
+	if (!sp->free) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	sp->skel = splice_bpf__open();
 	if (!sp->skel) {
 		err = -errno;
@@ -41,16 +54,17 @@ int splice_open(uint32_t map_size, struct splice **out)
 	}
 	/* --socket-map-size: the proxied sockets (two a connection); a pair
 	 * the map cannot take is relayed, counted as map-refused */
-	if (map_size)
-		bpf_map__set_max_entries(sp->skel->maps.splice_socks, map_size);
+	bpf_map__set_max_entries(sp->skel->maps.splice_socks, 2 * sp->npairs);
+	bpf_map__set_max_entries(sp->skel->maps.splice_flow, 2 * sp->npairs);
+	bpf_map__set_max_entries(sp->skel->maps.splice_handed, 2 * sp->npairs);
 	err = splice_bpf__load(sp->skel);
 	if (err) {
 		pr_warn("splice: cannot load the sk_skb program: %s\n", strerror(-err));
 		goto fail_skel;
 	}
 	sp->socks_fd = bpf_map__fd(sp->skel->maps.splice_socks);
-	sp->ctl_fd = bpf_map__fd(sp->skel->maps.splice_ctl);
 	sp->flow_fd = bpf_map__fd(sp->skel->maps.splice_flow);
+	sp->handed_fd = bpf_map__fd(sp->skel->maps.splice_handed);
 	sp->stats_fd = bpf_map__fd(sp->skel->maps.splice_stats);
 	/* Verdict without a stream parser: each skb as it arrives, no framing. */
 	err = bpf_prog_attach(bpf_program__fd(sp->skel->progs.splice_verdict), sp->socks_fd,
@@ -65,6 +79,7 @@ int splice_open(uint32_t map_size, struct splice **out)
 fail_skel:
 	splice_bpf__destroy(sp->skel);
 fail:
+	free(sp->free);
 	free(sp);
 	return err;
 }
@@ -76,6 +91,7 @@ void splice_close(struct splice *sp)
 	bpf_prog_detach2(bpf_program__fd(sp->skel->progs.splice_verdict), sp->socks_fd,
 			 BPF_SK_SKB_VERDICT);
 	splice_bpf__destroy(sp->skel);
+	free(sp->free);
 	free(sp);
 }
 
@@ -86,76 +102,100 @@ static int sock_cookie(int fd, uint64_t *cookie)
 	return getsockopt(fd, SOL_SOCKET, SO_COOKIE, cookie, &len) ? -errno : 0;
 }
 
-void splice_remove(struct splice *sp, const uint64_t cookie[2])
+void splice_remove(struct splice *sp, struct splice_pair *p, uint64_t moved[2])
 {
+	struct sh_splice_flow f;
 	int i;
 
-	/* Control entries first: a verdict that still runs passes the skb up
-	 * (no_ctl) rather than redirecting to a socket about to leave. */
+	/* The state first: a verdict that still runs passes the skb up
+	 * (no_ctl) rather than redirecting. The sockets leave splice_socks
+	 * when they are closed (sock_map_close), before splice_release(). */
 	for (i = 0; i < 2; i++) {
-		bpf_map_delete_elem(sp->ctl_fd, &cookie[i]);
-		bpf_map_delete_elem(sp->socks_fd, &cookie[i]);
-		bpf_map_delete_elem(sp->flow_fd, &cookie[i]);
+		moved[i] = 0;
+		if (!bpf_map_lookup_and_delete_elem(sp->flow_fd, &p->cookie[i], &f))
+			moved[i] = f.bytes;
+		if (p->handed[i])
+			bpf_map_delete_elem(sp->handed_fd, &p->cookie[i]);
+		p->handed[i] = false;
 	}
 }
 
-int splice_insert(struct splice *sp, const int fd[2], uint64_t cookie[2])
+void splice_release(struct splice *sp, const struct splice_pair *p)
 {
-	struct sh_splice_flow flow = { 0 };
-	struct sh_splice_ctl ctl = { 0 };
+	sp->free[sp->nfree++] = p->slot;
+}
+
+static int slot_alloc(struct splice *sp, uint32_t *slot)
+{
+	if (sp->nfree)
+		*slot = sp->free[--sp->nfree];
+	else if (sp->fresh < sp->npairs)
+		*slot = sp->fresh++;
+	else
+		return -E2BIG;	/* what a full map says */
+	return 0;
+}
+
+int splice_insert(struct splice *sp, const int fd[2], struct splice_pair *p)
+{
+	struct sh_splice_flow flow[2] = { { 0 } };
+	/* elem_flags 0 (BPF_ANY): a batch update takes no other flag, and a
+	 * cookie is never reused while the machine runs */
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	uint32_t count = 2, key;
 	int i, err;
 
+	memset(p, 0, sizeof(*p));
 	for (i = 0; i < 2; i++) {
-		err = sock_cookie(fd[i], &cookie[i]);
+		err = sock_cookie(fd[i], &p->cookie[i]);
 		if (err)
 			return err;
 	}
-	for (i = 0; i < 2; i++) {
-		ctl.peer_cookie = cookie[!i];
-		if (bpf_map_update_elem(sp->ctl_fd, &cookie[i], &ctl, BPF_ANY) ||
-		    bpf_map_update_elem(sp->flow_fd, &cookie[i], &flow, BPF_ANY)) {
-			err = -errno;
-			goto fail;
-		}
+	err = slot_alloc(sp, &p->slot);
+	if (err)
+		return err;
+	/* both sockets' state in one call, written before either is in the
+	 * map: from then on only the verdict writes it */
+	flow[0].peer_slot = 2 * p->slot + 1;
+	flow[1].peer_slot = 2 * p->slot;
+	if (bpf_map_update_batch(sp->flow_fd, p->cookie, flow, &count, &opts)) {
+		err = -errno;
+		for (i = 0; i < (int)count; i++)
+			bpf_map_delete_elem(sp->flow_fd, &p->cookie[i]);
+		goto fail_slot;
 	}
 	for (i = 0; i < 2; i++) {
 		uint64_t v = (uint64_t)fd[i];
 
-		if (bpf_map_update_elem(sp->socks_fd, &cookie[i], &v, BPF_NOEXIST)) {
+		key = 2 * p->slot + (uint32_t)i;
+		if (bpf_map_update_elem(sp->socks_fd, &key, &v, BPF_NOEXIST)) {
 			err = -errno;
-			goto fail;
+			goto fail_socks;
 		}
 	}
 	return 0;
-fail:
-	splice_remove(sp, cookie);
+fail_socks:
+	while (i-- > 0) {
+		key = 2 * p->slot + (uint32_t)i;
+		bpf_map_delete_elem(sp->socks_fd, &key);
+	}
+	for (i = 0; i < 2; i++)
+		bpf_map_delete_elem(sp->flow_fd, &p->cookie[i]);
+fail_slot:
+	splice_release(sp, p);
 	return err;
 }
 
-static int update_ctl(struct splice *sp, const uint64_t cookie[2], int idx, int ready,
-		      uint64_t handed)
+int splice_set_handed(struct splice *sp, struct splice_pair *p, int idx, uint64_t handed)
 {
-	struct sh_splice_ctl ctl = { .peer_cookie = cookie[!idx], .handed = handed,
-				     .ready = (uint32_t)ready };
-
-	return bpf_map_update_elem(sp->ctl_fd, &cookie[idx], &ctl, BPF_EXIST) ? -errno : 0;
+	p->handed[idx] = true;
+	return bpf_map_update_elem(sp->handed_fd, &p->cookie[idx], &handed, BPF_ANY) ? -errno : 0;
 }
 
-int splice_set_ready(struct splice *sp, const uint64_t cookie[2])
+int splice_flow(struct splice *sp, const struct splice_pair *p, int idx,
+		struct sh_splice_flow *out)
 {
-	int err = update_ctl(sp, cookie, 0, 1, 0);
-
-	return err ? err : update_ctl(sp, cookie, 1, 1, 0);
-}
-
-int splice_set_handed(struct splice *sp, const uint64_t cookie[2], int idx, uint64_t handed)
-{
-	return update_ctl(sp, cookie, idx, 1, handed);
-}
-
-int splice_flow(struct splice *sp, uint64_t cookie, struct sh_splice_flow *out)
-{
-	return bpf_map_lookup_elem(sp->flow_fd, &cookie, out) ? -errno : 0;
+	return bpf_map_lookup_elem(sp->flow_fd, &p->cookie[idx], out) ? -errno : 0;
 }
 
 int splice_stats(struct splice *sp, struct sh_splice_stats *out)
@@ -167,7 +207,7 @@ int splice_stats(struct splice *sp, struct sh_splice_stats *out)
 
 long splice_entries(struct splice *sp)
 {
-	return maps_count_keys(sp->ctl_fd, sizeof(uint64_t));
+	return maps_count_keys(sp->flow_fd, sizeof(uint64_t));
 }
 
 /* --- start-up self-test --------------------------------------------------- */
@@ -265,9 +305,10 @@ int splice_selftest(struct splice *sp)
 	struct sockaddr_in addr = { .sin_family = AF_INET,
 				    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int lfd, c = -1, pc = -1, pb = -1, b = -1, err;
-	struct sh_splice_flow f0, f1;
 	socklen_t alen = sizeof(addr);
-	uint64_t cookie[2] = { 0, 0 };
+	struct splice_pair sp_pair;
+	bool inserted = false;
+	uint64_t moved[2];
 	int pair[2];
 
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -285,19 +326,14 @@ int splice_selftest(struct splice *sp)
 		goto out;
 	pair[0] = pc;
 	pair[1] = pb;
-	err = splice_insert(sp, pair, cookie);
-	if (!err)
-		err = splice_set_ready(sp, cookie);
+	err = splice_insert(sp, pair, &sp_pair);
 	if (err)
-		goto out_rm;
+		goto out;
+	inserted = true;
 	err = selftest_run(c, b);
-	if (err)
-		goto out_rm;
-	if (splice_flow(sp, cookie[0], &f0) || splice_flow(sp, cookie[1], &f1) ||
-	    f0.bytes != SELFTEST_BYTES || f1.bytes != SELFTEST_BYTES)
+	splice_remove(sp, &sp_pair, moved);
+	if (!err && (moved[0] != SELFTEST_BYTES || moved[1] != SELFTEST_BYTES))
 		err = -EPROTO;	/* bytes arrived but not through the verdict */
-out_rm:
-	splice_remove(sp, cookie);
 out:
 	if (b >= 0)
 		close(b);
@@ -308,5 +344,7 @@ out:
 	if (c >= 0)
 		close(c);
 	close(lfd);
+	if (inserted)	/* the sockets left splice_socks as they closed */
+		splice_release(sp, &sp_pair);
 	return err;
 }

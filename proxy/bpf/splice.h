@@ -7,6 +7,7 @@
 #ifndef SOCKHOP_SPLICE_H
 #define SOCKHOP_SPLICE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sockhop.h"
@@ -27,29 +28,43 @@ void splice_close(struct splice *sp);
  */
 int splice_selftest(struct splice *sp);
 
-/**
- * splice_insert() - put a connected pair in the map: @cookie[i] receive
- * the socket cookies. Both start "not ready" (bytes are passed up) until
- * splice_set_ready(). Return: 0 or -errno with nothing left in the maps.
- */
-int splice_insert(struct splice *sp, const int fd[2], uint64_t cookie[2]);
+/* A spliced pair's place in the maps; the connection owns it. */
+struct splice_pair {
+	uint64_t cookie[2];	/* the sockets' cookies (splice_flow keys) */
+	uint32_t slot;		/* pair index: splice_socks slots 2*slot, 2*slot + 1 */
+	bool handed[2];		/* a splice_handed entry was written */
+};
 
-/** splice_set_ready() - both sockets are in: let the verdicts redirect. */
-int splice_set_ready(struct splice *sp, const uint64_t cookie[2]);
+/**
+ * splice_insert() - put a connected pair (@fd[0] the client) in the maps:
+ * its state first, then the sockets. Bytes are passed up to user space
+ * until every one passed is handed over (splice_set_handed()) and the
+ * peer is in. Return: 0, -E2BIG when every slot is taken, or -errno, with
+ * nothing left in the maps.
+ */
+int splice_insert(struct splice *sp, const int fd[2], struct splice_pair *p);
 
 /** splice_set_handed() - user space has written @handed bytes of @idx's. */
-int splice_set_handed(struct splice *sp, const uint64_t cookie[2], int idx, uint64_t handed);
+int splice_set_handed(struct splice *sp, struct splice_pair *p, int idx, uint64_t handed);
 
-/** splice_flow() - the verdict's counters of one socket. */
-int splice_flow(struct splice *sp, uint64_t cookie, struct sh_splice_flow *out);
+/** splice_flow() - the verdict's counters of socket @idx of the pair. */
+int splice_flow(struct splice *sp, const struct splice_pair *p, int idx,
+		struct sh_splice_flow *out);
 
-/** splice_remove() - delete every entry of the pair (sockets stay open). */
-void splice_remove(struct splice *sp, const uint64_t cookie[2]);
+/**
+ * splice_remove() - delete the pair's state, reading the bytes the
+ * verdict redirected for each socket into @moved. The sockets stay open
+ * and in splice_socks until they are closed.
+ */
+void splice_remove(struct splice *sp, struct splice_pair *p, uint64_t moved[2]);
+
+/** splice_release() - both sockets are closed: the slot pair is free. */
+void splice_release(struct splice *sp, const struct splice_pair *p);
 
 /** splice_stats() - the verdict's totals over all CPUs. */
 int splice_stats(struct splice *sp, struct sh_splice_stats *out);
 
-/** splice_entries() - sockets with a splice_ctl entry (two per pair). */
+/** splice_entries() - sockets with a splice_flow entry (two per pair). */
 long splice_entries(struct splice *sp);
 
 #endif /* SOCKHOP_SPLICE_H */

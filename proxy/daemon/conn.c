@@ -81,23 +81,22 @@ void conn_free(struct conn *c, bool reset)
 {
 	struct service *svc = c->svc;
 	struct ev_loop *loop = loop_of(c);
+	bool spliced = c->path == P_SPLICE && c->state == C_OPEN;
 	int i;
 
 	ev_timer_stop(loop, &c->timer);
 	ev_timer_stop(loop, &c->drain);
-	if (c->path == P_SPLICE && c->state == C_OPEN) {
+	if (spliced) {
 		uint64_t moved[2];
 
-		conn_spliced(c, moved);
+		splice_remove(splice_of(c), &c->pair, moved);
 		service_spliced_closed(svc, c->be, moved, c->s[0].hand + c->s[1].hand);
-		splice_remove(splice_of(c), c->cookie);
 	}
 	for (i = 0; i < 2; i++) {
 		struct side *s = &c->s[i];
 
 		ev_io_stop(loop, &s->rio);
 		ev_io_stop(loop, &s->wio);
-		ep_del(s);
 		free(s->pend);
 		if (s->fd < 0)
 			continue;
@@ -106,8 +105,12 @@ void conn_free(struct conn *c, bool reset)
 
 			setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		}
+		/* closing the last reference also leaves the splice epoll and
+		 * splice_socks: no EPOLL_CTL_DEL, no map delete */
 		close(s->fd);
 	}
+	if (spliced)
+		splice_release(splice_of(c), &c->pair);
 	backend_release(c);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -132,7 +135,7 @@ void conn_spliced(const struct conn *c, uint64_t moved[2])
 	for (i = 0; i < 2; i++) {
 		moved[i] = 0;
 		if (c->path == P_SPLICE && c->state == C_OPEN &&
-		    !splice_flow(splice_of(c), c->cookie[i], &f))
+		    !splice_flow(splice_of(c), &c->pair, i, &f))
 			moved[i] = f.bytes;
 	}
 }
@@ -167,9 +170,7 @@ static bool maybe_finish(struct conn *c)
 	return false;
 }
 
-/* A spliced socket's send buffer: SPLICE_SNDBUF with CAP_NET_ADMIN, else
- * as much as net.core.wmem_max allows; failing both, the autotuned one. */
-static void splice_sndbuf(int fd)
+void splice_sndbuf(int fd)
 {
 	int v = SPLICE_SNDBUF;
 
@@ -178,16 +179,19 @@ static void splice_sndbuf(int fd)
 }
 
 /*
- * What this socket's send counters say before any payload was written.
- * Return: true when the socket is still ESTABLISHED (the map takes it).
+ * What this socket was given before the splice: bytes_acked + SIOCOUTQ;
+ * @written false (nothing was ever written to it) spares the ioctl, the
+ * queue being empty. Return: true when the socket is still ESTABLISHED
+ * (the map takes it).
  */
-static bool sent_counter(int fd, uint64_t *base)
+static bool sent_counter(int fd, bool written, uint64_t *base)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 	int outq = 0;
 
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) || ioctl(fd, SIOCOUTQ, &outq))
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
+	    (written && ioctl(fd, SIOCOUTQ, &outq)))
 		return false;
 	*base = ti.tcpi_bytes_acked + (uint64_t)outq;
 	return ti.tcpi_state == TCP_STATE_ESTABLISHED;
@@ -210,7 +214,7 @@ static bool side_drained(struct conn *c, struct side *s)
 		return false;
 	if (c->path != P_SPLICE)
 		return true;
-	if (splice_flow(splice_of(c), c->cookie[s->idx], &f))
+	if (splice_flow(splice_of(c), &c->pair, s->idx, &f))
 		return true;	/* entry gone: nothing more can arrive */
 	/* acked first, queue second: a racing ACK can only make us wait longer */
 	if (getsockopt(o->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) || ioctl(o->fd, SIOCOUTQ, &outq))
@@ -279,7 +283,7 @@ static void check_go(struct conn *c, struct side *s)
 
 	if (c->path != P_SPLICE || s->spliced || s->eof || s->pend_len)
 		return;
-	if (splice_flow(splice_of(c), c->cookie[s->idx], &f) || f.passed != s->hand)
+	if (splice_flow(splice_of(c), &c->pair, s->idx, &f) || f.passed != s->hand)
 		return;	/* passed bytes wait in the socket: EV_READ brings them */
 	/* Every passed byte is across and the peer is ready: the next skb
 	 * is redirected, so only EOF and errors concern us from now on. */
@@ -305,7 +309,7 @@ static int forward(struct conn *c, struct side *s, const char *data, size_t n)
 	if ((size_t)w == n) {
 		s->hand += n;
 		if (c->path == P_SPLICE)
-			splice_set_handed(splice_of(c), c->cookie, s->idx, s->hand);
+			splice_set_handed(splice_of(c), &c->pair, s->idx, s->hand);
 		return 0;
 	}
 	s->pend = malloc(n - (size_t)w);
@@ -334,6 +338,8 @@ static bool on_error(struct conn *c, int err, const char *what)
  * reported the peer's FIN, so "no data" means EOF here.
  * Return: true when @c was freed.
  */
+static bool maybe_promote(struct conn *c, struct side *s);
+
 static bool read_side(struct conn *c, struct side *s, bool hup)
 {
 	ssize_t n;
@@ -348,6 +354,8 @@ static bool read_side(struct conn *c, struct side *s, bool hup)
 		err = forward(c, s, scratch, (size_t)n);
 		if (err)
 			return on_error(c, -err, "write");
+		if (c->path == P_RELAY)
+			return maybe_promote(c, s);
 		check_go(c, s);
 		return false;
 	}
@@ -394,7 +402,7 @@ void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 	s->pend = NULL;
 	ev_io_stop(loop, &o->wio);
 	if (c->path == P_SPLICE)
-		splice_set_handed(splice_of(c), c->cookie, s->idx, s->hand);
+		splice_set_handed(splice_of(c), &c->pair, s->idx, s->hand);
 	if (s->eof) {
 		propagate_eof(c, s);
 		return;
@@ -456,55 +464,146 @@ static void start_relay(struct conn *c)
 		ev_io_start(loop_of(c), &c->s[i].rio);
 }
 
-void start_data(struct conn *c)
+/*
+ * Puts the open pair in the splice maps and hands it to the verdict, at
+ * the start (@promoted false) or from the relay (no byte parked on either
+ * side). A pair the map refuses stays on (or goes to) the relay.
+ * Return: true when @c was freed.
+ */
+static bool start_splice(struct conn *c, bool promoted)
 {
 	struct service *svc = c->svc;
 	int fds[2] = { c->s[0].fd, c->s[1].fd };
-	int i, err;
+	int i, err = 0;
 
-	c->state = C_OPEN;
-	c->last_ev = ev_now(loop_of(c));
-	ev_timer_stop(loop_of(c), &c->timer);
-	ev_timer_set(&c->timer, svc->cfg->idle_timeout_ms / 1000.0, 0);
-	ev_timer_start(loop_of(c), &c->timer);
-
-	if (!svc->splice || (svc->auto_path && !auto_splices(c->s[0].fd))) {
-		service_fallback(svc, svc->relay_cause);
-		start_relay(c);
-		return;
-	}
 	/* A socket the map would refuse (a client that already closed) is
-	 * relayed from the start: an insert that fails after its peer went in
-	 * could lose what the verdict already passed up to that peer. */
-	err = 0;
+	 * relayed: an insert that fails after its peer went in could lose
+	 * what the verdict already passed up to that peer. */
 	for (i = 0; i < 2; i++)
-		if (!sent_counter(c->s[i].fd, &c->s[i].sent_base))
+		if (!sent_counter(c->s[i].fd, promoted, &c->s[i].sent_base))
 			err = -EOPNOTSUPP;
 	if (!err)
-		err = splice_insert(splice_of(c), fds, c->cookie);
-	if (!err && splice_set_ready(splice_of(c), c->cookie)) {
-		/* bytes may wait in the sockets' psock queues: never relay them
-		 * out of order, reset instead */
-		pr_warn("%s: cannot enable the splice of a pair; resetting it\n", svc->cfg->name);
-		conn_reset(c);
-		return;
-	}
+		err = splice_insert(splice_of(c), fds, &c->pair);
 	if (err) {
 		pr_debug("%s: splice refused the pair: %s\n", svc->cfg->name, strerror(-err));
 		service_fallback(svc, FB_MAP_REFUSED);
-		start_relay(c);
-		return;
+		if (!promoted)
+			start_relay(c);
+		return false;
 	}
 	c->path = P_SPLICE;
-	service_count(svc, SVC_SPLICED);
+	service_count(svc, promoted ? SVC_PROMOTED : SVC_SPLICED);
+	/* what user space writes from now on is what the verdict waits for */
 	for (i = 0; i < 2; i++)
-		splice_sndbuf(c->s[i].fd);
+		c->s[i].hand = 0;
+	/* the client's socket has it from the listener (inherited at accept) */
+	splice_sndbuf(c->s[1].fd);
 	/* Read once each side: kicks bytes queued before insertion into the
 	 * verdict, or hands over what it passed up, then moves to the epoll. */
 	for (i = 0; i < 2; i++)
 		ev_io_start(loop_of(c), &c->s[i].rio);
-	if (!read_side(c, &c->s[0], false))
-		read_side(c, &c->s[1], false);
+	return read_side(c, &c->s[0], false) || read_side(c, &c->s[1], false);
+}
+
+/*
+ * Before a relayed pair enters the maps, each receive queue is read to the
+ * end (EAGAIN) and forwarded: a recv() that filled its buffer may have
+ * left part of an skb queued, and once in the map tcp_read_skb() hands the
+ * verdict whole skbs, the bytes already read included (duplicated bytes;
+ * test_proxy_auto's duplex streams found it). skbs that arrive after the
+ * EAGAIN are whole. At most DRAIN_READS reads a side, so a sender that
+ * keeps the queue full only delays the move to a later turn.
+ * Return: 0 drained, 1 not now (bytes parked, EOF, a busy sender), -1 @c
+ * was freed.
+ */
+#define DRAIN_READS	16
+static int drain_for_splice(struct conn *c)
+{
+	int i, k;
+
+	for (i = 0; i < 2; i++) {
+		struct side *s = &c->s[i];
+
+		for (k = 0;; k++) {
+			ssize_t n;
+			int err;
+
+			if (k == DRAIN_READS)
+				return 1;
+			n = recv(s->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+			if (n > 0) {
+				err = forward(c, s, scratch, (size_t)n);
+				if (err) {
+					on_error(c, -err, "write");
+					return -1;
+				}
+				if (s->pend_len)
+					return 1;
+				continue;
+			}
+			if (n == 0)
+				return on_eof(c, s) ? -1 : 1;
+			if (errno == EAGAIN)
+				break;
+			if (errno != EINTR) {
+				on_error(c, errno, "read");
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * data-path auto, after the relay moved bytes of side @s: a connection
+ * that has turned PROMOTE_TURNS times goes to the kernel path, unless its
+ * placement says the relay is as fast (auto_splices(), decided once).
+ * Return: true when @c was freed.
+ */
+static bool maybe_promote(struct conn *c, struct side *s)
+{
+	int drained;
+
+	if (!c->svc->auto_path || c->promote_done)
+		return false;
+	if (s->idx != c->last_from) {
+		c->last_from = s->idx;
+		c->turns++;
+	}
+	if (c->turns < PROMOTE_TURNS)
+		return false;
+	/* parked bytes (a slow peer) or a half-close: ask again next turn */
+	if (c->s[0].pend_len || c->s[1].pend_len || c->s[0].eof || c->s[1].eof)
+		return false;
+	if (!auto_splices(c->s[0].fd)) {
+		c->promote_done = true;
+		return false;
+	}
+	drained = drain_for_splice(c);
+	if (drained)
+		return drained < 0;
+	c->promote_done = true;
+	return start_splice(c, true);
+}
+
+void start_data(struct conn *c)
+{
+	struct service *svc = c->svc;
+
+	c->state = C_OPEN;
+	c->last_ev = ev_now(loop_of(c));
+	c->last_from = 1;	/* the client's first bytes are not a turn */
+	ev_timer_stop(loop_of(c), &c->timer);
+	ev_timer_set(&c->timer, svc->cfg->idle_timeout_ms / 1000.0, 0);
+	ev_timer_start(loop_of(c), &c->timer);
+
+	/* auto starts every connection on the relay (maybe_promote()) */
+	if (!svc->splice || svc->auto_path) {
+		service_fallback(svc, svc->relay_cause);
+		start_relay(c);
+		return;
+	}
+	start_splice(c, false);
 }
 
 void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -526,7 +625,7 @@ void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		for (i = 0; i < 2; i++) {
 			struct sh_splice_flow f;
 
-			if (!splice_flow(splice_of(c), c->cookie[i], &f) && f.last_ns > last_ns)
+			if (!splice_flow(splice_of(c), &c->pair, i, &f) && f.last_ns > last_ns)
 				last_ns = f.last_ns;
 		}
 		if (last_ns && (double)(now_ns - last_ns) / 1e9 < ago)

@@ -24,6 +24,13 @@ void conn_module_fini(struct ev_loop *loop);
 void conn_start(struct service *svc, int fd, const struct sockaddr_storage *peer,
 		socklen_t len);
 
+/**
+ * splice_sndbuf() - the send buffer of a spliced socket (SPLICE_SNDBUF
+ * with CAP_NET_ADMIN, else as much as net.core.wmem_max allows; failing
+ * both, the autotuned one). Set on a listener, accepted sockets inherit it.
+ */
+void splice_sndbuf(int fd);
+
 /** conn_reset() - reset both ends now and free @c. */
 void conn_reset(struct conn *c);
 

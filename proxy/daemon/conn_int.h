@@ -11,6 +11,7 @@
 #include <ev.h>
 
 #include "service.h"
+#include "splice.h"
 
 #define MAX_TRIES	16
 #define DRAIN_POLL_S	0.001	/* how often a splice half-close re-checks the queue */
@@ -26,6 +27,15 @@
  * so the larger gain is left for a later per-service setting.
  */
 #define SPLICE_SNDBUF	(4 * 1024 * 1024)
+/*
+ * data-path auto: a connection starts on the relay, whose set-up costs
+ * least, and is moved to the kernel path once its bytes have changed
+ * direction this many times (4 round trips): a chatty connection, whose
+ * round trips the splice makes faster when the daemon runs on another CPU
+ * than the client. A bulk stream or a one-request connection stays on the
+ * relay, which carries those as fast or faster (tests/bench/RESULTS.md).
+ */
+#define PROMOTE_TURNS	8
 
 struct side {
 	struct conn *c;
@@ -61,7 +71,10 @@ struct conn {
 	unsigned int ntried;
 	uint8_t client_ip[16];	/* what Maglev hashes: the client's address, */
 	uint8_t client_ip_len;	/* 4 or 16 bytes (not the whole sockaddr) */
-	uint64_t cookie[2];
+	struct splice_pair pair;	/* P_SPLICE: its place in the splice maps */
+	unsigned int turns;	/* auto: changes of direction seen by the relay */
+	int last_from;		/* auto: the side the relay read from last */
+	bool promote_done;	/* auto: the move to the kernel path was decided */
 };
 
 static inline struct ev_loop *loop_of(const struct conn *c)

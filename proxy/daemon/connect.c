@@ -123,13 +123,13 @@ void conn_start(struct service *svc, int fd, const struct sockaddr_storage *peer
 		socklen_t len)
 {
 	struct conn *c = calloc(1, sizeof(*c));
-	int i, one = 1;
+	int i;
 
 	if (!c) {
 		close(fd);
 		return;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* TCP_NODELAY and the send buffer come from the listener */
 	c->svc = svc;
 	if (peer->ss_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
 		memcpy(c->client_ip, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);

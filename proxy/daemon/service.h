@@ -23,7 +23,7 @@ enum be_state { BE_UP, BE_DOWN };
 /* Why a connection was relayed instead of spliced; counted per service. */
 enum fallback_cause {
 	FB_CONFIGURED,		/* data-path: relay */
-	FB_AUTO,		/* data-path: auto chose relay (proxy/README.md) */
+	FB_AUTO,		/* data-path: auto started it on the relay (proxy/README.md) */
 	FB_NO_BPF,		/* the splice program could not be loaded */
 	FB_SELFTEST,		/* the kernel failed the start-up self-test */
 	FB_MAP_REFUSED,		/* splice_socks refused a socket */
@@ -62,6 +62,7 @@ struct listener {
 struct service_stats {
 	uint64_t accepted, accept_paused, rejected_limit, no_backend, connect_fail, retries;
 	uint64_t conns_splice, conns_relay;
+	uint64_t conns_promoted;	/* of conns_splice: moved there from the relay */
 	uint64_t bytes_splice, bytes_relay;	/* of closed connections */
 	uint64_t fallback[FB_NR];
 	uint64_t idle_closed, resets, drained;
@@ -163,6 +164,7 @@ const char *service_path_name(const struct service *svc);
 enum service_event {
 	SVC_RELAYED,		/* a connection went to the relay */
 	SVC_SPLICED,		/* a connection went to the kernel path */
+	SVC_PROMOTED,		/* auto moved a relayed connection to the kernel path */
 	SVC_IDLE_CLOSED,	/* closed by the idle timeout */
 	SVC_NO_BACKEND,		/* reset: no usable backend */
 };

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# data-path auto chooses per connection from where the daemon and the client
-# run: a daemon pinned to one CPU (taskset -c 1, as launched) splices the
-# clients that run on another CPU and relays those on its own; re-pinned
-# while running (taskset -p) it follows; unpinned it splices every one.
-# Counted per path and cause; every byte checked.
+# data-path auto measures each connection: it starts on the relay and moves
+# to the kernel path, live, once its bytes have changed direction 8 times
+# (a chatty connection), unless the daemon may run on one CPU only and the
+# client's packets arrive on it (there the relay is as fast). A one-way bulk
+# stream stays relayed. Checked with a daemon launched under taskset -c 1,
+# re-pinned while running (taskset -p), and unpinned; counted per path (the
+# promoted ones too) and in the verdict's own counters; every byte checked.
 . "$(dirname "$0")/lib.sh"
 [ "$(nproc)" -ge 2 ] || fail "needs 2 CPUs"
 
 cat >"$TMP/proxy.yaml" <<CFG
 services:
-  - name: au
-    listen: 127.0.0.1:8080
-    backends: [127.0.0.1:9001]
+  - {name: chat, listen: 127.0.0.1:8080, backends: [127.0.0.1:9002]}
+  - {name: bulk, listen: 127.0.0.1:8081, backends: [127.0.0.1:9003]}
+  - {name: mix, listen: 127.0.0.1:8082, backends: [127.0.0.1:9004]}
 CFG
-backend 1 9001
+ip netns exec "$NS" "$SHTRAFFIC" epoll-server 9002 --bind 127.0.0.1 --size 64 >/dev/null 2>&1 &
+BG_PIDS+=($!)
+wait_port 9002
+ip netns exec "$NS" python3 "$ROOT/tests/tools/chat.py" server 9004 >/dev/null 2>&1 &
+BG_PIDS+=($!)
+wait_port 9004
 # pinned_proxy CPU: sockhopd launched the way a dedicated-core deployment
 # launches it, under taskset
 pinned_proxy() {
@@ -23,34 +30,68 @@ pinned_proxy() {
 	ready() { grep -q 'ready:' "$TMP/daemon.log"; }
 	wait_until 10 ready || fail "sockhopd under taskset did not start: $(cat "$TMP/daemon.log")"
 }
-# batch CPU: 20 verified connections from a client on CPU; prints "spliced relayed"
-batch() {
-	local sp0 rl0
-	sp0=$(svc au conns_splice) rl0=$(svc au conns_relay)
-	LOAD=$(ip netns exec "$NS" taskset -c "$1" "$SHLOAD" client 127.0.0.1 8080 --conns 20 \
-		--parallel 2 --up 65536 --down 65536 2>"$TMP/load.err")
-	[ "$(load_field ok)" = 20 ] && [ "$(load_field bad)" = 0 ] || bad "client on CPU $1: $LOAD"
-	echo "$(( $(svc au conns_splice) - sp0 )) $(( $(svc au conns_relay) - rl0 ))"
+# chat CPU: 3 connections of 50 checked 64 B round trips from a client on
+# CPU; prints "promoted relayed redirected_bytes" (deltas)
+chat() {
+	local p0 r0 b0 k out
+	p0=$(svc chat conns_promoted) r0=$(svc chat conns_relay) b0=$(kstat bytes_redirected)
+	for k in 1 2 3; do
+		out=$(ip netns exec "$NS" taskset -c "$1" "$SHTRAFFIC" rr-client 127.0.0.1 8080 --size 64 \
+			--count 50 2>&1) || bad "round trips from CPU $1: $out"
+	done
+	echo "$(( $(svc chat conns_promoted) - p0 )) $(( $(svc chat conns_relay) - r0 ))" \
+		"$(( $(kstat bytes_redirected) - b0 ))"
+}
+# bulk CPU: one checked 8 MiB one-way stream from CPU; prints "promoted relayed"
+bulk() {
+	local p0 r0 out
+	p0=$(svc bulk conns_promoted) r0=$(svc bulk conns_relay)
+	ip netns exec "$NS" "$SHTRAFFIC" server 9003 --bind 127.0.0.1 --bytes 0 --peer-seed 7 \
+		--peer-bytes $((8 << 20)) >"$TMP/bulk.srv" 2>&1 &
+	local srv=$!
+	wait_port 9003
+	out=$(ip netns exec "$NS" taskset -c "$1" "$SHTRAFFIC" client 127.0.0.1 8081 --bytes $((8 << 20)) \
+		--seed 7 2>&1) || bad "bulk from CPU $1: $out"
+	wait $srv || bad "bulk server: $(cat "$TMP/bulk.srv")"
+	echo "$(( $(svc bulk conns_promoted) - p0 )) $(( $(svc bulk conns_relay) - r0 ))"
 }
 
 pinned_proxy 1
-[ "$(svc au data_path)" = auto ] || bad "data path shown as $(svc au data_path)"
-read -r sp rl <<<"$(batch 0)"
-[ "$sp" = 20 ] && [ "$rl" = 0 ] || bad "daemon on CPU 1, client on CPU 0: $sp spliced, $rl relayed"
-read -r sp2 rl2 <<<"$(batch 1)"
-[ "$sp2" = 0 ] && [ "$rl2" = 20 ] || bad "daemon on CPU 1, client on CPU 1: $sp2 spliced, $rl2 relayed"
-[ "$(svc au fallback.auto)" = 20 ] || bad "relayed by auto counted $(svc au fallback.auto)"
-result "daemon launched with taskset -c 1: a client on CPU 0 spliced $sp of 20, a client on CPU 1 relayed $rl2 of 20 (counted auto), every byte checked"
+[ "$(svc chat data_path)" = auto ] || bad "data path shown as $(svc chat data_path)"
+read -r pr rl by <<<"$(chat 0)"
+[ "$pr" = 3 ] && [ "$rl" = 3 ] && [ "$by" -gt 0 ] ||
+	bad "daemon on CPU 1, chatty client on CPU 0: $pr of 3 promoted ($rl started relayed), $by bytes redirected"
+[ "$(svc chat conns_splice)" = 3 ] || bad "promoted connections counted spliced: $(svc chat conns_splice)"
+read -r pr2 rl2 by2 <<<"$(chat 1)"
+[ "$pr2" = 0 ] && [ "$rl2" = 3 ] && [ "$by2" = 0 ] ||
+	bad "daemon on CPU 1, chatty client on CPU 1: $pr2 promoted, $rl2 relayed, $by2 bytes redirected"
+read -r bp brl <<<"$(bulk 0)"
+[ "$bp" = 0 ] && [ "$brl" = 1 ] || bad "one-way bulk from CPU 0: $bp promoted, $brl relayed"
+[ "$(svc chat fallback.auto)" = 6 ] || bad "started on the relay by auto counted $(svc chat fallback.auto), expected 6"
+result "daemon launched with taskset -c 1: chatty clients on CPU 0 moved to the kernel path $pr of 3 ($by bytes redirected), on CPU 1 stayed relayed $rl2 of 3; a one-way 8 MiB stream stayed relayed; every byte checked"
 
 taskset -p -c 0 "$DAEMON_PID" >/dev/null || bad "taskset -p"
-read -r sp rl <<<"$(batch 0)"
-read -r sp2 rl2 <<<"$(batch 1)"
-[ "$sp" = 0 ] && [ "$rl" = 20 ] && [ "$sp2" = 20 ] && [ "$rl2" = 0 ] ||
-	bad "re-pinned to CPU 0: client on 0 $sp/$rl, client on 1 $sp2/$rl2 (spliced/relayed)"
+read -r pr rl by <<<"$(chat 0)"
+read -r pr2 rl2 by2 <<<"$(chat 1)"
+[ "$pr" = 0 ] && [ "$pr2" = 3 ] && [ "$by2" -gt 0 ] ||
+	bad "re-pinned to CPU 0: client on 0 promoted $pr, client on 1 promoted $pr2 ($by2 bytes redirected)"
 taskset -p -c 0,1 "$DAEMON_PID" >/dev/null || bad "taskset -p"
-read -r sp3 rl3 <<<"$(batch 0)"
-read -r sp4 rl4 <<<"$(batch 1)"
-[ "$sp3" = 20 ] && [ "$sp4" = 20 ] || bad "unpinned: client on 0 spliced $sp3, client on 1 spliced $sp4"
-result "re-pinned while running to CPU 0: the client on CPU 0 relayed $rl, on CPU 1 spliced $sp2; unpinned: $sp3 and $sp4 of 20 spliced"
+read -r pr3 rl3 by3 <<<"$(chat 0)"
+read -r pr4 rl4 by4 <<<"$(chat 1)"
+[ "$pr3" = 3 ] && [ "$pr4" = 3 ] || bad "unpinned: client on 0 promoted $pr3, client on 1 promoted $pr4"
+result "re-pinned while running to CPU 0: the chatty client on CPU 0 stayed relayed, on CPU 1 moved $pr2 of 3; unpinned: $pr3 and $pr4 of 3 moved"
+
+# Conversations of random-sized messages (up to 200 KB, echoed as they
+# arrive) turn at every chunk: they move to the kernel path in the middle of
+# a message, with bytes queued on both sides, and every byte arrives in order.
+p0=$(svc mix conns_promoted) b0=$(kstat bytes_redirected)
+out=$(ip netns exec "$NS" python3 "$ROOT/tests/tools/chat.py" client 127.0.0.1 8082 --conns 30 --parallel 6 \
+	--exchanges 20 --max 200000 2>&1) || bad "conversations: $out"
+moved=$(( $(svc mix conns_promoted) - p0 ))
+[ "$moved" -ge 25 ] || bad "only $moved of 30 conversations moved to the kernel path"
+redirected=$(( $(kstat bytes_redirected) - b0 ))
+[ "$redirected" -gt 0 ] || bad "the verdict redirected no byte of the conversations"
+wait_until 5 kstat_is entries 0 || bad "splice map entries left: $(kstat entries)"
+result "30 conversations of 20 random messages (up to 200 KB, echoed as they arrive): $moved moved to the kernel path mid-message ($redirected bytes redirected by the verdict), every byte in order ($out), no map entry left"
 stop_daemon
 finish
