@@ -27,7 +27,7 @@ PKGS_BUILD := make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev \
               libev-dev libyaml-dev bpftool iproute2
 PKGS_TEST  := $(PKGS_BUILD) libcmocka-dev procps jq bc util-linux python3 man-db groff-base valgrind
 PKGS_BENCH := $(PKGS_BUILD) util-linux jq haproxy nginx-light libnginx-mod-stream python3 \
-              iperf3 sockperf
+              iperf3 sockperf wrk
 
 ifeq ($(V),1)
 Q :=
