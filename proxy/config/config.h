@@ -106,6 +106,12 @@ struct cfg_service {
 	struct cfg_addr *vips;		/* virtual addresses (connect-time LB) */
 	size_t nr_vips;
 	uint8_t vip_protos;		/* CFG_VIP_TCP | CFG_VIP_UDP */
+	/* local-clients: connect: the listen addresses are virtual addresses
+	 * too (appended to vips, after the written ones), so a client in a
+	 * scope balancing this service gets a backend in connect() and skips
+	 * the proxy; every other client reaches the listener */
+	bool local_connect;
+	size_t nr_written_vips;		/* vips[0..] as written under 'virtual' */
 };
 
 #define CFG_VIP_TCP		(1u << 0)

@@ -37,6 +37,68 @@ const char *cfg_path_name(enum cfg_data_path pth)
 	return (size_t)pth < sizeof(path_names) / sizeof(path_names[0]) ? path_names[pth] : "?";
 }
 
+static const char *const local_names[] = { "proxy", "connect" };
+
+/*
+ * local-clients: connect: appends the listen addresses to the virtual ones
+ * (connect-time balancing is TCP here: the proxy is). A wildcard listen
+ * address is no address a client connects to, so it cannot be one.
+ */
+static int local_clients_vips(struct parser *p, yaml_node_t *n, const char *path,
+			      struct cfg_service *sv)
+{
+	static const uint8_t any[16], v4any[16] = { [10] = 0xff, [11] = 0xff };
+	yaml_node_t *v = lookup(p, n, "local-clients");
+	struct cfg_addr *all;
+	char field[256];
+	uint8_t ip[16];
+	uint16_t port;
+	size_t i;
+
+	snprintf(field, sizeof(field), "%s.local-clients", path);
+	if (!sv->nr_listen) {
+		report(p, v, field, "'connect' gives local clients the backends of the listen "
+		       "addresses, and this service has none");
+		return -EINVAL;
+	}
+	if (!(sv->vip_protos & CFG_VIP_TCP)) {
+		report(p, v, field, "'connect' balances TCP connects, and virtual-protocol is udp");
+		return -EINVAL;
+	}
+	if (sv->nr_vips + sv->nr_listen > CFG_MAX_VIPS) {
+		report(p, v, field, "the %zu listen and %zu virtual addresses are more than %d "
+		       "virtual addresses", sv->nr_listen, sv->nr_vips, CFG_MAX_VIPS);
+		return -EINVAL;
+	}
+	for (i = 0; i < sv->nr_listen; i++) {
+		yaml_node_t at = at_addr(&sv->listen[i]);
+		size_t b;
+
+		snprintf(field, sizeof(field), "%s.listen", path);
+		addr_ip6(&sv->listen[i].sa, ip, &port);
+		if (!memcmp(ip, any, 16) || !memcmp(ip, v4any, 16)) {
+			report(p, &at, field, "local-clients: connect needs the address clients "
+			       "connect to, not the wildcard %s", sv->listen[i].text);
+			return -EINVAL;
+		}
+		/* connect4 gives an IPv4 socket an IPv4 backend, connect6 an IPv6 one */
+		for (b = 0; b < sv->nr_backends; b++)
+			if (sv->backends[b].addr.sa.ss_family != sv->listen[i].sa.ss_family) {
+				report(p, &at, field, "local-clients: connect gives a client of %s a "
+				       "backend of its family, and backend %s is not (one family "
+				       "per service)", sv->listen[i].text, sv->backends[b].addr.text);
+				return -EINVAL;
+			}
+	}
+	all = realloc(sv->vips, (sv->nr_vips + sv->nr_listen) * sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	memcpy(all + sv->nr_vips, sv->listen, sv->nr_listen * sizeof(*all));
+	sv->vips = all;
+	sv->nr_vips += sv->nr_listen;
+	return 0;
+}
+
 /* Would a connection to backend @be reach listener @l of this very host:
  * the same address and port, or a loopback address and a wildcard
  * listener on that port? */
@@ -213,7 +275,8 @@ static int parse_service(struct parser *p, yaml_node_t *n, const char *path, str
 {
 	static const char *const keys[] = { "name", "listen", "virtual", "virtual-protocol",
 					    "backlog", "backends", "algorithm", "data-path",
-					    "health-check", "timeouts", "limits", NULL };
+					    "local-clients", "health-check", "timeouts", "limits",
+					    NULL };
 	static const char *const hc_keys[] = { "interval", "timeout", "rise", "fall", NULL };
 	static const char *const to_keys[] = { "connect", "idle", "drain", NULL };
 	static const char *const lim_keys[] = { "connections", "per-backend", "attempts", NULL };
@@ -249,6 +312,7 @@ static int parse_service(struct parser *p, yaml_node_t *n, const char *path, str
 	if (e == -ENOMEM)
 		return e;
 	bad |= e;
+	sv->nr_written_vips = sv->nr_vips;
 	if (!lookup(p, n, "listen") && !lookup(p, n, "virtual")) {
 		report(p, n, path, "missing required key 'listen' (a proxy address) or 'virtual' "
 		       "(a connect-time virtual address)");
@@ -298,6 +362,11 @@ static int parse_service(struct parser *p, yaml_node_t *n, const char *path, str
 	e = (int)sv->path;
 	bad |= parse_named(p, n, "data-path", path, path_names, 3, &e);
 	sv->path = (enum cfg_data_path)e;
+	e = 0;
+	bad |= parse_named(p, n, "local-clients", path, local_names, 2, &e);
+	sv->local_connect = e == 1;
+	if (sv->local_connect && !bad)
+		bad |= local_clients_vips(p, n, path, sv);
 
 	bad |= sub_map(p, n, "health-check", path, hc_keys, &sub, field, sizeof(field));
 	if (sub) {
@@ -411,7 +480,8 @@ static int validate_services(struct parser *p, struct cfg *cfg, yaml_node_t *lis
 
 			if (!(a->vip_protos & CFG_VIP_TCP))
 				break;
-			for (k = 0; k < a->nr_vips; k++)
+			/* local-clients: connect means exactly that pair */
+			for (k = 0; k < (b == a ? a->nr_written_vips : a->nr_vips); k++)
 				for (l = 0; l < b->nr_listen; l++)
 					if (same_endpoint(&a->vips[k], &b->listen[l])) {
 						yaml_node_t at = at_addr(&a->vips[k]);

@@ -177,7 +177,10 @@ static void service_report(const struct services *ss, const struct service *svc,
 	emit_array(e, "virtual", NULL);
 	for (j = 0; j < svc->cfg->nr_vips; j++)
 		emit_str(e, NULL, " %s", svc->cfg->vips[j].text);
+	if (vip && svc->cfg->local_connect)
+		emit_text(e, " (local-clients: connect, scoped clients skip the proxy)");
 	emit_end(e, IF(vip, "\n"));
+	emit_str(e, "local_clients", NULL, svc->cfg->local_connect ? "connect" : "proxy");
 	emit_object(e, "vip", NULL);
 	emit_str(e, "protocols", NULL, vip_proto_name(svc->cfg));
 	emit_u64(e, "balanced", IF(vip, "  connect-time: balanced %llu"), v->st.balanced);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # make bench, proxy part: direct loopback, sockhop's connect-time balancing
-# (vip: the load runs in a scope and connects to virtual addresses), the
+# (vip: the load runs in a scope and connects to virtual addresses; local:
+# the same load connects to a proxy's listen addresses, which
+# local-clients: connect makes virtual for the scope), the
 # sockhop proxy with each data path (auto, splice, relay), HAProxy (tcp mode)
 # and nginx (stream), each proxy one thread, measured with third-party tools
 # (sockperf, iperf3, wrk) and the project's own (shtraffic, shload).
@@ -30,14 +32,14 @@ RR_COUNT=${RR_COUNT:-2000}
 CONNS=${CONNS:-2000}
 IDLE=${IDLE:-9950}
 LAUNCHES=${LAUNCHES:-"one dedicated free"}
-CONFS=${CONFS:-"direct vip auto splice relay haproxy nginx"}
+CONFS=${CONFS:-"direct vip local auto splice relay haproxy nginx"}
 ulimit -n "$(ulimit -Hn)"
 for tool in iperf3 sockperf wrk haproxy nginx jq; do
 	command -v $tool >/dev/null || fail "$tool is missing (make deps-bench)"
 done
 BENCH_CG=$TEST_CG/bench
 mkdir -p "$BENCH_CG" "$TEST_CG/plain"
-declare -A BASE=([direct]=9100 [auto]=8000 [splice]=8100 [relay]=8200 [haproxy]=8300 [nginx]=8400)
+declare -A BASE=([direct]=9100 [local]=8500 [auto]=8000 [splice]=8100 [relay]=8200 [haproxy]=8300 [nginx]=8400)
 # Test ports (backend 910N; a proxy listens on BASE + N):
 NTEST=8	# 1 bulk, 2 echo 64 B, 4 connection rate, 5 idle, 6 sockperf, 7 iperf3, 8 HTTP
 
@@ -68,6 +70,10 @@ wait_port 9102; wait_port 9105; wait_port 9106; wait_port 9108
 	for i in $(seq $NTEST); do
 		printf '  - {name: vip-%d, virtual: "10.96.1.%d:80", backends: [127.0.0.1:%d]}\n' $i $i $((9100 + i))
 	done
+	for i in $(seq $NTEST); do
+		printf '  - {name: local-%d, listen: 127.0.0.1:%d, local-clients: connect, backends: [127.0.0.1:%d]}\n' \
+			$i $((BASE[local] + i)) $((9100 + i))
+	done
 	for p in auto splice relay; do
 		for i in $(seq $NTEST); do
 			printf '  - {name: %s-%d, listen: 127.0.0.1:%d, data-path: %s, limits: {connections: 30000}, backends: [127.0.0.1:%d]}\n' \
@@ -76,7 +82,7 @@ wait_port 9102; wait_port 9105; wait_port 9106; wait_port 9108
 	done
 	printf 'scopes:\n  - name: bench\n    cgroup: %s\n    rules:\n' "$BENCH_CG"
 	for i in $(seq $NTEST); do
-		printf '      - {action: balance, service: vip-%d}\n' $i
+		printf '      - {action: balance, service: vip-%d}\n      - {action: balance, service: local-%d}\n' $i $i
 	done
 } >"$TMP/sockhop.yaml"
 {
@@ -128,11 +134,11 @@ stop_proxies() {
 }
 
 busy_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
-# load CONF CMD...: the load on CPU 0, in the balanced scope for vip and in
-# a plain cgroup otherwise (the same start-up cost for all)
+# load CONF CMD...: the load on CPU 0, in the balanced scope for vip and
+# local and in a plain cgroup otherwise (the same start-up cost for all)
 load() {
 	local c=$1; shift
-	run_in "$([ "$c" = vip ] && echo "$BENCH_CG" || echo "$TEST_CG/plain")" "$NS" taskset -c 0 "$@"
+	run_in "$([[ $c = vip || $c = local ]] && echo "$BENCH_CG" || echo "$TEST_CG/plain")" "$NS" taskset -c 0 "$@"
 }
 # target CONF N: the address and port a client of test port N connects to
 target() { [ "$1" = vip ] && echo "10.96.1.$2 80" || echo "127.0.0.1 $((BASE[$1] + $2))"; }
@@ -218,8 +224,11 @@ for launch in $LAUNCHES; do
 		PATH_OF[$launch.$c]="spliced $s, relayed $r, moved $m"
 	done
 	! has splice || [ "$(kstat bytes_redirected)" -gt 0 ] || fail "$launch: the splice runs did not go through the kernel path"
-	! has vip || [ "$("$SOCKHOP" --control "$CTL" services -j | jq -r '.services[] | select(.name == "vip-4") | .vip.balanced')" -ge "$CONNS" ] ||
-		fail "$launch: the vip runs were not balanced at connect()"
+	for c in vip local; do
+		! has $c || [ "$("$SOCKHOP" --control "$CTL" services -j | jq -r --arg s $c-4 '.services[] | select(.name == $s) | .vip.balanced')" -ge "$CONNS" ] ||
+			fail "$launch: the $c runs were not balanced at connect()"
+	done
+	! has local || [ "$(svc local-4 accepted)" = 0 ] || fail "$launch: local clients went through the proxy"
 	[ "$launch" = "${LAUNCHES##* }" ] || stop_proxies
 done
 

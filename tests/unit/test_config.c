@@ -309,6 +309,17 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:5:24: services[1]: virtual address 127.0.0.1:80 is the listen address of service 'w' (line 3): connect-time balancing would take its connections from scoped clients" },
 	{ "virtual address is a v4-mapped listener", "services:\n  - name: w\n    listen: \"[::ffff:10.1.1.1]:80\"\n    backends: [\"[::1]:1\"]\n  - {name: v, virtual: 10.1.1.1:80, backends: [10.0.1.2:80]}\n",
 	  "t.yaml:5:24: services[1]: virtual address 10.1.1.1:80 is the listen address of service 'w' (line 3): connect-time balancing would take its connections from scoped clients" },
+	/* local-clients */
+	{ "local-clients unknown", SVC "    local-clients: direct\n    backends: [127.0.0.1:1]\n",
+	  "t.yaml:4:20: services[0].local-clients: unknown local-clients 'direct' (expected one of: proxy, connect)" },
+	{ "local-clients without listen", "services:\n  - {name: v, virtual: 10.1.1.1:80, local-clients: connect, backends: [127.0.0.1:2]}\n",
+	  "t.yaml:2:52: services[0].local-clients: 'connect' gives local clients the backends of the listen addresses, and this service has none" },
+	{ "local-clients on a wildcard", "services:\n  - {name: v, listen: 0.0.0.0:80, local-clients: connect, backends: [127.0.0.1:2]}\n",
+	  "t.yaml:2:23: services[0].listen: local-clients: connect needs the address clients connect to, not the wildcard 0.0.0.0:80" },
+	{ "local-clients across families", "services:\n  - {name: v, listen: \"[::1]:80\", local-clients: connect, backends: [127.0.0.1:2]}\n",
+	  "t.yaml:2:23: services[0].listen: local-clients: connect gives a client of [::1]:80 a backend of its family, and backend 127.0.0.1:2 is not (one family per service)" },
+	{ "local-clients with udp", SVC "    virtual-protocol: udp\n    local-clients: connect\n    backends: [127.0.0.1:1]\n",
+	  "t.yaml:5:20: services[0].local-clients: 'connect' balances TCP connects, and virtual-protocol is udp" },
 	/* what the first pass over the events refuses */
 	{ "nesting 65 deep", "scopes: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
 	  "t.yaml:1:72: nesting deeper than 64 levels (the config needs a handful)" },
@@ -403,6 +414,23 @@ static void test_service_model(void **s)
 	assert_int_equal(sv->backlog, CFG_DEF_BACKLOG);
 	assert_int_equal(sv->idle_timeout_ms, CFG_DEF_IDLE_MS);
 	assert_int_equal(sv->connect_attempts, CFG_DEF_ATTEMPTS);
+	assert_false(sv->local_connect);
+	cfg_free(cfg);
+
+	/* local-clients: connect: the listen addresses become virtual ones,
+	 * after the written ones */
+	cfg = parse_ok("services:\n"
+		       "  - name: a\n"
+		       "    listen: [127.0.0.1:1, 127.0.0.2:1]\n"
+		       "    virtual: 10.96.0.9:80\n"
+		       "    local-clients: connect\n"
+		       "    backends: [127.0.0.1:2]\n");
+	sv = &cfg->services[0];
+	assert_true(sv->local_connect);
+	assert_int_equal(sv->nr_written_vips, 1);
+	assert_int_equal(sv->nr_vips, 3);
+	assert_string_equal(sv->vips[1].text, "127.0.0.1:1");
+	assert_string_equal(sv->vips[2].text, "127.0.0.2:1");
 	cfg_free(cfg);
 
 	/* a balance rule becomes one rule per virtual address and protocol,
