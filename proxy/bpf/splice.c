@@ -175,6 +175,7 @@ int splice_insert(struct splice *sp, const int fd[2], struct splice_pair *p)
 	}
 	return 0;
 fail_socks:
+	p->partial = i > 0;
 	while (i-- > 0) {
 		key = 2 * p->slot + (uint32_t)i;
 		bpf_map_delete_elem(sp->socks_fd, &key);

@@ -33,6 +33,7 @@ struct splice_pair {
 	uint64_t cookie[2];	/* the sockets' cookies (splice_flow keys) */
 	uint32_t slot;		/* pair index: splice_socks slots 2*slot, 2*slot + 1 */
 	bool handed[2];		/* a splice_handed entry was written */
+	bool partial;		/* splice_insert() failed after the client socket was in */
 };
 
 /**
@@ -40,7 +41,9 @@ struct splice_pair {
  * its state first, then the sockets. Bytes are passed up to user space
  * until every one passed is handed over (splice_set_handed()) and the
  * peer is in. Return: 0, -E2BIG when every slot is taken, or -errno, with
- * nothing left in the maps.
+ * nothing left in the maps; then @p->partial says the client socket had
+ * been in the map: bytes its verdict passed up may be lost with its psock,
+ * so the connection must be reset, not relayed.
  */
 int splice_insert(struct splice *sp, const int fd[2], struct splice_pair *p);
 

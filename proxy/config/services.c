@@ -61,8 +61,9 @@ static int local_clients_vips(struct parser *p, yaml_node_t *n, const char *path
 		       "addresses, and this service has none");
 		return -EINVAL;
 	}
-	if (!(sv->vip_protos & CFG_VIP_TCP)) {
-		report(p, v, field, "'connect' balances TCP connects, and virtual-protocol is udp");
+	if (sv->vip_protos != CFG_VIP_TCP) {
+		report(p, v, field, "'connect' balances TCP connects to the listen addresses; "
+		       "virtual-protocol must be tcp (the default)");
 		return -EINVAL;
 	}
 	if (sv->nr_vips + sv->nr_listen > CFG_MAX_VIPS) {

@@ -87,6 +87,7 @@ void conn_free(struct conn *c, bool reset)
 
 	ev_timer_stop(loop, &c->timer);
 	ev_timer_stop(loop, &c->drain);
+	ev_timer_stop(loop, &c->handoff);
 	if (spliced) {
 		uint64_t moved[2];
 
@@ -276,7 +277,13 @@ static bool on_eof(struct conn *c, struct side *s)
 	return propagate_eof(c, s);
 }
 
-/* Splice hand-off: has the verdict taken over side @s? */
+/*
+ * Splice hand-off: has the verdict taken over side @s? passed == handed
+ * alone is not enough: a verdict that read the old handed may be about to
+ * pass one more skb up. So unless "go" is already set, the answer waits
+ * for a second look HANDOFF_LOOK_S later, by when any such verdict run is
+ * long over (its passed count then differs, and EV_READ brings the skb).
+ */
 static void check_go(struct conn *c, struct side *s)
 {
 	struct sh_splice_flow f;
@@ -284,8 +291,16 @@ static void check_go(struct conn *c, struct side *s)
 
 	if (c->path != P_SPLICE || s->spliced || s->eof || s->pend_len)
 		return;
-	if (splice_flow(splice_of(c), &c->pair, s->idx, &f) || f.passed != s->hand)
+	if (splice_flow(splice_of(c), &c->pair, s->idx, &f) || f.passed != s->hand) {
+		s->go_look = 0;
 		return;	/* passed bytes wait in the socket: EV_READ brings them */
+	}
+	if (!f.go && s->go_look != 2) {
+		s->go_look = 1;
+		if (!ev_is_active(&c->handoff))
+			ev_timer_start(loop_of(c), &c->handoff);
+		return;
+	}
 	/* Every passed byte is across and the peer is ready: the next skb
 	 * is redirected, so only EOF and errors concern us from now on. */
 	if (epoll_ctl(splice_ep, EPOLL_CTL_ADD, s->fd, &ev))
@@ -293,6 +308,25 @@ static void check_go(struct conn *c, struct side *s)
 	ev_io_stop(loop_of(c), &s->rio);
 	s->in_ep = true;
 	s->spliced = true;
+}
+
+void on_handoff_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c = w->data;
+	int i;
+
+	(void)loop;
+	(void)revents;
+	for (i = 0; i < 2; i++) {
+		struct side *s = &c->s[i];
+
+		if (s->go_look != 1)
+			continue;
+		s->go_look = 2;
+		check_go(c, s);
+		if (!s->spliced)
+			s->go_look = 0;
+	}
 }
 
 /* Writes bytes of side @s to the other side; parks what does not fit. */
@@ -485,6 +519,12 @@ static bool start_splice(struct conn *c, bool promoted)
 			err = -EOPNOTSUPP;
 	if (!err)
 		err = splice_insert(splice_of(c), fds, &c->pair);
+	if (err && c->pair.partial) {
+		pr_warn("%s: the splice map took one socket of a pair and refused the other (%s); "
+			"resetting it\n", svc->cfg->name, strerror(-err));
+		conn_reset(c);
+		return true;
+	}
 	if (err) {
 		pr_debug("%s: splice refused the pair: %s\n", svc->cfg->name, strerror(-err));
 		service_fallback(svc, FB_MAP_REFUSED);

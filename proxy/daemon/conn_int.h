@@ -15,6 +15,7 @@
 
 #define MAX_TRIES	16
 #define DRAIN_POLL_S	0.001	/* how often a splice half-close re-checks the queue */
+#define HANDOFF_LOOK_S	0.001	/* the splice hand-off's second look (check_go()) */
 #define TCP_STATE_ESTABLISHED	1	/* tcpi_state value (include/net/tcp_states.h) */
 /*
  * Send buffer of a spliced socket. The verdict queues each skb to the
@@ -56,6 +57,7 @@ struct side {
 	bool shut;		/* SHUT_WR sent to this side */
 	bool spliced;		/* the verdict redirects this side's bytes */
 	bool in_ep;		/* registered in the splice epoll */
+	int go_look;		/* check_go(): 1 waiting for the second look, 2 taking it */
 	char *pend;		/* bytes of this side not yet written to the other */
 	size_t pend_len, pend_off;
 	uint64_t hand;		/* bytes of this side written by user space */
@@ -74,6 +76,7 @@ struct conn {
 	struct side s[2];
 	ev_timer timer;		/* connect timeout, then idle timeout */
 	ev_timer drain;		/* splice half-close: waiting for the queue */
+	ev_timer handoff;	/* the splice hand-off's second look */
 	ev_tstamp drain_start;
 	ev_tstamp last_ev;	/* last byte user space moved */
 	int tried[MAX_TRIES];
@@ -99,6 +102,7 @@ void start_data(struct conn *c);
 void on_readable(struct ev_loop *loop, ev_io *w, int revents);
 void on_writable(struct ev_loop *loop, ev_io *w, int revents);
 void on_drain_timer(struct ev_loop *loop, ev_timer *w, int revents);
+void on_handoff_timer(struct ev_loop *loop, ev_timer *w, int revents);
 /** on_timer() - the connect timeout, then the idle timeout. */
 void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
 

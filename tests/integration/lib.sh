@@ -30,12 +30,16 @@ info() { echo "--- $*"; }
 # cases after it cannot do without (a daemon that did not start).
 ERRORS=0
 ERRORS_SEEN=0
-bad() { echo "FAIL: $*" >&2; ERRORS=$((ERRORS + 1)); }
+# Failures are kept in a file as well, so that a check inside $(...) (a
+# subshell) still counts.
+bad() { echo "FAIL: $*" >&2; echo "$*" >>"$TMP/bad.log"; ERRORS=$(bad_count); }
+bad_count() { if [ -f "$TMP/bad.log" ]; then wc -l <"$TMP/bad.log"; else echo 0; fi; }
 result() {
+	ERRORS=$(bad_count)
 	if [ "$ERRORS" = "$ERRORS_SEEN" ]; then echo "RESULT $*"; else echo "CASE FAILED: $*"; fi
 	ERRORS_SEEN=$ERRORS
 }
-finish() { [ "$ERRORS" = 0 ] || fail "$ERRORS check(s) failed"; }
+finish() { ERRORS=$(bad_count); [ "$ERRORS" = 0 ] || fail "$ERRORS check(s) failed"; }
 
 if [ "$(id -u)" != 0 ]; then
 	echo "needs root (BPF, cgroups, netns)"

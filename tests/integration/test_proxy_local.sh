@@ -2,7 +2,7 @@
 # local-clients: connect: a client in a scope that balances the service
 # connects to the proxy's listen address and gets a backend inside connect()
 # (the proxy never sees it: its accepted count stays, the connect hook's
-# balanced count grows, the backend sees the client's own port); a client
+# balanced count grows, getpeername() still names the listen address); a client
 # outside any scope goes through the proxy as before. IPv4 and IPv6, every
 # byte checked, and curl against an HTTP backend (python's http.server).
 . "$(dirname "$0")/lib.sh"

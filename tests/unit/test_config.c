@@ -319,7 +319,7 @@ static const struct bad_case bad_cases[] = {
 	{ "local-clients across families", "services:\n  - {name: v, listen: \"[::1]:80\", local-clients: connect, backends: [127.0.0.1:2]}\n",
 	  "t.yaml:2:23: services[0].listen: local-clients: connect gives a client of [::1]:80 a backend of its family, and backend 127.0.0.1:2 is not (one family per service)" },
 	{ "local-clients with udp", SVC "    virtual-protocol: udp\n    local-clients: connect\n    backends: [127.0.0.1:1]\n",
-	  "t.yaml:5:20: services[0].local-clients: 'connect' balances TCP connects, and virtual-protocol is udp" },
+	  "t.yaml:5:20: services[0].local-clients: 'connect' balances TCP connects to the listen addresses; virtual-protocol must be tcp (the default)" },
 	/* what the first pass over the events refuses */
 	{ "nesting 65 deep", "scopes: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
 	  "t.yaml:1:72: nesting deeper than 64 levels (the config needs a handful)" },
