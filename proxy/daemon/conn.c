@@ -31,7 +31,6 @@
 
 #include "conn.h"
 #include "conn_int.h"
-#include "cpuidle.h"
 #include "log.h"
 #include "service.h"
 #include "splice.h"
@@ -603,7 +602,7 @@ static int drain_for_splice(struct conn *c)
  */
 static bool maybe_promote(struct conn *c, struct side *s)
 {
-	int drained, cpu;
+	int drained;
 
 	if (!c->svc->auto_path || c->promote_done)
 		return false;
@@ -616,13 +615,8 @@ static bool maybe_promote(struct conn *c, struct side *s)
 	/* parked bytes (a slow peer) or a half-close: ask again next turn */
 	if (c->s[0].pend_len || c->s[1].pend_len || c->s[0].eof || c->s[1].eof)
 		return false;
-	if (!auto_splices(c->s[0].fd, &cpu)) {
+	if (!auto_splices(c->s[0].fd)) {
 		c->promote_done = true;
-		return false;
-	}
-	if (cpuidle_frac(cpu) < PROMOTE_MIN_IDLE) {
-		c->turns = 0;	/* a busy client CPU: ask again later */
-		service_count(c->svc, SVC_PROMOTE_BUSY);
 		return false;
 	}
 	drained = drain_for_splice(c);
@@ -694,7 +688,6 @@ int conn_module_init(struct ev_loop *loop)
 		return -errno;
 	ev_io_init(&splice_ep_io, on_splice_events, splice_ep, EV_READ);
 	ev_io_start(loop, &splice_ep_io);
-	cpuidle_start(loop);	/* what auto asks before a move (maybe_promote) */
 	return 0;
 }
 
@@ -702,7 +695,6 @@ void conn_module_fini(struct ev_loop *loop)
 {
 	if (splice_ep < 0)
 		return;
-	cpuidle_stop(loop);
 	ev_io_stop(loop, &splice_ep_io);
 	close(splice_ep);
 	splice_ep = -1;

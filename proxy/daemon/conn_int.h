@@ -37,15 +37,7 @@
  * relay, which carries those as fast or faster (tests/bench/RESULTS.md).
  */
 #define PROMOTE_TURNS	8
-/*
- * ... and only while the client's CPU was idle at least this share of the
- * last quarter second (cpuidle.c): the redirect's work moves onto that CPU,
- * so where the load already fills it (wrk over 8 keep-alive connections:
- * 26 206 requests/s spliced against 52 450 relayed, the relay's work being
- * on the daemon's own CPU) the connection stays relayed and is asked again
- * after PROMOTE_TURNS more turns.
- */
-#define PROMOTE_MIN_IDLE	0.15
+
 
 struct side {
 	struct conn *c;

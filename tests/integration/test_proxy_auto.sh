@@ -81,22 +81,6 @@ read -r pr4 rl4 by4 <<<"$(chat 1)"
 [ "$pr3" = 3 ] && [ "$pr4" = 3 ] || bad "unpinned: client on 0 promoted $pr3, client on 1 promoted $pr4"
 result "re-pinned while running to CPU 0: the chatty client on CPU 0 stayed relayed, on CPU 1 moved $pr2 of 3; unpinned: $pr3 and $pr4 of 3 moved"
 
-# A busy client CPU: the redirect's work would land on it, so auto leaves
-# the chatty connections on the relay (whose work is on the daemon's CPU)
-# and says so (promote_busy). The spinner has run two sampling periods
-# (0.25 s) before the clients start: cpu.stat is the condition.
-SPIN=$TEST_CG/spin
-run_in "$SPIN" "$NS" taskset -c 0 timeout 30 sh -c 'while :; do :; done' &
-BG_PIDS+=($!)
-spun() { [ "$(awk '$1 == "usage_usec" { print $2 }' "$SPIN/cpu.stat" 2>/dev/null || echo 0)" -ge 600000 ]; }
-wait_until 10 spun || bad "the spinner did not run"
-busy0=$(svc chat promote_busy)
-read -r pr5 rl5 by5 <<<"$(chat 0)"
-busy=$(( $(svc chat promote_busy) - busy0 ))
-echo 1 >"$SPIN/cgroup.kill"
-[ "$pr5" = 0 ] && [ "$busy" -ge 3 ] || bad "client CPU busy: $pr5 of 3 moved, $busy moves put off"
-result "with the client's CPU kept busy, the 3 chatty connections stayed relayed ($busy moves put off, counted)"
-
 # Conversations of random-sized messages (up to 200 KB, echoed as they
 # arrive) turn at every chunk: they move to the kernel path in the middle of
 # a message, with bytes queued on both sides, and every byte arrives in order.
@@ -104,7 +88,7 @@ p0=$(svc mix conns_promoted) b0=$(kstat bytes_redirected)
 out=$(ip netns exec "$NS" python3 "$ROOT/tests/tools/chat.py" client 127.0.0.1 8082 --conns 30 --parallel 6 \
 	--exchanges 20 --max 200000 2>&1) || bad "conversations: $out"
 moved=$(( $(svc mix conns_promoted) - p0 ))
-[ "$moved" -ge 15 ] || bad "only $moved of 30 conversations moved to the kernel path"
+[ "$moved" -ge 25 ] || bad "only $moved of 30 conversations moved to the kernel path"
 redirected=$(( $(kstat bytes_redirected) - b0 ))
 [ "$redirected" -gt 0 ] || bad "the verdict redirected no byte of the conversations"
 wait_until 5 kstat_is entries 0 || bad "splice map entries left: $(kstat entries)"
