@@ -10,6 +10,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SOCKHOPD=$ROOT/$BUILD/sockhopd
 SOCKHOP=$ROOT/$BUILD/sockhop
 SHTRAFFIC=$ROOT/$BUILD/tests/shtraffic
+SHLOAD=$ROOT/$BUILD/tests/shload
 ID=sh$$
 NS=shns-$ID
 PIN=/sys/fs/bpf/sockhop-test-$ID
@@ -47,7 +48,9 @@ if [ "$(id -u)" != 0 ]; then
 	exit 77
 fi
 [ -n "$CG2" ] || fail "no cgroup2 mount in /proc/self/mountinfo"
-[ -x "$SOCKHOPD" ] || fail "$SOCKHOPD is not built (make all)"
+for bin in "$SOCKHOPD" "$SOCKHOP" "$SHTRAFFIC" "$SHLOAD"; do
+	[ -x "$bin" ] || fail "$bin is not built (make test builds it)"
+done
 
 # Removes a cgroup tree deepest first, killing what still runs in it.
 remove_cgroup_tree() {
@@ -216,7 +219,6 @@ eagains() {
 }
 
 # --- the proxy (services) -----------------------------------------------------
-SHLOAD=$ROOT/$BUILD/tests/shload
 
 # start_proxy CONFIG [ARGS...]: sockhopd inside $NS, control socket $CTL.
 start_proxy() { local cfg=$1; shift; launch_daemon "$NS" "$cfg" --control "$CTL" "$@"; }
