@@ -3,17 +3,20 @@
  * conn.c - the connection state machine (see conn.h).
  *
  * Side 0 is the client, side 1 the backend. "Bytes of side i" are bytes
- * read from side i and owed to the other side. A side has one of two
- * movers:
- *   relay   its fd is watched for EV_READ; what is read is written to the
- *           other side; a partial write parks the rest, stops reading this
- *           side and waits for EV_WRITE on the other (backpressure).
+ * read from side i and owed to the other side. Every socket is registered
+ * once in one edge-triggered epoll (conn_ep, itself watched by libev); an
+ * event marks a side readable or writable and pump() moves bytes until
+ * neither direction can go on (EAGAIN, a short write, EOF). A side has one
+ * of two movers:
+ *   relay   what is read is written to the other side; a partial write
+ *           parks the rest and stops reading this side until the other is
+ *           writable again (backpressure, without any epoll_ctl).
  *   splice  the pair is in splice_socks. Until the verdict has taken over
  *           ("go"), bytes it passed up are read and written exactly as in
  *           relay, and the count written is published as "handed" so that
  *           the verdict starts redirecting only after them. Once "go" is
- *           seen the fd leaves libev for the splice epoll, which asks for
- *           EPOLLRDHUP only: data wake-ups do not reach this process.
+ *           seen the side watches EPOLLRDHUP only: data wake-ups do not
+ *           reach this process.
  * EOF on side i becomes shutdown(other, SHUT_WR) once every byte of side i
  * is in the other socket's send queue: for splice that is checked against
  * the kernel's counters (bytes_acked + SIOCOUTQ of the other socket).
@@ -37,9 +40,16 @@
 
 #define SCRATCH_SIZE	(64 * 1024)
 
+/* pump() rounds per event: a fast pair yields after this many (~1 MiB) */
+#define PUMP_ROUNDS	8
+
 static char scratch[SCRATCH_SIZE];
-static int splice_ep = -1;
-static ev_io splice_ep_io;
+static int conn_ep = -1;		/* every side's socket, edge-triggered */
+static ev_io conn_ep_io;		/* libev's watch on conn_ep */
+/* Connections whose pump() stopped at PUMP_ROUNDS with bytes still ready:
+ * 'now' is being served by on_ready(), 'later' waits for the next turn. */
+static struct conn *ready_now, *ready_later;
+static ev_timer ready_timer;		/* 0 s: the loop's next turn serves 'later' */
 
 static struct splice *splice_of(const struct conn *c)
 {
@@ -59,12 +69,50 @@ static uint64_t now_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void ep_del(struct side *s)
+/*
+ * What conn_ep reports for side @s: readable until the verdict takes its
+ * bytes over (then only the peer's FIN), writable while bytes of the other
+ * side can be parked for it.
+ */
+static uint32_t ep_wanted(const struct side *s)
 {
-	if (s->in_ep) {
-		epoll_ctl(splice_ep, EPOLL_CTL_DEL, s->fd, NULL);
-		s->in_ep = false;
-	}
+	const struct side *o = &s->c->s[!s->idx];
+	uint32_t ev = EPOLLRDHUP | EPOLLET;
+
+	if (!s->spliced)
+		ev |= EPOLLIN;
+	if (!o->spliced || o->pend_len)
+		ev |= EPOLLOUT;
+	return ev;
+}
+
+int ep_watch(struct side *s)
+{
+	struct epoll_event ev = { .events = ep_wanted(s), .data.ptr = s };
+
+	if (ev.events == s->ep_events)
+		return 0;
+	/* ADD and MOD both report what is ready already: no edge is lost */
+	if (epoll_ctl(conn_ep, s->ep_events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s->fd, &ev))
+		return -errno;
+	s->ep_events = ev.events;
+	return 0;
+}
+
+static void ready_unlink(struct conn *c)
+{
+	struct conn **lists[2] = { &ready_now, &ready_later }, **pp;
+	int i;
+
+	if (!c->queued)
+		return;
+	for (i = 0; i < 2; i++)
+		for (pp = lists[i]; *pp; pp = &(*pp)->ready_next)
+			if (*pp == c) {
+				*pp = c->ready_next;
+				c->queued = false;
+				return;
+			}
 }
 
 void backend_release(struct conn *c)
@@ -87,6 +135,7 @@ void conn_free(struct conn *c, bool reset)
 	ev_timer_stop(loop, &c->timer);
 	ev_timer_stop(loop, &c->drain);
 	ev_timer_stop(loop, &c->handoff);
+	ready_unlink(c);
 	if (spliced) {
 		uint64_t moved[2];
 
@@ -96,8 +145,6 @@ void conn_free(struct conn *c, bool reset)
 	for (i = 0; i < 2; i++) {
 		struct side *s = &c->s[i];
 
-		ev_io_stop(loop, &s->rio);
-		ev_io_stop(loop, &s->wio);
 		free(s->pend);
 		if (s->fd < 0)
 			continue;
@@ -106,7 +153,7 @@ void conn_free(struct conn *c, bool reset)
 
 			setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		}
-		/* closing the last reference also leaves the splice epoll and
+		/* closing the last reference also leaves conn_ep and
 		 * splice_socks: no EPOLL_CTL_DEL, no map delete */
 		close(s->fd);
 	}
@@ -258,12 +305,15 @@ static bool propagate_eof(struct conn *c, struct side *s)
 			c->drain_start = ev_now(loop_of(c));
 			ev_timer_start(loop_of(c), &c->drain);
 		}
-		return false;	/* parked bytes: on_writable comes back here */
+		return false;	/* parked bytes: flush() comes back here */
 	}
 	/* the drain timer stays only while the other direction still waits */
 	if (!(o->eof && !s->shut))
 		ev_timer_stop(loop_of(c), &c->drain);
-	shutdown(o->fd, SHUT_WR);
+	/* On the relay the last FIN needs no shutdown(): close() follows at
+	 * once and sends it, both receive queues being read to EOF. */
+	if (!(c->path == P_RELAY && o->eof && s->shut))
+		shutdown(o->fd, SHUT_WR);
 	o->shut = true;
 	return maybe_finish(c);
 }
@@ -271,8 +321,6 @@ static bool propagate_eof(struct conn *c, struct side *s)
 static bool on_eof(struct conn *c, struct side *s)
 {
 	s->eof = true;
-	ev_io_stop(loop_of(c), &s->rio);
-	ep_del(s);
 	return propagate_eof(c, s);
 }
 
@@ -281,18 +329,17 @@ static bool on_eof(struct conn *c, struct side *s)
  * alone is not enough: a verdict that read the old handed may be about to
  * pass one more skb up. So unless "go" is already set, the answer waits
  * for a second look HANDOFF_LOOK_S later, by when any such verdict run is
- * long over (its passed count then differs, and EV_READ brings the skb).
+ * long over (its passed count then differs, and its EPOLLIN edge brings the skb).
  */
 static void check_go(struct conn *c, struct side *s)
 {
 	struct sh_splice_flow f;
-	struct epoll_event ev = { .events = EPOLLRDHUP, .data.ptr = s };
 
 	if (c->path != P_SPLICE || s->spliced || s->eof || s->pend_len)
 		return;
 	if (splice_flow(splice_of(c), &c->pair, s->idx, &f) || f.passed != s->hand) {
 		s->go_look = 0;
-		return;	/* passed bytes wait in the socket: EV_READ brings them */
+		return;	/* passed bytes wait in the socket: their EPOLLIN edge brings them */
 	}
 	if (!f.go && s->go_look != 2) {
 		s->go_look = 1;
@@ -302,11 +349,12 @@ static void check_go(struct conn *c, struct side *s)
 	}
 	/* Every passed byte is across and the peer is ready: the next skb
 	 * is redirected, so only EOF and errors concern us from now on. */
-	if (epoll_ctl(splice_ep, EPOLL_CTL_ADD, s->fd, &ev))
-		return;	/* stay on EV_READ: correct, only costlier */
-	ev_io_stop(loop_of(c), &s->rio);
-	s->in_ep = true;
 	s->spliced = true;
+	if (ep_watch(s)) {
+		s->spliced = false;	/* stay on reads: correct, only costlier */
+		return;
+	}
+	ep_watch(&c->s[!s->idx]);	/* its writes for @s end (failing: spurious wake-ups) */
 }
 
 void on_handoff_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -353,9 +401,9 @@ static int forward(struct conn *c, struct side *s, const char *data, size_t n)
 	s->pend_len = n - (size_t)w;
 	s->pend_off = 0;
 	s->hand += (size_t)w;
-	ev_io_stop(loop_of(c), &s->rio);
-	ev_io_start(loop_of(c), &o->wio);
-	return 0;
+	/* a short write: the next EPOLLOUT edge of @o says when to go on */
+	o->wr_ready = false;
+	return ep_watch(o);
 }
 
 /* Resets both ends. Return: true (@c is freed), for the callers' returns. */
@@ -367,22 +415,18 @@ static bool on_error(struct conn *c, int err, const char *what)
 	return true;
 }
 
-/*
- * One read on side @s, forwarded to the other side. @hup: the splice epoll
- * reported the peer's FIN, so "no data" means EOF here.
- * Return: true when @c was freed.
- */
 static bool maybe_promote(struct conn *c, struct side *s);
 
-static bool read_side(struct conn *c, struct side *s, bool hup)
+/*
+ * One read on side @s, forwarded to the other side. A spliced side is read
+ * only once its peer's FIN was reported: "no data" then means EOF (the
+ * verdict took the queue). Return: true when @c was freed.
+ */
+static bool read_side(struct conn *c, struct side *s)
 {
 	ssize_t n;
 	int err;
 
-	if (s->pend_len) {
-		ev_io_stop(loop_of(c), &s->rio);
-		return false;
-	}
 	n = recv(s->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
 	if (n > 0) {
 		err = forward(c, s, scratch, (size_t)n);
@@ -393,70 +437,174 @@ static bool read_side(struct conn *c, struct side *s, bool hup)
 		check_go(c, s);
 		return false;
 	}
-	if (n == 0 || (hup && errno == EAGAIN))
+	if (n == 0 || (s->spliced && errno == EAGAIN))
 		return on_eof(c, s);
-	if (errno == EAGAIN || errno == EINTR) {
+	if (errno == EAGAIN) {
+		s->rd_ready = false;
 		check_go(c, s);
 		return false;
 	}
+	if (errno == EINTR)
+		return false;
 	return on_error(c, errno, "read");
 }
 
-void on_readable(struct ev_loop *loop, ev_io *w, int revents)
+/*
+ * The other side has taken (part of) the bytes of @s parked for it.
+ * Return: true when @c was freed.
+ */
+static bool flush(struct conn *c, struct side *s)
 {
-	struct side *s = w->data;
-
-	(void)loop;
-	(void)revents;
-	read_side(s->c, s, false);
-}
-
-/* The other side can take parked bytes of side @s = this watcher's peer. */
-void on_writable(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct side *o = w->data;
-	struct conn *c = o->c;
-	struct side *s = &c->s[!o->idx];
+	struct side *o = &c->s[!s->idx];
 	ssize_t n;
 
-	(void)revents;
 	n = send(o->fd, s->pend + s->pend_off, s->pend_len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n < 0) {
-		if (errno != EAGAIN)
-			on_error(c, errno, "write");
-		return;
+		if (errno == EAGAIN) {
+			o->wr_ready = false;
+			return false;
+		}
+		return errno == EINTR ? false : on_error(c, errno, "write");
 	}
 	account(c, s->idx, (size_t)n);
 	s->pend_off += (size_t)n;
 	s->pend_len -= (size_t)n;
 	s->hand += (size_t)n;
-	if (s->pend_len)
-		return;
+	if (s->pend_len) {
+		o->wr_ready = false;
+		return false;
+	}
 	free(s->pend);
 	s->pend = NULL;
-	ev_io_stop(loop, &o->wio);
+	s->pend_off = 0;
+	ep_watch(o);	/* may stop watching @o's writes (both spliced) */
 	if (c->path == P_SPLICE)
 		splice_set_handed(splice_of(c), &c->pair, s->idx, s->hand);
-	if (s->eof) {
-		propagate_eof(c, s);
-		return;
-	}
-	ev_io_start(loop, &s->rio);
+	if (s->eof)
+		return propagate_eof(c, s);
 	check_go(c, s);
+	return false;
 }
 
-/* After @c was freed, later events of the same batch must not touch it. */
-static void forget_events(struct epoll_event *evs, int from, int n, const struct conn *c)
+/* Is side @s to be read: open, not at EOF, nothing parked (backpressure),
+ * and, once spliced, only for the FIN. */
+static bool wants_read(const struct side *s)
+{
+	return s->c->state == C_OPEN && !s->eof && !s->pend_len && (!s->spliced || s->rdhup);
+}
+
+static bool has_work(const struct conn *c)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		const struct side *s = &c->s[i];
+
+		if ((s->pend_len && c->s[!i].wr_ready) || (s->rd_ready && wants_read(s)))
+			return true;
+	}
+	return false;
+}
+
+static void ready_queue(struct conn *c)
+{
+	if (c->queued)
+		return;
+	c->queued = true;
+	c->ready_next = ready_later;
+	ready_later = c;
+	if (!ev_is_active(&ready_timer)) {
+		ev_timer_set(&ready_timer, 0, 0);
+		ev_timer_start(loop_of(c), &ready_timer);
+	}
+}
+
+/*
+ * Moves what is ready: parked bytes to a writable side, reads from a
+ * readable one, until nothing can go on or PUMP_ROUNDS are done (then the
+ * rest waits for the loop's next turn, so one fast pair does not hold up
+ * the others). Return: true when @c was freed.
+ */
+static bool pump(struct conn *c)
+{
+	int round, i;
+
+	for (round = 0; round < PUMP_ROUNDS; round++) {
+		if (!has_work(c))
+			return false;
+		for (i = 0; i < 2; i++) {
+			struct side *s = &c->s[i];
+
+			if (s->pend_len && c->s[!i].wr_ready && flush(c, s))
+				return true;
+			if (s->rd_ready && wants_read(s) && read_side(c, s))
+				return true;
+		}
+	}
+	if (has_work(c))
+		ready_queue(c);
+	return false;
+}
+
+static void on_ready(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c;
+
+	(void)loop;
+	(void)w;
+	(void)revents;
+	ready_now = ready_later;
+	ready_later = NULL;
+	/* one at a time from the list head: a pump may free any of them */
+	while ((c = ready_now)) {
+		ready_now = c->ready_next;
+		c->queued = false;
+		pump(c);
+	}
+}
+
+/* One event of conn_ep on side @s. Return: true when @c was freed. */
+static bool side_event(struct side *s, uint32_t events)
+{
+	struct conn *c = s->c;
+
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+		s->rd_ready = true;
+	if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+		s->wr_ready = true;
+	if (events & (EPOLLRDHUP | EPOLLHUP))
+		s->rdhup = true;
+	if (c->state == C_CONNECTING) {
+		/* the client's bytes wait in its socket until the backend answers */
+		if (s->idx != 1 || !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			return false;
+		if (backend_answered(c, events))
+			return true;
+		if (c->state == C_CONNECTING)
+			return false;	/* trying the next backend */
+	} else if (s->spliced && (events & EPOLLERR)) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		return on_error(c, err ? err : ECONNRESET, "peer");
+	}
+	return pump(c);
+}
+
+/* After @c was freed (or its backend socket replaced), later events of
+ * the same batch for it must not be applied. */
+static void forget_events(struct epoll_event *evs, int from, int n, const void *a,
+			  const void *b)
 {
 	int j;
 
 	for (j = from; j < n; j++)
-		if (evs[j].data.ptr == &c->s[0] || evs[j].data.ptr == &c->s[1])
+		if (evs[j].data.ptr == a || evs[j].data.ptr == b)
 			evs[j].data.ptr = NULL;
 }
 
-/* Events of spliced sockets: EPOLLRDHUP, EPOLLERR, EPOLLHUP only. */
-static void on_splice_events(struct ev_loop *loop, ev_io *w, int revents)
+static void on_conn_events(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct epoll_event evs[64];
 	int n, i;
@@ -464,38 +612,27 @@ static void on_splice_events(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop;
 	(void)w;
 	(void)revents;
-	n = epoll_wait(splice_ep, evs, 64, 0);
+	n = epoll_wait(conn_ep, evs, 64, 0);
 	for (i = 0; i < n; i++) {
 		struct side *s = evs[i].data.ptr;
 		struct conn *c;
-		bool gone;
+		int fd1;
 
-		if (!s || !s->in_ep)
-			continue;	/* freed earlier in this batch, or already at EOF */
+		if (!s)
+			continue;	/* freed earlier in this batch */
 		c = s->c;
-		if (evs[i].events & EPOLLERR) {
-			int err = 0;
-			socklen_t len = sizeof(err);
-
-			getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-			gone = on_error(c, err ? err : ECONNRESET, "peer");
-		} else {
-			/* RDHUP or HUP: read what is left (nothing, normally), then EOF */
-			gone = read_side(c, s, true);
-		}
-		if (gone)
-			forget_events(evs, i + 1, n, c);
+		fd1 = c->s[1].fd;
+		if (side_event(s, evs[i].events))
+			forget_events(evs, i + 1, n, &c->s[0], &c->s[1]);
+		else if (c->s[1].fd != fd1)
+			forget_events(evs, i + 1, n, &c->s[1], NULL);
 	}
 }
 
 static void start_relay(struct conn *c)
 {
-	int i;
-
 	c->path = P_RELAY;
 	service_count(c->svc, SVC_RELAYED);
-	for (i = 0; i < 2; i++)
-		ev_io_start(loop_of(c), &c->s[i].rio);
 }
 
 /*
@@ -538,11 +675,11 @@ static bool start_splice(struct conn *c, bool promoted)
 		c->s[i].hand = 0;
 	/* the client's socket has it from the listener (inherited at accept) */
 	splice_sndbuf(c->s[1].fd);
-	/* Read once each side: kicks bytes queued before insertion into the
-	 * verdict, or hands over what it passed up, then moves to the epoll. */
+	/* The caller's pump() reads each side: that kicks bytes queued before
+	 * insertion into the verdict, or hands over what it passed up. */
 	for (i = 0; i < 2; i++)
-		ev_io_start(loop_of(c), &c->s[i].rio);
-	return read_side(c, &c->s[0], false) || read_side(c, &c->s[1], false);
+		c->s[i].rd_ready = true;
+	return false;
 }
 
 /*
@@ -583,8 +720,10 @@ static int drain_for_splice(struct conn *c)
 			}
 			if (n == 0)
 				return on_eof(c, s) ? -1 : 1;
-			if (errno == EAGAIN)
+			if (errno == EAGAIN) {
+				s->rd_ready = false;
 				break;
+			}
 			if (errno != EINTR) {
 				on_error(c, errno, "read");
 				return -1;
@@ -626,7 +765,7 @@ static bool maybe_promote(struct conn *c, struct side *s)
 	return start_splice(c, true);
 }
 
-void start_data(struct conn *c)
+bool start_data(struct conn *c)
 {
 	struct service *svc = c->svc;
 
@@ -641,9 +780,9 @@ void start_data(struct conn *c)
 	if (!svc->splice || svc->auto_path) {
 		service_fallback(svc, svc->relay_cause);
 		start_relay(c);
-		return;
+		return false;
 	}
-	start_splice(c, false);
+	return start_splice(c, false);
 }
 
 void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -683,19 +822,21 @@ void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 int conn_module_init(struct ev_loop *loop)
 {
-	splice_ep = epoll_create1(EPOLL_CLOEXEC);
-	if (splice_ep < 0)
+	conn_ep = epoll_create1(EPOLL_CLOEXEC);
+	if (conn_ep < 0)
 		return -errno;
-	ev_io_init(&splice_ep_io, on_splice_events, splice_ep, EV_READ);
-	ev_io_start(loop, &splice_ep_io);
+	ev_io_init(&conn_ep_io, on_conn_events, conn_ep, EV_READ);
+	ev_io_start(loop, &conn_ep_io);
+	ev_init(&ready_timer, on_ready);
 	return 0;
 }
 
 void conn_module_fini(struct ev_loop *loop)
 {
-	if (splice_ep < 0)
+	if (conn_ep < 0)
 		return;
-	ev_io_stop(loop, &splice_ep_io);
-	close(splice_ep);
-	splice_ep = -1;
+	ev_timer_stop(loop, &ready_timer);
+	ev_io_stop(loop, &conn_ep_io);
+	close(conn_ep);
+	conn_ep = -1;
 }

@@ -16,7 +16,7 @@
 struct service;
 struct conn;
 
-/** conn_module_init() - the shared watcher of spliced sockets. 0 or -errno. */
+/** conn_module_init() - the edge-triggered epoll of every proxied socket. 0 or -errno. */
 int conn_module_init(struct ev_loop *loop);
 void conn_module_fini(struct ev_loop *loop);
 

@@ -39,17 +39,24 @@
 #define PROMOTE_TURNS	8
 
 
+/*
+ * A side's socket is registered once in conn.c's edge-triggered epoll
+ * (conn_ep); its events only set rd_ready / wr_ready, and conn.c's pump()
+ * moves bytes while a side is ready and wanted. Nothing is re-armed when a
+ * side parks bytes or stops reading: no epoll_ctl per backpressure event.
+ */
 struct side {
 	struct conn *c;
 	int idx;		/* 0 client, 1 backend */
 	int fd;
-	ev_io rio;		/* EV_READ on this side */
-	ev_io wio;		/* EV_WRITE on this side (parked bytes of the other) */
+	uint32_t ep_events;	/* what conn_ep watches on fd; 0: not registered */
+	bool rd_ready;		/* reported readable, no EAGAIN read since */
+	bool wr_ready;		/* writable: no short write since reported so */
+	bool rdhup;		/* the peer's FIN (or a hang-up) was reported */
 	bool eof;		/* EOF read from this side */
 	bool shut;		/* SHUT_WR sent to this side */
 	bool spliced;		/* the verdict redirects this side's bytes */
-	bool in_ep;		/* registered in the splice epoll */
-	int go_look;		/* check_go(): 1 waiting for the second look, 2 taking it */
+	uint8_t go_look;	/* check_go(): 1 waiting for the second look, 2 taking it */
 	char *pend;		/* bytes of this side not yet written to the other */
 	size_t pend_len, pend_off;
 	uint64_t hand;		/* bytes of this side written by user space */
@@ -61,6 +68,7 @@ enum conn_path { P_RELAY, P_SPLICE };
 
 struct conn {
 	struct conn *next, *prev;
+	struct conn *ready_next;	/* on conn.c's list of pumps cut short */
 	struct service *svc;
 	struct backend *be;
 	enum conn_state state;
@@ -75,10 +83,11 @@ struct conn {
 	unsigned int ntried;
 	uint8_t client_ip[16];	/* what Maglev hashes: the client's address, */
 	uint8_t client_ip_len;	/* 4 or 16 bytes (not the whole sockaddr) */
+	bool queued;		/* on the list of pumps cut short */
+	bool promote_done;	/* auto: the move to the kernel path was decided */
 	struct splice_pair pair;	/* P_SPLICE: its place in the splice maps */
 	unsigned int turns;	/* auto: changes of direction seen by the relay */
 	int last_from;		/* auto: the side the relay read from last */
-	bool promote_done;	/* auto: the move to the kernel path was decided */
 };
 
 static inline struct ev_loop *loop_of(const struct conn *c)
@@ -89,17 +98,22 @@ static inline struct ev_loop *loop_of(const struct conn *c)
 /* --- conn.c --------------------------------------------------------------- */
 void backend_release(struct conn *c);
 void conn_free(struct conn *c, bool reset);
-/** start_data() - the backend answered: move bytes, by splice or relay. */
-void start_data(struct conn *c);
-void on_readable(struct ev_loop *loop, ev_io *w, int revents);
-void on_writable(struct ev_loop *loop, ev_io *w, int revents);
+/** ep_watch() - register side @s in conn_ep, or update what it watches. 0 or -errno. */
+int ep_watch(struct side *s);
+/** start_data() - the backend answered: move bytes, by splice or relay.
+ * Return: true when @c was freed. */
+bool start_data(struct conn *c);
 void on_drain_timer(struct ev_loop *loop, ev_timer *w, int revents);
 void on_handoff_timer(struct ev_loop *loop, ev_timer *w, int revents);
 /** on_timer() - the connect timeout, then the idle timeout. */
 void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* --- connect.c ------------------------------------------------------------ */
-/** connect_failed() - the backend tried did not answer (@err): the next one. */
-void connect_failed(struct conn *c, int err);
+/** connect_failed() - the backend tried did not answer (@err): the next one.
+ * Return: true when @c was freed (no backend left). */
+bool connect_failed(struct conn *c, int err);
+/** backend_answered() - conn_ep reported the connecting socket (@events):
+ * connected or failed. Return: true when @c was freed. */
+bool backend_answered(struct conn *c, uint32_t events);
 
 #endif /* SOCKHOP_CONN_INT_H */

@@ -10,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,7 +20,7 @@
 #include "log.h"
 #include "service.h"
 
-static void connect_next(struct conn *c);
+static bool connect_next(struct conn *c);
 
 /* The client address bytes Maglev hashes: the IP only, not the port. */
 static const void *client_key(const struct conn *c, unsigned int *len)
@@ -29,69 +30,66 @@ static const void *client_key(const struct conn *c, unsigned int *len)
 }
 
 
-void connect_failed(struct conn *c, int err)
+bool connect_failed(struct conn *c, int err)
 {
 	struct backend *be = c->be;
+	struct side *s = &c->s[1];
 
 	pr_debug("%s: backend %s: connect: %s\n", c->svc->cfg->name, be->cfg->addr.text,
 		 strerror(err));
-	ev_io_stop(loop_of(c), &c->s[1].wio);
 	ev_timer_stop(loop_of(c), &c->timer);
-	close(c->s[1].fd);
-	c->s[1].fd = -1;
+	close(s->fd);	/* leaves conn_ep with it */
+	s->fd = -1;
+	s->ep_events = 0;
+	s->rd_ready = s->wr_ready = s->rdhup = false;
 	backend_release(c);
 	service_backend_failed(be, c->ntried < c->svc->cfg->connect_attempts &&
 				   c->ntried < MAX_TRIES);
-	connect_next(c);
+	return connect_next(c);
 }
 
-static void on_connected(struct ev_loop *loop, ev_io *w, int revents)
+bool backend_answered(struct conn *c, uint32_t events)
 {
-	struct side *s = w->data;
-	struct conn *c = s->c;
 	socklen_t len = sizeof(int);
 	int err = 0;
 
-	(void)revents;
-	ev_io_stop(loop, w);
-	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len))
-		err = errno;
-	if (err) {
-		connect_failed(c, err);
-		return;
+	/* tcp_poll() reports nothing for SYN_SENT, EPOLLOUT once established
+	 * and EPOLLERR/EPOLLHUP on failure: only a failure needs SO_ERROR */
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		if (getsockopt(c->s[1].fd, SOL_SOCKET, SO_ERROR, &err, &len))
+			err = errno;
+		return connect_failed(c, err ? err : ECONNREFUSED);
 	}
 	service_backend_connected(c->be);
-	ev_io_init(&s->wio, on_writable, s->fd, EV_WRITE);
-	s->wio.data = s;
-	start_data(c);
+	return start_data(c);
 }
 
-static void no_backend(struct conn *c)
+/* Return: true, @c is freed. */
+static bool no_backend(struct conn *c)
 {
 	pr_debug("%s: no usable backend, resetting the client\n", c->svc->cfg->name);
 	service_count(c->svc, SVC_NO_BACKEND);
 	conn_free(c, true);
+	return true;
 }
 
-/* Picks the next backend not tried yet and connects to it. */
-static void connect_next(struct conn *c)
+/* Picks the next backend not tried yet and connects to it.
+ * Return: true when @c was freed (none left). */
+static bool connect_next(struct conn *c)
 {
 	struct service *svc = c->svc;
+	struct side *s = &c->s[1];
 	const void *key;
 	unsigned int klen;
 	struct backend *be;
-	int idx, fd, one = 1;
+	int idx, fd, err, one = 1;
 
-	if (c->ntried >= svc->cfg->connect_attempts || c->ntried >= MAX_TRIES) {
-		no_backend(c);
-		return;
-	}
+	if (c->ntried >= svc->cfg->connect_attempts || c->ntried >= MAX_TRIES)
+		return no_backend(c);
 	key = client_key(c, &klen);
 	idx = lb_pick(&svc->lb, key, klen, c->tried, c->ntried);
-	if (idx < 0) {
-		no_backend(c);
-		return;
-	}
+	if (idx < 0)
+		return no_backend(c);
 	c->tried[c->ntried++] = idx;
 	be = &svc->backends[idx];
 	c->be = be;
@@ -101,29 +99,32 @@ static void connect_next(struct conn *c)
 	if (fd < 0) {
 		pr_warn("%s: socket: %s\n", svc->cfg->name, strerror(errno));
 		backend_release(c);
-		no_backend(c);
-		return;
+		return no_backend(c);
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->s[1].fd = fd;
-	ev_io_init(&c->s[1].wio, on_connected, fd, EV_WRITE);
-	ev_io_init(&c->s[1].rio, on_readable, fd, EV_READ);
-	c->s[1].wio.data = c->s[1].rio.data = &c->s[1];
+	s->fd = fd;
 	if (connect(fd, (const struct sockaddr *)&be->cfg->addr.sa, be->cfg->addr.len) &&
-	    errno != EINPROGRESS) {
-		connect_failed(c, errno);
-		return;
+	    errno != EINPROGRESS)
+		return connect_failed(c, errno);
+	/* registered after connect(): an unconnected socket polls as EPOLLHUP */
+	err = ep_watch(s);
+	if (err) {
+		pr_warn("%s: epoll: %s\n", svc->cfg->name, strerror(-err));
+		close(fd);
+		s->fd = -1;
+		backend_release(c);
+		return no_backend(c);
 	}
 	ev_timer_set(&c->timer, svc->cfg->connect_timeout_ms / 1000.0, 0);
 	ev_timer_start(loop_of(c), &c->timer);
-	ev_io_start(loop_of(c), &c->s[1].wio);
+	return false;
 }
 
 void conn_start(struct service *svc, int fd, const struct sockaddr_storage *peer,
 		socklen_t len)
 {
 	struct conn *c = calloc(1, sizeof(*c));
-	int i;
+	int i, err;
 
 	if (!c) {
 		close(fd);
@@ -145,9 +146,6 @@ void conn_start(struct service *svc, int fd, const struct sockaddr_storage *peer
 		c->s[i].fd = -1;
 	}
 	c->s[0].fd = fd;
-	ev_io_init(&c->s[0].rio, on_readable, fd, EV_READ);
-	ev_io_init(&c->s[0].wio, on_writable, fd, EV_WRITE);
-	c->s[0].rio.data = c->s[0].wio.data = &c->s[0];
 	ev_init(&c->timer, on_timer);
 	c->timer.data = c;
 	ev_timer_init(&c->handoff, on_handoff_timer, HANDOFF_LOOK_S, 0);
@@ -160,6 +158,12 @@ void conn_start(struct service *svc, int fd, const struct sockaddr_storage *peer
 		svc->conns->prev = c;
 	svc->conns = c;
 	service_conn_opened(svc);
+	err = ep_watch(&c->s[0]);
+	if (err) {
+		pr_warn("%s: epoll: %s; resetting the client\n", svc->cfg->name, strerror(-err));
+		conn_free(c, true);
+		return;
+	}
 	connect_next(c);
 }
 
