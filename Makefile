@@ -75,7 +75,7 @@ DAEMON_SRCS := $(COMMON_SRCS) proxy/common/maglev.c proxy/common/members.c $(CON
                $(BPF_SRCS) \
                proxy/daemon/main.c proxy/daemon/probe.c proxy/daemon/service.c \
                proxy/daemon/health.c proxy/daemon/conn.c proxy/daemon/connect.c proxy/daemon/lb.c proxy/daemon/control.c \
-               proxy/daemon/request.c proxy/daemon/report.c
+               proxy/daemon/request.c proxy/daemon/report.c proxy/daemon/cpuidle.c
 CLI_SRCS    := $(COMMON_SRCS) proxy/config/rules.c proxy/cli/main.c proxy/cli/status.c \
                proxy/cli/policy.c proxy/cli/tc.c proxy/cli/daemon.c \
                proxy/cli/sockets.c

@@ -103,6 +103,7 @@ struct cfg_service {
 	uint32_t max_conns;		/* per service, 0 = unlimited */
 	uint32_t max_conns_backend;	/* per backend, 0 = unlimited */
 	uint32_t connect_attempts;	/* backends tried per client, >= 1 */
+	uint32_t auto_min_idle;		/* data-path auto: % idle the client's CPU needs for a move */
 	struct cfg_addr *vips;		/* virtual addresses (connect-time LB) */
 	size_t nr_vips;
 	uint8_t vip_protos;		/* CFG_VIP_TCP | CFG_VIP_UDP */
@@ -133,6 +134,7 @@ struct cfg {
 #define CFG_DEF_DRAIN_MS	10000
 #define CFG_DEF_MAX_CONNS	10000
 #define CFG_DEF_ATTEMPTS	3
+#define CFG_DEF_AUTO_MIN_IDLE	25
 #define CFG_DEF_HC_INTERVAL_MS	2000
 #define CFG_DEF_HC_TIMEOUT_MS	1000
 #define CFG_DEF_HC_RISE		2

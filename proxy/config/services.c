@@ -277,7 +277,7 @@ static int parse_service(struct parser *p, yaml_node_t *n, const char *path, str
 	static const char *const keys[] = { "name", "listen", "virtual", "virtual-protocol",
 					    "backlog", "backends", "algorithm", "data-path",
 					    "local-clients", "health-check", "timeouts", "limits",
-					    NULL };
+					    "auto-min-idle", NULL };
 	static const char *const hc_keys[] = { "interval", "timeout", "rise", "fall", NULL };
 	static const char *const to_keys[] = { "connect", "idle", "drain", NULL };
 	static const char *const lim_keys[] = { "connections", "per-backend", "attempts", NULL };
@@ -295,6 +295,7 @@ static int parse_service(struct parser *p, yaml_node_t *n, const char *path, str
 	sv->drain_timeout_ms = CFG_DEF_DRAIN_MS;
 	sv->max_conns = CFG_DEF_MAX_CONNS;
 	sv->connect_attempts = CFG_DEF_ATTEMPTS;
+	sv->auto_min_idle = CFG_DEF_AUTO_MIN_IDLE;
 	sv->health = (struct cfg_health){ false, CFG_DEF_HC_INTERVAL_MS, CFG_DEF_HC_TIMEOUT_MS,
 					  CFG_DEF_HC_RISE, CFG_DEF_HC_FALL };
 	if (expect(p, n, YAML_MAPPING_NODE, path))
@@ -363,6 +364,7 @@ static int parse_service(struct parser *p, yaml_node_t *n, const char *path, str
 	e = (int)sv->path;
 	bad |= parse_named(p, n, "data-path", path, path_names, 3, &e);
 	sv->path = (enum cfg_data_path)e;
+	bad |= parse_count(p, n, "auto-min-idle", path, 0, 100, &sv->auto_min_idle);
 	e = 0;
 	bad |= parse_named(p, n, "local-clients", path, local_names, 2, &e);
 	sv->local_connect = e == 1;

@@ -34,6 +34,7 @@
 
 #include "conn.h"
 #include "conn_int.h"
+#include "cpuidle.h"
 #include "log.h"
 #include "service.h"
 #include "splice.h"
@@ -741,7 +742,8 @@ static int drain_for_splice(struct conn *c)
  */
 static bool maybe_promote(struct conn *c, struct side *s)
 {
-	int drained;
+	double idle;
+	int drained, cpu;
 
 	if (!c->svc->auto_path || c->promote_done)
 		return false;
@@ -754,9 +756,21 @@ static bool maybe_promote(struct conn *c, struct side *s)
 	/* parked bytes (a slow peer) or a half-close: ask again next turn */
 	if (c->s[0].pend_len || c->s[1].pend_len || c->s[0].eof || c->s[1].eof)
 		return false;
-	if (!auto_splices(c->s[0].fd)) {
+	if (!auto_splices(c->s[0].fd, &cpu)) {
 		c->promote_done = true;
 		return false;
+	}
+	if (c->svc->cfg->auto_min_idle) {
+		idle = cpuidle_since(loop_of(c), cpu, c->look_from, PROMOTE_LOOK_S);
+		if (idle < 0)
+			return false;	/* not enough of its own life sampled yet */
+		if (idle * 100 < c->svc->cfg->auto_min_idle) {
+			if (!c->promote_busy)
+				service_count(c->svc, SVC_PROMOTE_BUSY);
+			c->promote_busy = true;
+			c->look_from = ev_now(loop_of(c));	/* ask again over a fresh span */
+			return false;
+		}
 	}
 	drained = drain_for_splice(c);
 	if (drained)
@@ -772,6 +786,7 @@ bool start_data(struct conn *c)
 	c->state = C_OPEN;
 	c->last_ev = ev_now(loop_of(c));
 	c->last_from = 1;	/* the client's first bytes are not a turn */
+	c->look_from = c->last_ev;
 	ev_timer_stop(loop_of(c), &c->timer);
 	ev_timer_set(&c->timer, svc->cfg->idle_timeout_ms / 1000.0, 0);
 	ev_timer_start(loop_of(c), &c->timer);
@@ -836,6 +851,7 @@ void conn_module_fini(struct ev_loop *loop)
 	if (conn_ep < 0)
 		return;
 	ev_timer_stop(loop, &ready_timer);
+	cpuidle_stop(loop);
 	ev_io_stop(loop, &conn_ep_io);
 	close(conn_ep);
 	conn_ep = -1;

@@ -37,6 +37,17 @@
  * relay, which carries those as fast or faster (tests/bench/RESULTS.md).
  */
 #define PROMOTE_TURNS	8
+/*
+ * ... and only if the client's CPU was idle at least the service's
+ * auto-min-idle (default 25%) over PROMOTE_LOOK_S or more of this
+ * connection's own relayed life (cpuidle.c): the redirect's work lands on
+ * the sender's CPU. Relayed with the daemon on CPU 1, sockperf's ping-pong
+ * left CPU 0 87% idle (splicing it cuts its round trip to a fifth), wrk
+ * over 8 keep-alive connections 8% (spliced it ran at half the relay's
+ * rate). A busy CPU keeps the connection relayed; it is asked again over
+ * the next PROMOTE_LOOK_S.
+ */
+#define PROMOTE_LOOK_S	0.05
 
 
 /*
@@ -79,12 +90,14 @@ struct conn {
 	ev_timer handoff;	/* the splice hand-off's second look */
 	ev_tstamp drain_start;
 	ev_tstamp last_ev;	/* last byte user space moved */
+	ev_tstamp look_from;	/* auto: the client CPU's idle share counts from here */
 	int tried[MAX_TRIES];
 	unsigned int ntried;
 	uint8_t client_ip[16];	/* what Maglev hashes: the client's address, */
 	uint8_t client_ip_len;	/* 4 or 16 bytes (not the whole sockaddr) */
 	bool queued;		/* on the list of pumps cut short */
 	bool promote_done;	/* auto: the move to the kernel path was decided */
+	bool promote_busy;	/* auto: a move was put off (counted once) */
 	struct splice_pair pair;	/* P_SPLICE: its place in the splice maps */
 	unsigned int turns;	/* auto: changes of direction seen by the relay */
 	int last_from;		/* auto: the side the relay read from last */

@@ -158,8 +158,10 @@ static void service_report(const struct services *ss, const struct service *svc,
 	emit_u64(e, "resets", IF(px, ", resets %llu"), st->resets);
 	emit_u64(e, "accept_paused", IF(px, ", accept paused %llu\n"), st->accept_paused);
 	emit_u64(e, "conns_splice", IF(px, "  splice: %llu connections"), st->conns_splice);
-	emit_u64(e, "conns_promoted", IF(px, " (%llu of them moved from the relay)"),
+	emit_u64(e, "conns_promoted", IF(px, " (%llu of them moved from the relay"),
 		 st->conns_promoted);
+	emit_u64(e, "promote_busy", IF(px, "; %llu kept relayed a while, the client's CPU busy)"),
+		 st->promote_busy);
 	emit_u64(e, "bytes_splice", IF(px, ", %llu bytes"), st->bytes_splice + live_splice_bytes(svc));
 	emit_u64(e, "conns_relay", IF(px, "    relay: %llu connections"), st->conns_relay);
 	emit_u64(e, "bytes_relay", IF(px, ", %llu bytes\n"), st->bytes_relay);

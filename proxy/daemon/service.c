@@ -164,7 +164,7 @@ int service_backend_admin(struct services *ss, const char *svc_name, const char 
 	return -ENOENT;
 }
 
-bool auto_splices(int client_fd)
+bool auto_splices(int client_fd, int *client_cpu)
 {
 	socklen_t len = sizeof(int);
 	cpu_set_t set;
@@ -176,9 +176,10 @@ bool auto_splices(int client_fd)
 	 * message. Only a client on the one CPU a pinned daemon runs on has no
 	 * wake-up to save, and there the relay's copies cost less. Asked per
 	 * connection: an operator may re-pin a running daemon (taskset -p). */
-	if (sched_getaffinity(0, sizeof(set), &set) || CPU_COUNT(&set) >= 2)
-		return true;
-	if (getsockopt(client_fd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, &len) || cpu < 0)
+	if (getsockopt(client_fd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, &len))
+		cpu = -1;
+	*client_cpu = cpu;
+	if (sched_getaffinity(0, sizeof(set), &set) || CPU_COUNT(&set) >= 2 || cpu < 0)
 		return true;
 	return !CPU_ISSET(cpu, &set);
 }
@@ -582,6 +583,7 @@ void service_count(struct service *svc, enum service_event ev)
 	case SVC_RELAYED: svc->st.conns_relay++; break;
 	case SVC_SPLICED: svc->st.conns_splice++; break;
 	case SVC_PROMOTED: svc->st.conns_splice++; svc->st.conns_promoted++; break;
+	case SVC_PROMOTE_BUSY: svc->st.promote_busy++; break;
 	case SVC_IDLE_CLOSED: svc->st.idle_closed++; break;
 	case SVC_NO_BACKEND: svc->st.no_backend++; break;
 	}

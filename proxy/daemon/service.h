@@ -63,6 +63,7 @@ struct service_stats {
 	uint64_t accepted, accept_paused, rejected_limit, no_backend, connect_fail, retries;
 	uint64_t conns_splice, conns_relay;
 	uint64_t conns_promoted;	/* of conns_splice: moved there from the relay */
+	uint64_t promote_busy;		/* connections auto kept relayed a while: client CPU busy */
 	uint64_t bytes_splice, bytes_relay;	/* of closed connections */
 	uint64_t fallback[FB_NR];
 	uint64_t idle_closed, resets, drained;
@@ -153,8 +154,9 @@ const char *fallback_name(enum fallback_cause c);
  * @client_fd? Yes, unless the daemon may run on one CPU only and the
  * client's packets arrive on that CPU (SO_INCOMING_CPU): the rule and the
  * measurements behind it are in proxy/README.md ("Two data paths").
+ * @client_cpu: that CPU, or -1 when the kernel does not say.
  */
-bool auto_splices(int client_fd);
+bool auto_splices(int client_fd, int *client_cpu);
 
 /** service_path_name() - "splice", "relay" or "auto": what @svc does. */
 const char *service_path_name(const struct service *svc);
@@ -165,6 +167,7 @@ enum service_event {
 	SVC_RELAYED,		/* a connection went to the relay */
 	SVC_SPLICED,		/* a connection went to the kernel path */
 	SVC_PROMOTED,		/* auto moved a relayed connection to the kernel path */
+	SVC_PROMOTE_BUSY,	/* auto put a connection's move off: its client's CPU was busy */
 	SVC_IDLE_CLOSED,	/* closed by the idle timeout */
 	SVC_NO_BACKEND,		/* reset: no usable backend */
 };

@@ -2,8 +2,11 @@
 # data-path auto measures each connection: it starts on the relay and moves
 # to the kernel path, live, once its bytes have changed direction 8 times
 # (a chatty connection), unless the daemon may run on one CPU only and the
-# client's packets arrive on it (there the relay is as fast). A one-way bulk
-# stream stays relayed. Checked with a daemon launched under taskset -c 1,
+# client's packets arrive on it (there the relay is as fast), or the client's
+# CPU was busy while the connection was relayed (auto-min-idle; the redirect
+# would add its work there): a spinning process on that CPU keeps the
+# connection relayed. A one-way bulk stream stays relayed. Checked with a
+# daemon launched under taskset -c 1,
 # re-pinned while running (taskset -p), and unpinned; counted per path (the
 # promoted ones too) and in the verdict's own counters; every byte checked.
 . "$(dirname "$0")/lib.sh"
@@ -11,9 +14,10 @@
 
 cat >"$TMP/proxy.yaml" <<CFG
 services:
-  - {name: chat, listen: 127.0.0.1:8080, backends: [127.0.0.1:9002]}
+  - {name: chat, listen: 127.0.0.1:8080, auto-min-idle: 0, backends: [127.0.0.1:9002]}
+  - {name: idle, listen: 127.0.0.1:8083, backends: [127.0.0.1:9002]}
   - {name: bulk, listen: 127.0.0.1:8081, backends: [127.0.0.1:9003]}
-  - {name: mix, listen: 127.0.0.1:8082, backends: [127.0.0.1:9004]}
+  - {name: mix, listen: 127.0.0.1:8082, auto-min-idle: 0, backends: [127.0.0.1:9004]}
 CFG
 ip netns exec "$NS" "$SHTRAFFIC" epoll-server 9002 --bind 127.0.0.1 --size 64 >/dev/null 2>&1 &
 BG_PIDS+=($!)
@@ -30,16 +34,19 @@ pinned_proxy() {
 	ready() { grep -q 'ready:' "$TMP/daemon.log"; }
 	wait_until 10 ready || fail "sockhopd under taskset did not start: $(cat "$TMP/daemon.log")"
 }
-# chat CPU: 3 connections of 200 checked 64 B round trips from a client on
-# CPU; prints "promoted relayed redirected_bytes" (deltas)
+# chat CPU [SERVICE PORT]: 3 connections of 1500 checked 64 B round trips
+# from a client on CPU (long enough for auto to sample the CPU over 50 ms of
+# each one's relayed life); prints "promoted relayed redirected_bytes"
+# (deltas). The service 'chat' moves whatever its client CPU's load (its
+# auto-min-idle is 0): it checks the placement rule alone.
 chat() {
-	local p0 r0 b0 k out
-	p0=$(svc chat conns_promoted) r0=$(svc chat conns_relay) b0=$(kstat bytes_redirected)
+	local name=${2:-chat} port=${3:-8080} p0 r0 b0 k out
+	p0=$(svc $name conns_promoted) r0=$(svc $name conns_relay) b0=$(kstat bytes_redirected)
 	for k in 1 2 3; do
-		out=$(ip netns exec "$NS" taskset -c "$1" "$SHTRAFFIC" rr-client 127.0.0.1 8080 --size 64 \
-			--count 200 2>&1) || bad "round trips from CPU $1: $out"
+		out=$(ip netns exec "$NS" taskset -c "$1" "$SHTRAFFIC" rr-client 127.0.0.1 $port --size 64 \
+			--count 1500 2>&1) || bad "round trips from CPU $1: $out"
 	done
-	echo "$(( $(svc chat conns_promoted) - p0 )) $(( $(svc chat conns_relay) - r0 ))" \
+	echo "$(( $(svc $name conns_promoted) - p0 )) $(( $(svc $name conns_relay) - r0 ))" \
 		"$(( $(kstat bytes_redirected) - b0 ))"
 }
 # bulk CPU: one checked 8 MiB one-way stream from CPU; prints "promoted relayed"
@@ -69,6 +76,23 @@ read -r bp brl <<<"$(bulk 0)"
 [ "$bp" = 0 ] && [ "$brl" = 1 ] || bad "one-way bulk from CPU 0: $bp promoted, $brl relayed"
 [ "$(svc chat fallback.auto)" = 6 ] || bad "started on the relay by auto counted $(svc chat fallback.auto), expected 6"
 result "daemon launched with taskset -c 1: chatty clients on CPU 0 moved to the kernel path $pr of 3 ($by bytes redirected), on CPU 1 stayed relayed $rl2 of 3; a one-way 8 MiB stream stayed relayed; every byte checked"
+
+# auto-min-idle (default 25%): with the daemon on CPU 1 and a client on an
+# idle CPU 0 the connection moves; with a process spinning on CPU 0 the
+# client's CPU has no room for the redirect's work, so it stays relayed
+# (and is counted so).
+read -r pa rla bya <<<"$(chat 0 idle 8083)"
+[ "$pa" = 3 ] && [ "$(svc idle promote_busy)" = 0 ] ||
+	bad "CPU 0 idle: $pa of 3 promoted, $(svc idle promote_busy) counted kept relayed"
+taskset -c 0 bash -c 'while :; do :; done' &
+spin=$!
+BG_PIDS+=($spin)
+read -r pb rlb byb <<<"$(chat 0 idle 8083)"
+kill $spin; wait $spin 2>/dev/null
+busy=$(svc idle promote_busy)
+[ "$pb" = 0 ] && [ "$rlb" = 3 ] && [ "$byb" = 0 ] && [ "$busy" = 3 ] ||
+	bad "CPU 0 busy: $pb of 3 promoted, $rlb relayed, $byb bytes redirected, $busy counted kept relayed"
+result "auto-min-idle 25%: a chatty client on idle CPU 0 moved $pa of 3; with CPU 0 kept busy by a spinning process $rlb of 3 stayed relayed, $busy counted 'kept relayed a while'"
 
 taskset -p -c 0 "$DAEMON_PID" >/dev/null || bad "taskset -p"
 read -r pr rl by <<<"$(chat 0)"

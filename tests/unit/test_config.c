@@ -274,6 +274,8 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:1:25: policy: unknown key 'ingress' (expected one of: default, default-mark)" },
 	{ "policy default accelerate", "policy: {default: accelerate}\nscopes: []\n",
 	  "t.yaml:1:19: policy.default: 'accelerate' is not a default verdict (expected allow, deny or mark)" },
+	{ "auto-min-idle over 100", SVC "    backends: [127.0.0.1:1]\n    auto-min-idle: 101\n",
+	  "t.yaml:5:20: services[0].auto-min-idle: '101' is not a whole number in 0-100" },
 	{ "unknown limits key", SVC "    backends: [127.0.0.1:1]\n    limits: {max: 3}\n",
 	  "t.yaml:5:14: services[0].limits: unknown key 'max' (expected one of: connections, per-backend, attempts)" },
 	/* file-level problems name the line and column of the offending byte */
@@ -382,7 +384,8 @@ static void test_service_model(void **s)
 		       "      - {address: \"[fd00::1]:9002\", weight: 3, backup: true}\n"
 		       "    health-check: {interval: 500ms, timeout: 250ms, rise: 1, fall: 4}\n"
 		       "    timeouts: {connect: 1s, idle: 2m, drain: 0}\n"
-		       "    limits: {connections: 100, per-backend: 10, attempts: 2}\n");
+		       "    limits: {connections: 100, per-backend: 10, attempts: 2}\n"
+		       "    auto-min-idle: 0\n");
 	assert_int_equal(cfg->nr_scopes, 0);
 	assert_int_equal(cfg->nr_services, 1);
 	sv = &cfg->services[0];
@@ -403,6 +406,7 @@ static void test_service_model(void **s)
 	assert_int_equal(sv->max_conns, 100);
 	assert_int_equal(sv->max_conns_backend, 10);
 	assert_int_equal(sv->connect_attempts, 2);
+	assert_int_equal(sv->auto_min_idle, 0);
 	cfg_free(cfg);
 
 	/* defaults */
@@ -414,6 +418,7 @@ static void test_service_model(void **s)
 	assert_int_equal(sv->backlog, CFG_DEF_BACKLOG);
 	assert_int_equal(sv->idle_timeout_ms, CFG_DEF_IDLE_MS);
 	assert_int_equal(sv->connect_attempts, CFG_DEF_ATTEMPTS);
+	assert_int_equal(sv->auto_min_idle, CFG_DEF_AUTO_MIN_IDLE);
 	assert_false(sv->local_connect);
 	cfg_free(cfg);
 
