@@ -47,6 +47,12 @@ static int check_service(const struct cfg *next, size_t i, const struct cfg_serv
 	if (!same_addrs(c->listen, c->nr_listen, n->listen, n->nr_listen))
 		return refuse(why, len, next, n->line, n->col, "services[%zu].listen: the listen "
 			      "addresses of '%s' changed", i, n->name);
+	/* before the virtual addresses, which local-clients: connect extends */
+	if (c->local_connect != n->local_connect)
+		return refuse(why, len, next, n->line, n->col, "services[%zu].local-clients: '%s' "
+			      "changed from %s to %s", i, n->name,
+			      c->local_connect ? "connect" : "proxy",
+			      n->local_connect ? "connect" : "proxy");
 	if (!same_addrs(c->vips, c->nr_vips, n->vips, n->nr_vips) ||
 	    c->vip_protos != n->vip_protos)
 		return refuse(why, len, next, n->line, n->col, "services[%zu].virtual: the virtual "

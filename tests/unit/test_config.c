@@ -545,6 +545,14 @@ static void test_reload_check(void **s)
 	assert_non_null(strstr(why, "services[0].backends: 'w' has 1 backends instead of 2"));
 	assert_non_null(strstr(why, "restart sockhopd"));
 	cfg_free(next);
+	/* local-clients: connect adds virtual addresses: the message names the field changed */
+	next = parse_ok("services:\n  - name: w\n    listen: 127.0.0.1:80\n    local-clients: connect\n"
+			"    backends: [127.0.0.1:1, {address: 127.0.0.1:2, weight: 1}]\n"
+			"scopes:\n  - {name: a, cgroup: a, rules: [{action: deny}]}\n");
+	assert_int_equal(reload_check(cur, next, why, sizeof(why)), -EINVAL);
+	if (!strstr(why, "services[0].local-clients: 'w' changed from proxy to connect"))
+		fail_msg("local-clients reload: '%s'", why);
+	cfg_free(next);
 	cfg_free(cur);
 }
 
