@@ -124,5 +124,16 @@ size_t cfg_lint(const struct cfg *cfg, char *out, size_t len)
 		out[0] = '\0';
 	for (s = 0; s < cfg->nr_scopes; s++)
 		lint_scope(&l, &cfg->scopes[s], s);
+	for (s = 0; s < cfg->nr_services; s++) {
+		const struct cfg_service *sv = &cfg->services[s];
+		char field[64];
+
+		if (!sv->auto_min_idle_line || sv->path == CFG_PATH_AUTO)
+			continue;
+		snprintf(field, sizeof(field), "services[%zu].auto-min-idle", s);
+		warn(&l, sv->auto_min_idle_line, sv->auto_min_idle_col, field, "has no effect: "
+		     "the service's data path is %s, not auto",
+		     sv->path == CFG_PATH_RELAY ? "relay" : "splice");
+	}
 	return l.count;
 }

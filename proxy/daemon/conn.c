@@ -849,6 +849,16 @@ void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_timer_start(loop, w);
 }
 
+void conn_idle_changed(struct conn *c)
+{
+	if (c->state != C_OPEN)
+		return;	/* its timer is the connect timeout */
+	/* on_timer() closes it or re-arms for what is left of the new one */
+	ev_timer_stop(loop_of(c), &c->timer);
+	ev_timer_set(&c->timer, 0, 0);
+	ev_timer_start(loop_of(c), &c->timer);
+}
+
 int conn_module_init(struct ev_loop *loop)
 {
 	conn_ep = epoll_create1(EPOLL_CLOEXEC);

@@ -34,6 +34,10 @@ void splice_sndbuf(int fd);
 /** conn_reset() - reset both ends now and free @c. */
 void conn_reset(struct conn *c);
 
+/** conn_idle_changed() - the service's idle timeout changed (a reload):
+ * an open @c re-judges its idleness at once. */
+void conn_idle_changed(struct conn *c);
+
 /** conn_next() - walk a service's connection list. */
 struct conn *conn_next(const struct conn *c);
 

@@ -97,7 +97,11 @@ static bool connect_next(struct conn *c)
 
 	fd = socket(be->cfg->addr.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		pr_warn("%s: socket: %s\n", svc->cfg->name, strerror(errno));
+		/* out of descriptors: this client is reset, the next ones wait */
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			service_pause(svc, "socket to a backend", errno);
+		else
+			pr_warn("%s: socket: %s\n", svc->cfg->name, strerror(errno));
 		backend_release(c);
 		return no_backend(c);
 	}

@@ -66,8 +66,12 @@ static void usage(FILE *out)
 "Signals: SIGTERM and SIGINT stop accepting and let proxied connections\n"
 "drain (up to each service's drain timeout); a second signal stops at once.\n"
 "SIGHUP (or 'sockhop reload') re-reads the config: rules, tc defaults,\n"
-"weights, health checks, timeouts and limits change in place; a change of\n"
-"scopes, listeners, virtual addresses or backend lists is refused (restart).\n"
+"weights, health checks, timeouts (the idle one for open connections too),\n"
+"limits and auto-min-idle change in place; a change of scopes, listeners,\n"
+"virtual addresses, local-clients, backend lists, algorithm or data path is\n"
+"refused (restart).\n"
+"Two file descriptors a proxied connection: past RLIMIT_NOFILE (said at\n"
+"start when the limits allow more) clients wait in the listen backlog.\n"
 "Status: sockhop status; sockhop stats; sockhop services.\n", SH_MAX_SOCKETS);
 }
 

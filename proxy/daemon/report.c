@@ -141,7 +141,12 @@ static void service_report(const struct services *ss, const struct service *svc,
 	emit_str(e, "name", "service %s", svc->cfg->name);
 	emit_str(e, "algorithm", "  (%s", cfg_algo_name(svc->cfg->algo));
 	/* virtual only: no proxy, the kernel picks in connect() */
-	emit_str(e, "data_path", IF(px, ", data path %s)\n"), service_path_name(svc));
+	emit_str(e, "data_path", IF(px, ", data path %s"), service_path_name(svc));
+	/* auto moves a connection only while its client's CPU has this much idle */
+	emit_u64(e, "auto_min_idle", IF(px && svc->auto_path, ", moving at >= %llu%% client CPU idle"),
+		 svc->cfg->auto_min_idle);
+	if (px)
+		emit_text(e, ")\n");
 	if (!px)
 		emit_text(e, ", virtual only: balanced in connect(), no proxy)\n");
 	emit_array(e, "listen", IF(px, "  listen:"));

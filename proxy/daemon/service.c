@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -199,12 +200,33 @@ static void reject(struct service *svc, int fd)
 	svc->st.rejected_limit++;
 }
 
+void service_pause(struct service *svc, const char *what, int err)
+{
+	struct ev_loop *loop = svc->all->loop;
+	size_t i;
+
+	/* the clients wait in the backlog; said once per 100 pauses */
+	if (!svc->st.accept_paused++ || svc->st.accept_paused % 100 == 0)
+		pr_warn("%s: %s: %s; pausing the listeners for %.0f ms (%llu times)\n",
+			svc->cfg->name, what, strerror(err), ACCEPT_PAUSE_S * 1000,
+			(unsigned long long)svc->st.accept_paused);
+	for (i = 0; i < svc->nr_listeners; i++) {
+		struct listener *l = &svc->listeners[i];
+
+		if (l->fd < 0 || ev_is_active(&l->pause))
+			continue;
+		ev_io_stop(loop, &l->io);
+		ev_timer_start(loop, &l->pause);
+	}
+}
+
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct listener *l = w->data;
 	struct service *svc = l->svc;
 	int i;
 
+	(void)loop;
 	(void)revents;
 	for (i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage peer;
@@ -213,15 +235,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-				/* the client waits in the backlog; say it once per pause */
-				if (!svc->st.accept_paused++ || svc->st.accept_paused % 100 == 0)
-					pr_warn("%s: accept: %s; pausing the listener (%llu times)\n",
-						svc->cfg->name, strerror(errno),
-						(unsigned long long)svc->st.accept_paused);
-				ev_io_stop(loop, &l->io);
-				ev_timer_start(loop, &l->pause);
-			}
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				service_pause(svc, "accept", errno);
 			return;
 		}
 		svc->st.accepted++;
@@ -230,6 +245,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		}
 		conn_start(svc, fd, &peer, len);
+		if (ev_is_active(&l->pause))
+			return;	/* the connection ran out of descriptors: the rest wait */
 	}
 }
 
@@ -379,6 +396,30 @@ static void service_fini(struct service *svc)
 	lb_free(&svc->lb);
 }
 
+/*
+ * Two descriptors a proxied connection: says at start when the services'
+ * connection limits allow more than RLIMIT_NOFILE can hold, which is where
+ * clients would otherwise be accepted and reset (service_pause() makes them
+ * wait instead).
+ */
+static void check_fd_budget(const struct cfg *cfg)
+{
+	unsigned long long need = 64;	/* pins, maps, control clients, health checks */
+	struct rlimit rl;
+	size_t i;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	for (i = 0; i < cfg->nr_services; i++)
+		if (cfg->services[i].nr_listen)	/* connect-time only: none a connection */
+			need += 2ULL * cfg->services[i].max_conns;	/* "0" is stored as the cap */
+	if (need > rl.rlim_cur)
+		pr_warn("the services' connection limits (limits.connections) need up to %llu file "
+			"descriptors, two a connection; RLIMIT_NOFILE is %llu: past it new clients "
+			"wait in the listen backlog. Raise it (ulimit -n, LimitNOFILE=) or lower "
+			"the limits\n", need, (unsigned long long)rl.rlim_cur);
+}
+
 int services_start(struct ev_loop *loop, const struct cfg *cfg, struct splice *sp,
 		   enum fallback_cause no_splice_cause, const struct balance *balance,
 		   struct services **out)
@@ -390,6 +431,7 @@ int services_start(struct ev_loop *loop, const struct cfg *cfg, struct splice *s
 	ss = calloc(1, sizeof(*ss));
 	if (!ss)
 		return -ENOMEM;
+	check_fd_budget(cfg);
 	ss->loop = loop;
 	ss->file = cfg->file;
 	ss->splice = sp;
@@ -446,6 +488,14 @@ void services_reload(struct services *ss, const struct cfg *cfg)
 		/* one rebuild and one table swap per service */
 		lb_changed(&svc->lb);
 		service_vip_sync(svc);
+		/* open connections judge their idleness by the new timeout now,
+		 * not when the timer armed with the old one fires */
+		if (old->idle_timeout_ms != sc->idle_timeout_ms) {
+			struct conn *c;
+
+			for (c = svc->conns; c; c = conn_next(c))
+				conn_idle_changed(c);
+		}
 	}
 }
 

@@ -144,6 +144,14 @@ void services_free(struct services *ss);
 /* Health checks report a backend's change of state here. */
 void backend_set_state(struct backend *be, enum be_state st, const char *why);
 
+/**
+ * service_pause() - a descriptor or memory limit (@err) hit @what: stop
+ * accepting on every listener of @svc for ACCEPT_PAUSE_S, so that clients
+ * wait in the backlog instead of being accepted and reset; counted
+ * (accept_paused) and logged once per 100.
+ */
+void service_pause(struct service *svc, const char *what, int err);
+
 /** service_fallback() - count, and log once per cause, a relayed connection. */
 void service_fallback(struct service *svc, enum fallback_cause c);
 

@@ -10,6 +10,11 @@ printf 'scopes:\n  - name: x\n    cgroup: x\n    rules:\n      - action: acceler
 [ $? = 1 ] || bad "--check on an invalid file must exit 1"
 grep -q "^$TMP/bad.yaml:6:15: scopes\[0\].rules\[0\].port: '99999' is not a port" "$TMP/out" ||
 	bad "--check error: $(cat "$TMP/out")"
+# valid but doing nothing: a warning with the line, the file still valid
+printf 'services:\n  - name: r\n    listen: 127.0.0.1:18080\n    data-path: relay\n    auto-min-idle: 10\n    backends: [127.0.0.1:18081]\n' >"$TMP/lint.yaml"
+"$SOCKHOPD" --check -c "$TMP/lint.yaml" >"$TMP/out" 2>&1 || bad "--check of a valid file with a warning: $(cat "$TMP/out")"
+grep -q "$TMP/lint.yaml:5:20: services\[0\].auto-min-idle: has no effect: the service's data path is relay, not auto" "$TMP/out" ||
+	bad "--check lint: $(cat "$TMP/out")"
 "$SOCKHOPD" --help | grep -q -- '--pin-dir DIR' || bad "--help lacks --pin-dir"
 "$SOCKHOPD" --version | grep -q '^sockhopd ' || bad "--version"
 "$SOCKHOPD" --bogus >/dev/null 2>&1; [ $? = 2 ] || bad "an unknown option must exit 2"

@@ -28,6 +28,10 @@ services:
     data-path: relay
     timeouts: {idle: 1s}
     backends: [127.0.0.1:9001]
+  - name: re-idle
+    listen: 127.0.0.1:8085
+    timeouts: {idle: 5m}
+    backends: [127.0.0.1:9001]
 CFG
 backend 1 9001
 backend 2 9002
@@ -91,6 +95,16 @@ for name in sp-idle rl-idle; do
 done
 [ "$(svc sp-idle conns_splice)" = 2 ] || bad "sp-idle did not splice"
 result "idle timeout 1s: the idle connection closed, the one trickling a byte every 250 ms kept, on splice and relay"
+
+# --- a reload that shortens the idle timeout reaches connections already open ----
+hold 8085 10
+wait_until 5 svc_is re-idle active 1 || fail "re-idle: the connection did not open"
+sed -i 's/timeouts: {idle: 5m}/timeouts: {idle: 1s}/' "$TMP/proxy.yaml"
+"$SOCKHOP" --control "$CTL" reload >"$TMP/reload.out" || bad "reload: $(cat "$TMP/reload.out")"
+wait_until 4 svc_is re-idle idle_closed 1 ||
+	bad "re-idle: a connection open before the reload to idle 1s still open: $(svc re-idle active)"
+release
+result "reload idle 5m -> 1s: the connection open before it closed as idle within seconds"
 
 # --- graceful shutdown: stop accepting, let a transfer finish, then exit ----------
 stop_backend 1

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Out of file descriptors: sockhopd started with RLIMIT_NOFILE 256 says at
+# start that its services' limits need more; a flood of idle clients that
+# takes every descriptor pauses the listeners (counted, logged once per 100
+# pauses, not once per client) instead of resetting client after client,
+# and once the flood goes every service carries exact bytes again.
+. "$(dirname "$0")/lib.sh"
+
+cat >"$TMP/proxy.yaml" <<CFG
+services:
+  - {name: flood, listen: 127.0.0.1:8080, data-path: relay, limits: {connections: 0}, backends: [127.0.0.1:9005]}
+  - {name: other, listen: 127.0.0.1:8081, data-path: auto, backends: [127.0.0.1:9001]}
+CFG
+ip netns exec "$NS" python3 "$ROOT/tests/bench/hold.py" server 9005 >/dev/null 2>&1 &
+BG_PIDS+=($!)
+wait_port 9005
+backend 1 9001
+printf '#!/bin/sh\nexec prlimit --nofile=256:256 %s "$@"\n' "$SOCKHOPD" >"$TMP/sockhopd-256"
+chmod +x "$TMP/sockhopd-256"
+SOCKHOPD=$TMP/sockhopd-256 start_proxy "$TMP/proxy.yaml"
+grep -q 'limits (limits.connections) need up to 85600 file descriptors.*RLIMIT_NOFILE is 256' "$TMP/daemon.log" ||
+	bad "no start-up warning of the descriptor budget: $(grep -i rlimit "$TMP/daemon.log")"
+
+coproc HOLD { ip netns exec "$NS" python3 "$ROOT/tests/bench/hold.py" client 8080 400; }
+read -r line <&"${HOLD[0]}" || fail "the idle holder failed"
+paused() { [ "$(svc flood accept_paused)" -ge 1 ]; }
+wait_until 10 paused || bad "400 idle clients against 256 descriptors never paused the listener"
+active=$(svc flood active)
+[ "$active" -ge 90 ] && [ "$active" -le 128 ] || bad "$active connections held with 256 descriptors"
+warnings=$(grep -c 'pausing the listeners' "$TMP/daemon.log")
+[ "$warnings" -le $(( $(svc flood accept_paused) / 100 + 2 )) ] ||
+	bad "$warnings pause warnings for $(svc flood accept_paused) pauses"
+grep -q 'flood: socket: ' "$TMP/daemon.log" && bad "a warning per refused backend socket"
+eval "exec ${HOLD[1]}>&-"
+wait $HOLD_PID 2>/dev/null
+wait_until 20 svc_is flood active 0 || bad "the flood's connections did not close: $(svc flood active)"
+load 127.0.0.1 8081 --conns 50 --parallel 4 --up 65536 --down 65536
+[ "$(load_field ok)" = 50 ] || bad "after the flood: $LOAD"
+result "RLIMIT_NOFILE 256: said at start; 400 idle clients held $active connections and paused the listener $(svc flood accept_paused) times ($warnings warnings); after them 50 of 50 exact through another service"
+stop_daemon
+finish
