@@ -88,8 +88,16 @@ struct cfg_health {
 	uint32_t rise, fall;		/* consecutive results to change state */
 };
 
+/* Where a key's value is written (a reload refusal points there). */
+struct cfg_pos {
+	int line, col;
+};
+
 struct cfg_service {
 	int line, col;			/* where the service's entry starts */
+	/* where listen, virtual, algorithm, data-path and local-clients are
+	 * written; the entry's start when a key is absent */
+	struct cfg_pos at_listen, at_virtual, at_algorithm, at_path, at_local;
 	char name[SH_SCOPE_NAME_LEN];
 	struct cfg_addr *listen;
 	size_t nr_listen;

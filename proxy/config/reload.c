@@ -45,23 +45,28 @@ static int check_service(const struct cfg *next, size_t i, const struct cfg_serv
 		return refuse(why, len, next, n->line, n->col, "services[%zu]: service '%s' took the "
 			      "place of '%s'", i, n->name, c->name);
 	if (!same_addrs(c->listen, c->nr_listen, n->listen, n->nr_listen))
-		return refuse(why, len, next, n->line, n->col, "services[%zu].listen: the listen "
+		return refuse(why, len, next, n->at_listen.line, n->at_listen.col,
+			      "services[%zu].listen: the listen "
 			      "addresses of '%s' changed", i, n->name);
 	/* before the virtual addresses, which local-clients: connect extends */
 	if (c->local_connect != n->local_connect)
-		return refuse(why, len, next, n->line, n->col, "services[%zu].local-clients: '%s' "
+		return refuse(why, len, next, n->at_local.line, n->at_local.col,
+			      "services[%zu].local-clients: '%s' "
 			      "changed from %s to %s", i, n->name,
 			      c->local_connect ? "connect" : "proxy",
 			      n->local_connect ? "connect" : "proxy");
 	if (!same_addrs(c->vips, c->nr_vips, n->vips, n->nr_vips) ||
 	    c->vip_protos != n->vip_protos)
-		return refuse(why, len, next, n->line, n->col, "services[%zu].virtual: the virtual "
+		return refuse(why, len, next, n->at_virtual.line, n->at_virtual.col,
+			      "services[%zu].virtual: the virtual "
 			      "addresses of '%s' changed", i, n->name);
 	if (c->algo != n->algo)
-		return refuse(why, len, next, n->line, n->col, "services[%zu].algorithm: '%s' changed "
+		return refuse(why, len, next, n->at_algorithm.line, n->at_algorithm.col,
+			      "services[%zu].algorithm: '%s' changed "
 			      "its algorithm", i, n->name);
 	if (c->path != n->path)
-		return refuse(why, len, next, n->line, n->col, "services[%zu].data-path: '%s' changed "
+		return refuse(why, len, next, n->at_path.line, n->at_path.col,
+			      "services[%zu].data-path: '%s' changed "
 			      "its data path", i, n->name);
 	if (c->nr_backends != n->nr_backends)
 		return refuse(why, len, next, n->line, n->col, "services[%zu].backends: '%s' has %zu "

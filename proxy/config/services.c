@@ -272,6 +272,17 @@ static int parse_addr_list(struct parser *p, yaml_node_t *n, const char *key, co
 	return bad;
 }
 
+/* Where @key's value is written in mapping @n; the entry's start if absent. */
+static struct cfg_pos key_pos(struct parser *p, yaml_node_t *n, const char *key,
+			      const struct cfg_service *sv)
+{
+	yaml_node_t *v = lookup(p, n, key);
+
+	if (!v)
+		return (struct cfg_pos){ sv->line, sv->col };
+	return (struct cfg_pos){ (int)v->start_mark.line + 1, (int)v->start_mark.column + 1 };
+}
+
 static int parse_service(struct parser *p, yaml_node_t *n, const char *path, struct cfg_service *sv)
 {
 	static const char *const keys[] = { "name", "listen", "virtual", "virtual-protocol",
@@ -289,6 +300,11 @@ static int parse_service(struct parser *p, yaml_node_t *n, const char *path, str
 
 	sv->line = (int)n->start_mark.line + 1;
 	sv->col = (int)n->start_mark.column + 1;
+	sv->at_listen = key_pos(p, n, "listen", sv);
+	sv->at_virtual = key_pos(p, n, "virtual", sv);
+	sv->at_algorithm = key_pos(p, n, "algorithm", sv);
+	sv->at_path = key_pos(p, n, "data-path", sv);
+	sv->at_local = key_pos(p, n, "local-clients", sv);
 	sv->backlog = CFG_DEF_BACKLOG;
 	sv->connect_timeout_ms = CFG_DEF_CONNECT_MS;
 	sv->idle_timeout_ms = CFG_DEF_IDLE_MS;

@@ -519,7 +519,7 @@ static void test_reload_check(void **s)
 	} cases[] = {
 		{ "1", "round-robin", "a", "deny", 1, NULL },
 		{ "7", "round-robin", "a", "allow", 1, NULL },
-		{ "1", "maglev", "a", "deny", 0, "t.yaml:2:5: services[0].algorithm: 'w' changed its algorithm" },
+		{ "1", "maglev", "a", "deny", 0, "t.yaml:5:16: services[0].algorithm: 'w' changed its algorithm" },
 		{ "1", "round-robin", "b", "deny", 0, "t.yaml:7:5: scopes[0]: scope 'b' (cgroup a) was 'a' (cgroup a) in the running config; a reload cannot rename, move or re-create a scope" },
 	};
 	char yaml[1024], why[512];
@@ -550,7 +550,7 @@ static void test_reload_check(void **s)
 			"    backends: [127.0.0.1:1, {address: 127.0.0.1:2, weight: 1}]\n"
 			"scopes:\n  - {name: a, cgroup: a, rules: [{action: deny}]}\n");
 	assert_int_equal(reload_check(cur, next, why, sizeof(why)), -EINVAL);
-	if (!strstr(why, "services[0].local-clients: 'w' changed from proxy to connect"))
+	if (!strstr(why, "t.yaml:4:20: services[0].local-clients: 'w' changed from proxy to connect"))
 		fail_msg("local-clients reload: '%s'", why);
 	cfg_free(next);
 	cfg_free(cur);
