@@ -318,6 +318,7 @@ static bool propagate_eof(struct conn *c, struct side *s)
 	if (!side_drained(c, s)) {
 		if (!s->pend_len && !ev_is_active(&c->drain)) {
 			c->drain_start = ev_now(loop_of(c));
+			ev_timer_set(&c->drain, DRAIN_POLL_S, DRAIN_POLL_S);
 			ev_timer_start(loop_of(c), &c->drain);
 		}
 		return false;	/* parked bytes: flush() comes back here */
@@ -358,8 +359,11 @@ static void check_go(struct conn *c, struct side *s)
 	}
 	if (!f.go && s->go_look != 2) {
 		s->go_look = 1;
-		if (!ev_is_active(&c->handoff))
+		if (!ev_is_active(&c->handoff)) {
+			/* set each time: a one-shot timer restarted as it is fires at once */
+			ev_timer_set(&c->handoff, HANDOFF_LOOK_S, 0);
 			ev_timer_start(loop_of(c), &c->handoff);
+		}
 		return;
 	}
 	/* Every passed byte is across and the peer is ready: the next skb

@@ -216,6 +216,8 @@ void service_pause(struct service *svc, const char *what, int err)
 		if (l->fd < 0 || ev_is_active(&l->pause))
 			continue;
 		ev_io_stop(loop, &l->io);
+		/* set each time: a one-shot timer restarted as it is fires at once */
+		ev_timer_set(&l->pause, ACCEPT_PAUSE_S, 0);
 		ev_timer_start(loop, &l->pause);
 	}
 }

@@ -25,6 +25,12 @@ coproc HOLD { ip netns exec "$NS" python3 "$ROOT/tests/bench/hold.py" client 808
 read -r line <&"${HOLD[0]}" || fail "the idle holder failed"
 paused() { [ "$(svc flood accept_paused)" -ge 1 ]; }
 wait_until 10 paused || bad "400 idle clients against 256 descriptors never paused the listener"
+# a measurement window, not a synchronisation: 100 ms pauses over 1.5 s
+p0=$(svc flood accept_paused) t0=$(date +%s%N)
+sleep 1.5
+p1=$(svc flood accept_paused) t1=$(date +%s%N)
+rate=$(( (p1 - p0) * 1000000000 / (t1 - t0) ))
+[ "$rate" -le 15 ] || bad "the listener paused $rate times a second (100 ms pauses: at most 10)"
 active=$(svc flood active)
 [ "$active" -ge 90 ] && [ "$active" -le 128 ] || bad "$active connections held with 256 descriptors"
 warnings=$(grep -c 'pausing the listeners' "$TMP/daemon.log")
@@ -36,6 +42,6 @@ wait $HOLD_PID 2>/dev/null
 wait_until 20 svc_is flood active 0 || bad "the flood's connections did not close: $(svc flood active)"
 load 127.0.0.1 8081 --conns 50 --parallel 4 --up 65536 --down 65536
 [ "$(load_field ok)" = 50 ] || bad "after the flood: $LOAD"
-result "RLIMIT_NOFILE 256: said at start; 400 idle clients held $active connections and paused the listener $(svc flood accept_paused) times ($warnings warnings); after them 50 of 50 exact through another service"
+result "RLIMIT_NOFILE 256: said at start; 400 idle clients held $active connections and paused the listener $(svc flood accept_paused) times, $rate a second ($warnings warnings); after them 50 of 50 exact through another service"
 stop_daemon
 finish
