@@ -112,7 +112,7 @@ struct cfg_service {
 	uint32_t max_conns_backend;	/* per backend, 0 = unlimited */
 	uint32_t connect_attempts;	/* backends tried per client, >= 1 */
 	uint32_t auto_min_idle;		/* data-path auto: % idle the client's CPU needs for a move */
-	int auto_min_idle_line, auto_min_idle_col;	/* 0: not written */
+	struct cfg_pos at_auto_min_idle;	/* line 0: not written */
 	struct cfg_addr *vips;		/* virtual addresses (connect-time LB) */
 	size_t nr_vips;
 	uint8_t vip_protos;		/* CFG_VIP_TCP | CFG_VIP_UDP */

@@ -128,10 +128,10 @@ size_t cfg_lint(const struct cfg *cfg, char *out, size_t len)
 		const struct cfg_service *sv = &cfg->services[s];
 		char field[64];
 
-		if (!sv->auto_min_idle_line || sv->path == CFG_PATH_AUTO)
+		if (!sv->at_auto_min_idle.line || sv->path == CFG_PATH_AUTO)
 			continue;
 		snprintf(field, sizeof(field), "services[%zu].auto-min-idle", s);
-		warn(&l, sv->auto_min_idle_line, sv->auto_min_idle_col, field, "has no effect: "
+		warn(&l, sv->at_auto_min_idle.line, sv->at_auto_min_idle.col, field, "has no effect: "
 		     "the service's data path is %s, not auto",
 		     sv->path == CFG_PATH_RELAY ? "relay" : "splice");
 	}

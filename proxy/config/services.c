@@ -381,11 +381,8 @@ static int parse_service(struct parser *p, yaml_node_t *n, const char *path, str
 	bad |= parse_named(p, n, "data-path", path, path_names, 3, &e);
 	sv->path = (enum cfg_data_path)e;
 	bad |= parse_count(p, n, "auto-min-idle", path, 0, 100, &sv->auto_min_idle);
-	v = lookup(p, n, "auto-min-idle");
-	if (v) {
-		sv->auto_min_idle_line = (int)v->start_mark.line + 1;
-		sv->auto_min_idle_col = (int)v->start_mark.column + 1;
-	}
+	if (lookup(p, n, "auto-min-idle"))	/* --check warns of it on a service not auto */
+		sv->at_auto_min_idle = key_pos(p, n, "auto-min-idle", sv);
 	e = 0;
 	bad |= parse_named(p, n, "local-clients", path, local_names, 2, &e);
 	sv->local_connect = e == 1;

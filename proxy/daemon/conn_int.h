@@ -91,6 +91,7 @@ struct conn {
 	ev_tstamp drain_start;
 	ev_tstamp last_ev;	/* last byte user space moved */
 	ev_tstamp look_from;	/* auto: the client CPU's idle share counts from here */
+	ev_tstamp next_ask;	/* auto: not before then (the next CPU sample) */
 	int tried[MAX_TRIES];
 	unsigned int ntried;
 	uint8_t client_ip[16];	/* what Maglev hashes: the client's address, */

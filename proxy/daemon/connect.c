@@ -152,10 +152,9 @@ void conn_start(struct service *svc, int fd, const struct sockaddr_storage *peer
 	c->s[0].fd = fd;
 	ev_init(&c->timer, on_timer);
 	c->timer.data = c;
-	ev_timer_init(&c->handoff, on_handoff_timer, HANDOFF_LOOK_S, 0);
+	ev_init(&c->handoff, on_handoff_timer);	/* both set where started */
 	c->handoff.data = c;
 	ev_init(&c->drain, on_drain_timer);
-	ev_timer_set(&c->drain, DRAIN_POLL_S, DRAIN_POLL_S);
 	c->drain.data = c;
 	c->next = svc->conns;
 	if (svc->conns)

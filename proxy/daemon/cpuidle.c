@@ -5,6 +5,7 @@
  * CPUIDLE_SAMPLES periods so that a question about "since the connection
  * opened" is answered from samples of that connection's own lifetime.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,6 @@
 
 #include "cpuidle.h"
 
-#define CPUIDLE_PERIOD_S	0.025	/* /proc/stat counts in 10 ms ticks */
 #define CPUIDLE_SAMPLES		16	/* 400 ms of history */
 #define CPUIDLE_MAX_CPUS	256
 #define CPUIDLE_QUIET_S		1.0	/* no question this long: stop sampling */
@@ -29,7 +29,8 @@ static struct sample *ring;	/* CPUIDLE_SAMPLES, allocated on first use */
 static unsigned int head, count;	/* next slot to write, samples held */
 static ev_timer timer;
 static ev_tstamp last_asked;
-static bool broken;		/* /proc/stat unreadable: every CPU "idle" */
+static bool broken;		/* no /proc/stat here: every CPU "idle" */
+static FILE *stat_file;		/* /proc/stat, opened once, re-read from its start */
 
 static void take_sample(struct ev_loop *loop)
 {
@@ -37,15 +38,20 @@ static void take_sample(struct ev_loop *loop)
 	unsigned long long v[8];
 	char line[512];
 	int cpu, k;
-	FILE *f = fopen("/proc/stat", "re");
 
-	if (!f) {
-		broken = true;
-		return;
+	if (!stat_file) {
+		stat_file = fopen("/proc/stat", "re");
+		if (!stat_file) {
+			/* out of descriptors or memory: try again next period */
+			if (errno != EMFILE && errno != ENFILE && errno != ENOMEM)
+				broken = true;
+			return;
+		}
 	}
+	rewind(stat_file);	/* procfs renders the file again from offset 0 */
 	s->at = ev_now(loop);
 	s->nr_cpus = 0;
-	while (fgets(line, sizeof(line), f)) {
+	while (fgets(line, sizeof(line), stat_file)) {
 		if (strncmp(line, "cpu", 3) || line[3] < '0' || line[3] > '9')
 			continue;
 		memset(v, 0, sizeof(v));
@@ -60,7 +66,6 @@ static void take_sample(struct ev_loop *loop)
 		if (cpu + 1 > s->nr_cpus)
 			s->nr_cpus = cpu + 1;
 	}
-	fclose(f);
 	head = (head + 1) % CPUIDLE_SAMPLES;
 	if (count < CPUIDLE_SAMPLES)
 		count++;
@@ -124,6 +129,9 @@ double cpuidle_since(struct ev_loop *loop, int cpu, ev_tstamp since, double span
 void cpuidle_stop(struct ev_loop *loop)
 {
 	ev_timer_stop(loop, &timer);
+	if (stat_file)
+		fclose(stat_file);
+	stat_file = NULL;
 	free(ring);
 	ring = NULL;
 	count = 0;

@@ -11,6 +11,8 @@
 
 #include <ev.h>
 
+#define CPUIDLE_PERIOD_S	0.025	/* a sample each; /proc/stat counts 10 ms ticks */
+
 /**
  * cpuidle_since() - the share of time @cpu was idle from about @since to
  * the latest sample, 0.0-1.0, over at least @span seconds of samples all
