@@ -33,6 +33,7 @@ struct command {
 	bool daemon;		/* asks the running daemon (else reads the pins) */
 	bool json;		/* can answer in JSON (-j) */
 	int (*run)(const struct command *cmd, const struct cli *c, int argc, char **argv);
+	const char *source;	/* NULL: said from @daemon; else what each form asks */
 };
 
 static int run_status(const struct command *cmd, const struct cli *c, int argc, char **argv)
@@ -88,6 +89,13 @@ static int run_explain(const struct command *cmd, const struct cli *c, int argc,
 	struct emit e;
 
 	(void)cmd;
+	/* one word names a service: its data path is the daemon's to tell */
+	if (argc == 1)
+		return cli_ask(c->control, c->json ? "explain-json" : "explain", argc, argv);
+	if (argc == 2) {
+		cli_err("explain: expected SERVICE, or CGROUP tcp|udp|icmp ADDRESS [PORT]\n");
+		return 2;
+	}
 	emit_to_file(&e, stdout, c->json);
 	return cli_explain(c->dir, argc, argv, &e);
 }
@@ -135,35 +143,38 @@ static int run_help(const struct command *cmd, const struct cli *c, int argc, ch
 
 static const struct command commands[] = {
 	{ "status", "", "pin directory, daemon, scopes and their attachments, sockets,\n"
-	  "whether the tc entries are pinned", 0, 0, false, true, run_status },
-	{ "stats", "", "per-scope acceleration counters, summed over CPUs", 0, 0, false, true, run_stats },
+	  "whether the tc entries are pinned", 0, 0, false, true, run_status, NULL },
+	{ "stats", "", "per-scope acceleration counters, summed over CPUs", 0, 0, false, true, run_stats, NULL },
 	{ "sockets", "", "each accelerated socket: its scope, the bytes it holds unread\n"
 	  "(which ss does not show) and whether its sends are held back", 0, 0, false, true,
-	  run_sockets },
+	  run_sockets, NULL },
 	{ "services", "", "services: backends (state, active connections, bytes, failures),\n"
 	  "limits hit, the split between splice and relay, and for virtual\n"
-	  "addresses the connect-time table and counters", 0, 0, true, true, run_services },
+	  "addresses the connect-time table and counters", 0, 0, true, true, run_services, NULL },
 	{ "table", "SERVICE", "the connect-time Maglev table: \"SLOT BACKEND\" per line",
-	  1, 1, true, false, run_verb },
+	  1, 1, true, false, run_verb, NULL },
 	{ "weight", "SERVICE BACKEND N", "set a backend's weight (1-256) until restart;\n"
-	  "BACKEND is the address as written in the config", 3, 3, true, false, run_weight },
+	  "BACKEND is the address as written in the config", 3, 3, true, false, run_weight, NULL },
 	{ "disable", "SERVICE BACKEND [kill]", "take a backend out of rotation (MAINT); with kill,\n"
 	  "terminate the connect-time balanced connections it has, 64 per 100 ms",
-	  2, 3, true, false, run_disable },
-	{ "enable", "SERVICE BACKEND", "put a disabled backend back", 2, 2, true, false, run_verb },
+	  2, 3, true, false, run_disable, NULL },
+	{ "enable", "SERVICE BACKEND", "put a disabled backend back", 2, 2, true, false, run_verb, NULL },
 	{ "policy", "", "tc policy: each scope's default, rules and per-rule counters,\n"
-	  "packets and bytes per action and direction, error reasons", 0, 0, false, true, run_policy },
-	{ "explain", "CGROUP tcp|udp|icmp ADDRESS [PORT]", "which scope a socket created in "
-	  "CGROUP belongs to, and which rule\nthe tc policy, accelerate and balance take for "
-	  "the flow", 3, 4, false, true, run_explain },
+	  "packets and bytes per action and direction, error reasons", 0, 0, false, true, run_policy, NULL },
+	{ "explain", "SERVICE | CGROUP tcp|udp|icmp ADDRESS [PORT]", "with SERVICE: its data "
+	  "path in words (the rule, which path carried\nhow many connections and bytes, why the "
+	  "relayed ones stayed relayed);\nwith a flow: which scope a socket created in CGROUP "
+	  "belongs to, and\nwhich rule the tc policy, accelerate and balance take for it",
+	  1, 4, false, true, run_explain, "SERVICE asks the running sockhopd through --control;\n   "
+	  "a flow reads the pins in --pin-dir, whether or not sockhopd runs" },
 	{ "tc", "attach|detach DEV [egress|ingress]", "run the tc recipe for DEV (clsact qdisc, "
 	  "bpf filters on the pinned\nentries at preference 49152); detach removes only those",
-	  1, 3, false, false, run_tc },	/* tc checks its word first */
+	  1, 3, false, false, run_tc, NULL },	/* tc checks its word first */
 	{ "reload", "", "make the daemon re-read its config (as SIGHUP does); exit 1 with\n"
-	  "the reason when it refuses", 0, 0, true, false, run_verb },
+	  "the reason when it refuses", 0, 0, true, false, run_verb, NULL },
 	{ "tc-replace-stages", "", "load the tc stages anew and swap them into their slots;\n"
-	  "the operators' filters are not touched", 0, 0, true, false, run_verb },
-	{ "help", "[COMMAND]", "this help, or one command's", 0, 1, false, false, run_help },
+	  "the operators' filters are not touched", 0, 0, true, false, run_verb, NULL },
+	{ "help", "[COMMAND]", "this help, or one command's", 0, 1, false, false, run_help, NULL },
 };
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -193,7 +204,8 @@ static void command_usage(FILE *out, const struct command *cmd)
 	fprintf(out, "Usage: sockhop [OPTIONS] %s%s%s\n", cmd->name, *cmd->args ? " " : "",
 		cmd->args);
 	print_indented(out, cmd->help, 2);
-	fprintf(out, "  (%s)\n", cmd->daemon ? "asks the running sockhopd through --control" :
+	fprintf(out, "  (%s)\n", cmd->source ? cmd->source : cmd->daemon ?
+		"asks the running sockhopd through --control" :
 		"reads the pins in --pin-dir, whether or not sockhopd runs");
 }
 
@@ -203,9 +215,10 @@ static void usage(FILE *out)
 
 	fprintf(out,
 "Usage: sockhop [OPTIONS] COMMAND [ARGS]\n"
-"Shows and steers sockhop: status, stats, policy and explain read the pinned\n"
-"maps (whether or not the daemon runs); services, reload and the backend\n"
-"commands ask the running daemon. 'sockhop help COMMAND' shows one command.\n"
+"Shows and steers sockhop: status, stats, policy and explain of a flow read\n"
+"the pinned maps (whether or not the daemon runs); services, explain of a\n"
+"service, reload and the backend commands ask the running daemon.\n"
+"'sockhop help COMMAND' shows one command.\n"
 "\n"
 "Commands:\n");
 	for (i = 0; i < NR_COMMANDS; i++) {

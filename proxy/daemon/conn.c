@@ -157,6 +157,8 @@ void conn_free(struct conn *c, bool reset)
 		splice_remove(splice_of(c), &c->pair, moved);
 		service_spliced_closed(svc, c->be, moved, c->s[0].hand + c->s[1].hand);
 	}
+	else if (c->state == C_OPEN && c->path == P_RELAY)
+		service_auto_stayed(svc, (enum auto_stay)c->stay);
 	for (i = 0; i < 2; i++) {
 		struct side *s = &c->s[i];
 
@@ -209,6 +211,20 @@ uint64_t conn_spliced_bytes(const struct conn *c)
 
 	conn_spliced(c, moved);
 	return moved[0] + moved[1];
+}
+
+enum conn_where conn_where(const struct conn *c, unsigned int *stay)
+{
+	*stay = c->state == C_OPEN && c->path == P_RELAY ? c->stay : AS_NR;
+	if (c->state != C_OPEN)
+		return CW_CONNECTING;
+	return c->path == P_SPLICE ? CW_SPLICE : CW_RELAY;
+}
+
+void conn_auto_rule(unsigned int *turns, double *look_s)
+{
+	*turns = PROMOTE_TURNS;
+	*look_s = PROMOTE_LOOK_S;
 }
 
 const struct backend *conn_backend(const struct conn *c)
@@ -688,6 +704,7 @@ static bool start_splice(struct conn *c, bool promoted)
 		return false;
 	}
 	c->path = P_SPLICE;
+	c->stay = AS_NR;
 	service_count(svc, promoted ? SVC_PROMOTED : SVC_SPLICED);
 	/* what user space writes from now on is what the verdict waits for */
 	for (i = 0; i < 2; i++)
@@ -772,22 +789,30 @@ static bool maybe_promote(struct conn *c, struct side *s)
 	if (c->turns < PROMOTE_TURNS)
 		return false;
 	/* parked bytes (a slow peer) or a half-close: ask again next turn */
-	if (c->s[0].pend_len || c->s[1].pend_len || c->s[0].eof || c->s[1].eof)
+	if (c->s[0].pend_len || c->s[1].pend_len || c->s[0].eof || c->s[1].eof) {
+		c->stay = AS_IN_FLIGHT;
 		return false;
+	}
 	/* waiting for the client CPU's answer: nothing new before the next
 	 * sample, so no system call a turn (wrk turns 10 000 times a second) */
 	if (ev_now(loop_of(c)) < c->next_ask)
 		return false;
 	if (!auto_splices(c->s[0].fd, &cpu)) {
+		c->stay = AS_SAME_CPU;
 		c->promote_done = true;
 		return false;
 	}
 	if (c->svc->cfg->auto_min_idle) {
 		idle = cpuidle_since(loop_of(c), cpu, c->look_from, PROMOTE_LOOK_S);
 		c->next_ask = ev_now(loop_of(c)) + CPUIDLE_PERIOD_S;
-		if (idle < 0)
-			return false;	/* not enough of its own life sampled yet */
+		if (idle < 0) {
+			/* not enough of its life sampled yet; after a busy
+			 * answer, of the fresh span: busy is still the news */
+			c->stay = c->promote_busy ? AS_CLIENT_BUSY : AS_TOO_YOUNG;
+			return false;
+		}
 		if (idle * 100 < c->svc->cfg->auto_min_idle) {
+			c->stay = AS_CLIENT_BUSY;
 			if (!c->promote_busy)
 				service_count(c->svc, SVC_PROMOTE_BUSY);
 			c->promote_busy = true;
@@ -796,9 +821,13 @@ static bool maybe_promote(struct conn *c, struct side *s)
 		}
 	}
 	drained = drain_for_splice(c);
-	if (drained)
+	if (drained) {
+		if (drained > 0)
+			c->stay = AS_IN_FLIGHT;
 		return drained < 0;
+	}
 	c->promote_done = true;
+	c->stay = AS_REFUSED;	/* what stays true unless start_splice() moves it */
 	return start_splice(c, true);
 }
 
@@ -810,6 +839,7 @@ bool start_data(struct conn *c)
 	c->last_ev = ev_now(loop_of(c));
 	c->last_from = 1;	/* the client's first bytes are not a turn */
 	c->look_from = c->last_ev;
+	c->stay = svc->auto_path ? AS_FEW_TURNS : AS_NR;
 	ev_timer_stop(loop_of(c), &c->timer);
 	ev_timer_set(&c->timer, svc->cfg->idle_timeout_ms / 1000.0, 0);
 	ev_timer_start(loop_of(c), &c->timer);

@@ -53,4 +53,16 @@ struct backend;
 /** conn_backend() - the backend @c is connected to, or NULL. */
 const struct backend *conn_backend(const struct conn *c);
 
+/* Where a connection's bytes go now, for the reports. */
+enum conn_where { CW_CONNECTING, CW_RELAY, CW_SPLICE };
+
+/** conn_where() - where @c is; @stay: on the relay under data-path auto,
+ * why it has not moved (enum auto_stay), else AS_NR. */
+enum conn_where conn_where(const struct conn *c, unsigned int *stay);
+
+/** conn_auto_rule() - data-path auto's rule, for the reports: the changes
+ * of direction before a move, and the least span of a connection's life
+ * its client's CPU is judged over. */
+void conn_auto_rule(unsigned int *turns, double *look_s);
+
 #endif /* SOCKHOP_CONN_H */

@@ -99,6 +99,7 @@ struct conn {
 	bool queued;		/* on the list of pumps cut short */
 	bool promote_done;	/* auto: the move to the kernel path was decided */
 	bool promote_busy;	/* auto: a move was put off (counted once) */
+	uint8_t stay;		/* auto: enum auto_stay, why it is still relayed */
 	struct splice_pair pair;	/* P_SPLICE: its place in the splice maps */
 	unsigned int turns;	/* auto: changes of direction seen by the relay */
 	int last_from;		/* auto: the side the relay read from last */

@@ -83,6 +83,12 @@ static void dispatch(struct control *ctl, char *line, size_t len, struct emit *o
 	case CTL_TABLE:
 		report_table(ctl->ss, req.service, o);
 		break;
+	case CTL_EXPLAIN_JSON:
+		o->json = true;
+		/* fall through */
+	case CTL_EXPLAIN:
+		report_explain(ctl->ss, req.service, o);
+		break;
 	case CTL_WEIGHT:
 	case CTL_DISABLE:
 	case CTL_ENABLE:

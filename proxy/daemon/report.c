@@ -15,6 +15,7 @@
 #include "ctlproto.h"
 #include "emit.h"
 #include "report.h"
+#include "request.h"
 #include "service.h"
 #include "splice.h"
 
@@ -179,6 +180,10 @@ static void service_report(const struct services *ss, const struct service *svc,
 		emit_u64(e, cause, IF(px, " %llu"), st->fallback[f]);
 	}
 	emit_end(e, IF(px, "\n"));
+	emit_object(e, "auto_stayed", NULL);	/* explain SERVICE says them in words */
+	for (f = 0; f < AS_NR; f++)
+		emit_u64(e, auto_stay_name((enum auto_stay)f), NULL, st->auto_stayed[f]);
+	emit_end(e, NULL);
 	if (vip)
 		emit_text(e, "  virtual (%s):", vip_proto_name(svc->cfg));
 	emit_array(e, "virtual", NULL);
@@ -304,3 +309,132 @@ void report_table(const struct services *ss, const char *name, struct emit *e)
 	free(ids);
 }
 
+
+/* What explain says of each reason an auto connection stayed relayed. */
+static const char *const stay_words[AS_NR] = {
+	[AS_FEW_TURNS] = "its bytes changed direction too few times (one request, or a one-way "
+			 "stream)",
+	[AS_SAME_CPU] = "its client ran on the one CPU the pinned daemon has: no wake-up to save",
+	[AS_CLIENT_BUSY] = "its client's CPU was idle less than auto-min-idle",
+	[AS_TOO_YOUNG] = "it closed before its client's CPU was sampled long enough",
+	[AS_IN_FLIGHT] = "bytes were parked or a side half-closed whenever it could move",
+	[AS_REFUSED] = "the splice map refused its sockets",
+};
+
+/* The rule @svc applies to a connection, in one sentence. */
+static void explain_rule(const struct services *ss, const struct service *svc, struct emit *e)
+{
+	unsigned int turns;
+	double look;
+
+	conn_auto_rule(&turns, &look);
+	emit_u64(e, "promote_turns", NULL, svc->auto_path ? turns : 0);
+	emit_u64(e, "look_ms", NULL, svc->auto_path ? (unsigned long long)(look * 1000 + 0.5) : 0);
+	emit_text(e, "  rule: ");
+	if (svc->auto_path)
+		emit_text(e, "every connection starts on the relay; one whose bytes change "
+			  "direction %u times moves to the kernel splice%s, and stays there", turns,
+			  svc->cfg->auto_min_idle ? " if its client's CPU was idle at least "
+			  "auto-min-idle over its relayed life" : "");
+	else if (svc->splice)
+		emit_text(e, "every connection goes to the kernel splice once its backend answers; "
+			  "the relay carries a pair the splice map refuses");
+	else if (svc->relay_cause == FB_CONFIGURED)
+		emit_text(e, "data-path relay: the daemon carries every connection");
+	else
+		emit_text(e, "the kernel splice is unavailable (%s, see sockhopd's start-up log): "
+			  "the daemon carries every connection", fallback_name(ss->no_splice_cause));
+	if (svc->auto_path && svc->cfg->auto_min_idle)
+		emit_text(e, " (%u%%, judged over %.0f ms or more)", svc->cfg->auto_min_idle,
+			  look * 1000);
+	emit_text(e, "\n");
+}
+
+void report_explain(const struct services *ss, const char *name, struct emit *e)
+{
+	unsigned long long open_where[3] = { 0 }, open_stay[AS_NR] = { 0 };
+	const struct service *svc = NULL;
+	const struct service_stats *st;
+	const struct conn *c;
+	unsigned int stay;
+	size_t k;
+	int i;
+
+	for (k = 0; k < ss->nr; k++)
+		if (!strcmp(ss->svcs[k].cfg->name, name))
+			svc = &ss->svcs[k];
+	if (!svc) {
+		emit_text(e, CTL_ERROR_PREFIX " no service named '");
+		ctl_put_escaped(e, name, strlen(name), 64);
+		emit_text(e, "' (sockhop services lists them)\n");
+		return;
+	}
+	st = &svc->st;
+	emit_object(e, NULL, NULL);
+	emit_str(e, "name", "service %s: ", svc->cfg->name);
+	if (!svc->cfg->nr_listen) {
+		emit_str(e, "data_path", NULL, "none");
+		emit_text(e, "virtual only: the kernel balances its clients in connect() and no "
+			  "byte passes the daemon (sockhop services shows the connect-time "
+			  "counters)\n");
+		emit_end(e, NULL);
+		return;
+	}
+	emit_str(e, "data_path", "data path %s", service_path_name(svc));
+	emit_bool(e, "splice_loaded", ", kernel splice loaded: %s", ss->splice);
+	emit_u64(e, "auto_min_idle", IF(svc->auto_path, ", auto-min-idle %llu%%"),
+		 svc->cfg->auto_min_idle);
+	emit_text(e, "\n");
+	explain_rule(ss, svc, e);
+
+	/* the books: every connection that reached its backend, open or closed */
+	emit_object(e, "carried", "  carried since start:\n");
+	emit_u64(e, "splice", "    by the kernel splice: %llu connections", st->conns_splice);
+	emit_u64(e, "promoted", IF(svc->auto_path, " (%llu moved from the relay)"),
+		 st->conns_promoted);
+	emit_u64(e, "bytes_splice", ", %llu bytes\n", st->bytes_splice + live_splice_bytes(svc));
+	emit_u64(e, "relay", "    by the relay only:    %llu connections",
+		 st->conns_relay - st->conns_promoted);
+	emit_u64(e, "bytes_relay", ", %llu bytes\n", st->bytes_relay);
+	if (svc->auto_path)
+		emit_text(e, "    (the relay's bytes include those the moved ones carried first)\n");
+	emit_end(e, NULL);
+
+	/* the auto start is not a reason: where those ended is, below */
+	emit_object(e, "relayed_because", "  relayed from the start because:");
+	for (i = 0, k = 0; i < FB_NR; i++) {
+		const char *cause = fallback_name((enum fallback_cause)i);
+
+		emit_u64(e, cause, NULL, st->fallback[i]);
+		if (i != FB_AUTO && st->fallback[i] && ++k)
+			emit_text(e, " %s %llu", cause, (unsigned long long)st->fallback[i]);
+	}
+	emit_end(e, k ? "\n" : " nothing\n");
+
+	for (c = svc->conns; c; c = conn_next(c)) {
+		open_where[conn_where(c, &stay)]++;
+		if (stay < AS_NR)
+			open_stay[stay]++;
+	}
+	emit_object(e, "auto_stayed", IF(svc->auto_path, "  closed on the relay under auto, by "
+					 "the last reason it did not move:\n"));
+	for (i = 0; i < AS_NR; i++) {
+		emit_u64(e, auto_stay_name((enum auto_stay)i), NULL, st->auto_stayed[i]);
+		if (svc->auto_path && (st->auto_stayed[i] || open_stay[i]))
+			emit_text(e, "    %8llu %-11s (%llu open now): %s\n",
+				  (unsigned long long)st->auto_stayed[i],
+				  auto_stay_name((enum auto_stay)i), open_stay[i], stay_words[i]);
+	}
+	emit_end(e, NULL);
+
+	emit_object(e, "open", NULL);
+	emit_u64(e, "spliced", "  open now: %llu spliced", open_where[CW_SPLICE]);
+	emit_u64(e, "relayed", ", %llu relayed", open_where[CW_RELAY]);
+	emit_u64(e, "connecting", ", %llu connecting to a backend\n", open_where[CW_CONNECTING]);
+	emit_object(e, "relayed_by", NULL);
+	for (i = 0; i < AS_NR; i++)
+		emit_u64(e, auto_stay_name((enum auto_stay)i), NULL, open_stay[i]);
+	emit_end(e, NULL);
+	emit_end(e, NULL);
+	emit_end(e, NULL);
+}

@@ -20,4 +20,10 @@ void report_services(const struct services *ss, const struct control_stats *cs,
  * connect-time Maglev table ("-" for none), or a refusal line. */
 void report_table(const struct services *ss, const char *name, struct emit *e);
 
+/** report_explain() - service @name's data path in words: what it does
+ * with a connection, which path carried how many connections and bytes,
+ * why the relayed ones stayed there, and where the open ones are now; or a
+ * refusal line. */
+void report_explain(const struct services *ss, const char *name, struct emit *e);
+
 #endif /* SOCKHOP_REPORT_H */

@@ -21,6 +21,8 @@ static const struct verb {
 	{ "services", CTL_SERVICES, 0, 0, "services" },
 	{ "services-json", CTL_SERVICES_JSON, 0, 0, "services-json" },
 	{ "table", CTL_TABLE, 1, 1, "table SERVICE" },
+	{ "explain", CTL_EXPLAIN, 1, 1, "explain SERVICE" },
+	{ "explain-json", CTL_EXPLAIN_JSON, 1, 1, "explain-json SERVICE" },
 	{ "weight", CTL_WEIGHT, 3, 3, "weight SERVICE BACKEND N" },
 	{ "disable", CTL_DISABLE, 2, 3, "disable SERVICE BACKEND [kill]" },
 	{ "enable", CTL_ENABLE, 2, 2, "enable SERVICE BACKEND" },
@@ -129,7 +131,7 @@ int ctl_request_parse(char *line, size_t len, struct ctl_request *req, struct em
 	}
 	emit_text(err, CTL_ERROR_PREFIX " unknown command '");
 	ctl_put_escaped(err, verb, strlen(verb), 64);
-	emit_text(err, "' (expected services, services-json, weight, table, disable, enable, reload "
-		  "or tc-replace-stages)\n");
+	emit_text(err, "' (expected services, services-json, explain, explain-json, weight, "
+		  "table, disable, enable, reload or tc-replace-stages)\n");
 	return -EINVAL;
 }

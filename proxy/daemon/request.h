@@ -18,6 +18,8 @@ enum ctl_verb {
 	CTL_SERVICES,
 	CTL_SERVICES_JSON,
 	CTL_TABLE,
+	CTL_EXPLAIN,
+	CTL_EXPLAIN_JSON,
 	CTL_WEIGHT,
 	CTL_DISABLE,
 	CTL_ENABLE,
@@ -27,7 +29,7 @@ enum ctl_verb {
 
 struct ctl_request {
 	enum ctl_verb verb;
-	const char *service;	/* table, weight, disable, enable; into the line */
+	const char *service;	/* table, explain, weight, disable, enable; into the line */
 	const char *backend;	/* weight, disable, enable */
 	uint32_t weight;	/* weight: 1-256 */
 	bool kill;		/* disable ... kill */

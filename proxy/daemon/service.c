@@ -39,6 +39,20 @@ const char *fallback_name(enum fallback_cause c)
 	return c < FB_NR ? fb_names[c] : "?";
 }
 
+static const char *const as_names[AS_NR] = {
+	[AS_FEW_TURNS] = "few-turns",
+	[AS_SAME_CPU] = "same-cpu",
+	[AS_CLIENT_BUSY] = "client-busy",
+	[AS_TOO_YOUNG] = "too-young",
+	[AS_IN_FLIGHT] = "in-flight",
+	[AS_REFUSED] = "map-refused",
+};
+
+const char *auto_stay_name(enum auto_stay why)
+{
+	return why < AS_NR ? as_names[why] : "?";
+}
+
 void service_fallback(struct service *svc, enum fallback_cause c)
 {
 	svc->st.fallback[c]++;
@@ -617,6 +631,12 @@ void service_bytes(struct service *svc, struct backend *be, int from, size_t n, 
 		be->bytes_out += n;
 	else if (be)
 		be->bytes_in += n;
+}
+
+void service_auto_stayed(struct service *svc, enum auto_stay why)
+{
+	if (why < AS_NR)
+		svc->st.auto_stayed[why]++;
 }
 
 void service_spliced_closed(struct service *svc, struct backend *be, const uint64_t moved[2],

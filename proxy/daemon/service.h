@@ -30,6 +30,21 @@ enum fallback_cause {
 	FB_NR,
 };
 
+/*
+ * data-path auto: why a connection that closed on the relay never moved to
+ * the kernel path (its last reason; conn.c's maybe_promote()). Counted per
+ * service at the close, for `sockhop explain SERVICE`.
+ */
+enum auto_stay {
+	AS_FEW_TURNS,		/* its bytes changed direction too few times (one request, a stream) */
+	AS_SAME_CPU,		/* its client ran on the one CPU a pinned daemon has */
+	AS_CLIENT_BUSY,		/* its client's CPU was idle less than auto-min-idle */
+	AS_TOO_YOUNG,		/* less than 50 ms of its relayed life was sampled */
+	AS_IN_FLIGHT,		/* bytes parked or a half-close each time it could move */
+	AS_REFUSED,		/* the splice map refused its sockets */
+	AS_NR,			/* none: not an auto connection, or moved */
+};
+
 struct backend {
 	struct service *svc;
 	unsigned int idx;
@@ -66,6 +81,7 @@ struct service_stats {
 	uint64_t promote_busy;		/* connections auto kept relayed a while: client CPU busy */
 	uint64_t bytes_splice, bytes_relay;	/* of closed connections */
 	uint64_t fallback[FB_NR];
+	uint64_t auto_stayed[AS_NR];	/* closed on the relay under auto, by last reason */
 	uint64_t idle_closed, resets, drained;
 	uint64_t vip_swaps, vip_swap_fail;	/* connect-time table rebuilds */
 };
@@ -156,6 +172,9 @@ void service_pause(struct service *svc, const char *what, int err);
 void service_fallback(struct service *svc, enum fallback_cause c);
 
 const char *fallback_name(enum fallback_cause c);
+/** auto_stay_name() - "few-turns", "same-cpu", ...: enum auto_stay as the
+ * reports spell it. */
+const char *auto_stay_name(enum auto_stay why);
 
 /**
  * auto_splices() - does data-path "auto" splice the connection of
@@ -196,6 +215,8 @@ void service_backend_failed(struct backend *be, bool retry);
 void service_bytes(struct service *svc, struct backend *be, int from, size_t n, bool relayed);
 /** service_spliced_closed() - a spliced connection's bytes at its close:
  * what the kernel moved each way, and what the daemon handed over. */
+/** service_auto_stayed() - an auto connection closed on the relay (@why). */
+void service_auto_stayed(struct service *svc, enum auto_stay why);
 void service_spliced_closed(struct service *svc, struct backend *be, const uint64_t moved[2],
 			    uint64_t handed);
 void service_count(struct service *svc, enum service_event ev);

@@ -83,6 +83,8 @@ for i in 1 2 3; do
 done
 echo "$chi < 13.82" | bc -l | grep -q 1 || bad "chi-square $chi over 2 dof (p < 0.001): $LOAD"
 [ "$(vip web balanced)" = 3000 ] || bad "service counter: $(vip web balanced) balanced"
+out=$("$SOCKHOP" --control "$CTL" explain web) && grep -q "^service web: virtual only: the kernel balances" <<<"$out" ||
+	bad "explain of a virtual-only service: $out"
 result "3000 connects: $(echo "$LOAD" | sed 's/.*backends=//') for slots $(slots 127.0.0.1:9101)/$(slots 127.0.0.1:9102)/$(slots 127.0.0.1:9103), chi-square $(printf %.2f "$chi"), getpeername() = VIP on every one"
 
 info "outside the scope, and a scope without a balance rule"

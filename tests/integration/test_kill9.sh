@@ -29,6 +29,14 @@ wait_until 30 ready || fail "connections not up: $(cat "$TMP/proxied.out" "$TMP/
 [ "$(svc sp conns_splice)" = $N ] && [ "$(svc rl conns_relay)" = $N ] ||
 	bad "before the kill: $(svc sp conns_splice) spliced, $(svc rl conns_relay) relayed"
 [ "$(stat mesh inserts)" = $((2 * N)) ] || bad "before the kill: $(stat mesh inserts) sockets accelerated"
+# sockhop explain SERVICE: where the open connections are, and why
+"$SOCKHOP" --control "$CTL" -j explain sp | jq -e --argjson n $N '.data_path == "splice" and
+	.open.spliced == $n and .open.relayed == 0 and .carried.splice == $n' >/dev/null ||
+	bad "explain sp: $("$SOCKHOP" --control "$CTL" explain sp)"
+out=$("$SOCKHOP" --control "$CTL" explain rl)
+grep -q "relayed from the start because: configured $N$" <<<"$out" &&
+	grep -q "open now: 0 spliced, $N relayed" <<<"$out" && grep -q "data-path relay" <<<"$out" ||
+	bad "explain rl: $out"
 
 # the mesh end is the only process of its cgroup ($MESHPID is the shell
 # that put it there)
