@@ -5,6 +5,7 @@
  * the loop that carries the proxied connections.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +36,12 @@ struct control {
 	ev_io io;
 	struct ctl_client *clients;	/* connected, answer not yet sent */
 	unsigned int nr_clients;
+	int spare_fd;			/* /dev/null, held for one client when fds run out */
+	ev_timer pause;			/* out of fds, the spare in use: accept again later */
 	struct control_stats st;
 };
+
+#define CTL_PAUSE_S	0.1	/* level-triggered accept would spin on EMFILE */
 
 /* weight, disable, enable: an operator's word on one backend */
 static void backend_command(struct control *ctl, const struct ctl_request *req, struct emit *o)
@@ -117,6 +122,7 @@ struct ctl_client {
 	ev_io io;
 	ev_timer deadline;
 	bool writing;
+	bool on_spare;		/* holds the descriptor slot of ctl->spare_fd */
 	size_t in_len;
 	struct emit out;		/* the answer, in memory */
 	size_t out_off;
@@ -131,6 +137,8 @@ static void client_close(struct ctl_client *c)
 	ev_io_stop(ctl->loop, &c->io);
 	ev_timer_stop(ctl->loop, &c->deadline);
 	close(c->fd);
+	if (c->on_spare)	/* take the slot back before anything else can */
+		ctl->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -275,6 +283,44 @@ static void refuse_busy(struct control *ctl, int fd)
 	close(fd);
 }
 
+static void on_pause_end(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct control *ctl = w->data;
+
+	(void)revents;
+	ev_io_start(loop, &ctl->io);
+}
+
+/*
+ * Out of descriptors (the proxy's clients took them all): the operator
+ * must still reach the daemon, so one descriptor is held in reserve. It is
+ * given up for one control client and taken back when that client closes;
+ * while it is in use the listener pauses, as the services' do.
+ * Return: the client's fd, or -1 (errno) with the listener paused.
+ */
+static int accept_on_spare(struct control *ctl, bool *on_spare)
+{
+	int fd = -1, err = errno;
+
+	if (ctl->spare_fd >= 0) {
+		close(ctl->spare_fd);
+		ctl->spare_fd = -1;
+		fd = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		err = errno;
+		if (fd >= 0) {
+			*on_spare = true;
+			ctl->st.on_spare++;
+			return fd;
+		}
+		ctl->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	ev_io_stop(ctl->loop, &ctl->io);
+	ev_timer_set(&ctl->pause, CTL_PAUSE_S, 0.);
+	ev_timer_start(ctl->loop, &ctl->pause);
+	errno = err;
+	return -1;
+}
+
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct control *ctl = w->data;
@@ -284,24 +330,29 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	/* a bounded batch: a flood of connects cannot hold the loop either */
 	for (i = 0; i < 64; i++) {
 		struct ctl_client *c;
+		bool on_spare = false;
 		int fd = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+			fd = accept_on_spare(ctl, &on_spare);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
 				pr_debug("control: accept: %m\n");
 			return;
 		}
-		if (ctl->nr_clients >= CTL_MAX_CLIENTS) {
+		c = NULL;
+		if (ctl->nr_clients >= CTL_MAX_CLIENTS)
 			refuse_busy(ctl, fd);
-			continue;
-		}
-		c = calloc(1, sizeof(*c));
-		if (!c) {
+		else if (!(c = calloc(1, sizeof(*c))))
 			close(fd);
+		if (!c) {
+			if (on_spare)
+				ctl->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 			continue;
 		}
 		c->ctl = ctl;
+		c->on_spare = on_spare;
 		c->fd = fd;
 		emit_to_memory(&c->out, false);
 		ev_io_init(&c->io, on_client_io, fd, EV_READ);
@@ -398,8 +449,16 @@ int control_open(struct ev_loop *loop, const char *path, struct services *ss,
 		close(ctl->fd);
 		goto fail;
 	}
+	ctl->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (ctl->spare_fd < 0) {
+		err = -errno;
+		close(ctl->fd);
+		goto fail;
+	}
 	ev_io_init(&ctl->io, on_accept, ctl->fd, EV_READ);
 	ctl->io.data = ctl;
+	ev_timer_init(&ctl->pause, on_pause_end, CTL_PAUSE_S, 0.);
+	ctl->pause.data = ctl;
 	ev_io_start(loop, &ctl->io);
 	*out = ctl;
 	return 0;
@@ -415,6 +474,9 @@ void control_close(struct control *ctl)
 	while (ctl->clients)
 		client_close(ctl->clients);
 	ev_io_stop(ctl->loop, &ctl->io);
+	ev_timer_stop(ctl->loop, &ctl->pause);
+	if (ctl->spare_fd >= 0)
+		close(ctl->spare_fd);
 	close(ctl->fd);
 	unlink(ctl->path);
 	free(ctl);

@@ -33,6 +33,7 @@ struct control_stats {
 	unsigned long long timed_out;	/* no whole line in time, or stopped reading */
 	unsigned long long too_long;	/* a line over CTL_LINE_MAX */
 	unsigned long long abandoned;	/* the client closed before its line was read */
+	unsigned long long on_spare;	/* clients served on the reserved fd (out of fds) */
 };
 
 /* What the daemon does for commands that reach beyond the services. Each

@@ -274,7 +274,8 @@ void report_services(const struct services *ss, const struct control_stats *cs,
 		 cs->refused_busy);
 	emit_u64(e, "timed_out", ", %llu timed out", cs->timed_out);
 	emit_u64(e, "too_long", ", %llu lines too long", cs->too_long);
-	emit_u64(e, "abandoned", ", %llu dropped (client left first)\n", cs->abandoned);
+	emit_u64(e, "abandoned", ", %llu dropped (client left first)", cs->abandoned);
+	emit_u64(e, "on_spare", ", %llu on the reserved descriptor (out of them)\n", cs->on_spare);
 	emit_end(e, NULL);
 	emit_end(e, NULL);
 }
