@@ -217,7 +217,7 @@ enum conn_where conn_where(const struct conn *c, unsigned int *stay)
 {
 	*stay = c->state == C_OPEN && c->path == P_RELAY ? c->stay : AS_NR;
 	if (c->state != C_OPEN)
-		return CW_CONNECTING;
+		return c->s[1].fd < 0 ? CW_WAIT_FD : CW_CONNECTING;
 	return c->path == P_SPLICE ? CW_SPLICE : CW_RELAY;
 }
 
@@ -862,7 +862,10 @@ void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)revents;
 	if (c->state == C_CONNECTING) {
-		connect_failed(c, ETIMEDOUT);
+		if (c->s[1].fd < 0)
+			connect_next(c);	/* it waits for a descriptor */
+		else
+			connect_failed(c, ETIMEDOUT);
 		return;
 	}
 	/* Idle: the latest of user space's and the verdict's activity. */

@@ -53,8 +53,9 @@ struct backend;
 /** conn_backend() - the backend @c is connected to, or NULL. */
 const struct backend *conn_backend(const struct conn *c);
 
-/* Where a connection's bytes go now, for the reports. */
-enum conn_where { CW_CONNECTING, CW_RELAY, CW_SPLICE };
+/* Where a connection's bytes go now, for the reports (CW_WAIT_FD: no
+ * descriptor was left for the socket to its backend). */
+enum conn_where { CW_CONNECTING, CW_WAIT_FD, CW_RELAY, CW_SPLICE, CW_NR };
 
 /** conn_where() - where @c is; @stay: on the relay under data-path auto,
  * why it has not moved (enum auto_stay), else AS_NR. */

@@ -92,8 +92,9 @@ struct conn {
 	ev_tstamp last_ev;	/* last byte user space moved */
 	ev_tstamp look_from;	/* auto: the client CPU's idle share counts from here */
 	ev_tstamp next_ask;	/* auto: not before then (the next CPU sample) */
+	ev_tstamp fd_wait_from;	/* connecting: no descriptor for the backend since then */
 	int tried[MAX_TRIES];
-	unsigned int ntried;
+	uint8_t ntried;		/* of tried[], at most MAX_TRIES */
 	uint8_t client_ip[16];	/* what Maglev hashes: the client's address, */
 	uint8_t client_ip_len;	/* 4 or 16 bytes (not the whole sockaddr) */
 	bool queued;		/* on the list of pumps cut short */
@@ -130,5 +131,9 @@ bool connect_failed(struct conn *c, int err);
 /** backend_answered() - conn_ep reported the connecting socket (@events):
  * connected or failed. Return: true when @c was freed. */
 bool backend_answered(struct conn *c, uint32_t events);
+/** connect_next() - connect to the next backend not tried yet; also what
+ * the connect timer does for a client that waits for a descriptor.
+ * Return: true when @c was freed (none left, or waited too long). */
+bool connect_next(struct conn *c);
 
 #endif /* SOCKHOP_CONN_INT_H */

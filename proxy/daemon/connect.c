@@ -20,7 +20,6 @@
 #include "log.h"
 #include "service.h"
 
-static bool connect_next(struct conn *c);
 
 /* The client address bytes Maglev hashes: the IP only, not the port. */
 static const void *client_key(const struct conn *c, unsigned int *len)
@@ -73,9 +72,30 @@ static bool no_backend(struct conn *c)
 	return true;
 }
 
+/*
+ * The socket to a backend found no descriptor: look again every
+ * FD_WAIT_S while the connect timeout, counted from the first miss, lasts;
+ * then the client is reset as one with no backend.
+ * Return: true when @c was freed.
+ */
+#define FD_WAIT_S	0.1
+static bool wait_for_fd(struct conn *c)
+{
+	ev_tstamp now = ev_now(loop_of(c)), limit = c->svc->cfg->connect_timeout_ms / 1000.0;
+
+	if (!c->fd_wait_from)
+		c->fd_wait_from = now;
+	else if (now - c->fd_wait_from >= limit)
+		return no_backend(c);
+	ev_timer_stop(loop_of(c), &c->timer);
+	ev_timer_set(&c->timer, FD_WAIT_S, 0);
+	ev_timer_start(loop_of(c), &c->timer);
+	return false;
+}
+
 /* Picks the next backend not tried yet and connects to it.
  * Return: true when @c was freed (none left). */
-static bool connect_next(struct conn *c)
+bool connect_next(struct conn *c)
 {
 	struct service *svc = c->svc;
 	struct side *s = &c->s[1];
@@ -96,12 +116,17 @@ static bool connect_next(struct conn *c)
 	service_backend_taken(be);
 
 	fd = socket(be->cfg->addr.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+		/* Out of descriptors: this client waits for one, as the next
+		 * ones wait in the backlog (the listeners pause). Not a try:
+		 * the backend did nothing wrong. */
+		service_pause(svc, "socket to a backend", errno);
+		backend_release(c);
+		c->ntried--;
+		return wait_for_fd(c);
+	}
 	if (fd < 0) {
-		/* out of descriptors: this client is reset, the next ones wait */
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-			service_pause(svc, "socket to a backend", errno);
-		else
-			pr_warn("%s: socket: %s\n", svc->cfg->name, strerror(errno));
+		pr_warn("%s: socket: %s\n", svc->cfg->name, strerror(errno));
 		backend_release(c);
 		return no_backend(c);
 	}

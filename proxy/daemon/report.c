@@ -353,7 +353,7 @@ static void explain_rule(const struct services *ss, const struct service *svc, s
 
 void report_explain(const struct services *ss, const char *name, struct emit *e)
 {
-	unsigned long long open_where[3] = { 0 }, open_stay[AS_NR] = { 0 };
+	unsigned long long open_where[CW_NR] = { 0 }, open_stay[AS_NR] = { 0 };
 	const struct service *svc = NULL;
 	const struct service_stats *st;
 	const struct conn *c;
@@ -431,7 +431,8 @@ void report_explain(const struct services *ss, const char *name, struct emit *e)
 	emit_object(e, "open", NULL);
 	emit_u64(e, "spliced", "  open now: %llu spliced", open_where[CW_SPLICE]);
 	emit_u64(e, "relayed", ", %llu relayed", open_where[CW_RELAY]);
-	emit_u64(e, "connecting", ", %llu connecting to a backend\n", open_where[CW_CONNECTING]);
+	emit_u64(e, "connecting", ", %llu connecting to a backend", open_where[CW_CONNECTING]);
+	emit_u64(e, "waiting_fd", ", %llu waiting for a file descriptor\n", open_where[CW_WAIT_FD]);
 	emit_object(e, "relayed_by", NULL);
 	for (i = 0; i < AS_NR; i++)
 		emit_u64(e, auto_stay_name((enum auto_stay)i), NULL, open_stay[i]);

@@ -16,7 +16,7 @@ ip netns exec "$NS" python3 "$ROOT/tests/bench/hold.py" server 9005 >/dev/null 2
 BG_PIDS+=($!)
 wait_port 9005
 backend 1 9001
-printf '#!/bin/sh\nexec prlimit --nofile=256:256 %s "$@"\n' "$SOCKHOPD" >"$TMP/sockhopd-256"
+printf '#!/bin/sh\nexec prlimit --nofile=256:1024 %s "$@"\n' "$SOCKHOPD" >"$TMP/sockhopd-256"
 chmod +x "$TMP/sockhopd-256"
 SOCKHOPD=$TMP/sockhopd-256 start_proxy "$TMP/proxy.yaml"
 grep -q 'limits (limits.connections) need up to 85600 file descriptors.*RLIMIT_NOFILE is 256' "$TMP/daemon.log" ||
@@ -28,6 +28,7 @@ paused() { [ "$(svc flood accept_paused)" -ge 1 ]; }
 wait_until 10 paused || bad "400 idle clients against 256 descriptors never paused the listener"
 # a measurement window, not a synchronisation: 100 ms pauses over 1.5 s
 # (and the daemon's CPU time over it: a listener that spins on EMFILE burns it)
+[ "$(cat /proc/$DAEMON_PID/comm)" = sockhopd ] || fail "DAEMON_PID is $(cat /proc/$DAEMON_PID/comm), not sockhopd"
 cpu() { awk '{ print $14 + $15 }' "/proc/$DAEMON_PID/stat"; }
 p0=$(svc flood accept_paused) c0=$(cpu) t0=$(date +%s%N)
 sleep 1.5
@@ -45,15 +46,44 @@ spare=$(services_json | jq .control.on_spare)
 [ "$spare" -ge 6 ] || bad "$spare control clients served on the reserved descriptor, expected 6 or more"
 active=$(svc flood active)
 [ "$active" -ge 90 ] && [ "$active" -le 128 ] || bad "$active connections held with 256 descriptors"
+# One descriptor more (prlimit on the running daemon): the listener takes
+# it for a client, and none is left for that client's backend socket. The
+# client waits for one (shown in explain) instead of being reset; with more
+# room it connects.
+nb0=$(svc flood no_backend) a0=$(svc flood accepted)
+prlimit --pid "$DAEMON_PID" --nofile=257:1024 || bad "prlimit 257"
+wait_until 5 svc_is flood accepted $((a0 + 1)) || bad "one more descriptor: $(( $(svc flood accepted) - a0 )) accepted"
+waits() { "$SOCKHOP" --control "$CTL" -j explain flood | jq -e ".open.waiting_fd == $1" >/dev/null; }
+wait_until 2 waits 1 || bad "a client with no descriptor for its backend not shown waiting: $("$SOCKHOP" --control "$CTL" explain flood)"
+sleep 0.5	# a measurement window: five of its 100 ms retries
+[ "$(svc flood no_backend)" = "$nb0" ] && waits 1 ||
+	bad "the client with no descriptor for its backend: $(( $(svc flood no_backend) - nb0 )) reset"
+grep -q ' 1 waiting for a file descriptor' <<<"$("$SOCKHOP" --control "$CTL" explain flood)" ||
+	bad "explain does not say it: $("$SOCKHOP" --control "$CTL" explain flood)"
+prlimit --pid "$DAEMON_PID" --nofile=300:1024 || bad "prlimit 300"
+wait_until 5 waits 0 || bad "the waiting client never got its backend socket"
+[ "$(svc flood no_backend)" = "$nb0" ] || bad "$(( $(svc flood no_backend) - nb0 )) reset after the limit rose"
 warnings=$(grep -c 'pausing the listeners' "$TMP/daemon.log")
 [ "$warnings" -le $(( $(svc flood accept_paused) / 100 + 2 )) ] ||
 	bad "$warnings pause warnings for $(svc flood accept_paused) pauses"
 grep -q 'flood: socket: ' "$TMP/daemon.log" && bad "a warning per refused backend socket"
+# clients of another service that come while no descriptor is free wait
+# (in the backlog, or for their backend's socket) and finish once the
+# flood goes: none is reset
+ip netns exec "$NS" "$SHLOAD" client 127.0.0.1 8081 --conns 50 --parallel 4 --up 65536 \
+	--down 65536 >"$TMP/during.out" 2>&1 &
+during=$!
+BG_PIDS+=($during)
+waiting() { [ "$(svc other accepted)" -ge 1 ] || [ "$(svc flood accept_paused)" -ge $((p1 + 3)) ]; }
+wait_until 5 waiting || bad "the other service's clients neither accepted nor waiting"
 eval "exec ${HOLD[1]}>&-"
 wait $HOLD_PID 2>/dev/null
+wait $during || bad "clients that came out of descriptors: $(cat "$TMP/during.out")"
+grep -Eq '(^| )ok=50( |$)' "$TMP/during.out" && [ "$(svc other no_backend)" = 0 ] ||
+	bad "clients that came out of descriptors: $(cat "$TMP/during.out"), $(svc other no_backend) reset"
 wait_until 20 svc_is flood active 0 || bad "the flood's connections did not close: $(svc flood active)"
 load 127.0.0.1 8081 --conns 50 --parallel 4 --up 65536 --down 65536
 [ "$(load_field ok)" = 50 ] || bad "after the flood: $LOAD"
-result "RLIMIT_NOFILE 256: said at start; 400 idle clients held $active connections and paused the listener $(svc flood accept_paused) times, $rate a second ($warnings warnings, $ticks CPU ticks in 1.5 s); the control socket answered on its reserved descriptor ($spare clients); after them 50 of 50 exact through another service"
+result "RLIMIT_NOFILE 256: said at start; 400 idle clients held $active connections and paused the listener $(svc flood accept_paused) times, $rate a second ($warnings warnings, $ticks CPU ticks in 1.5 s); a client accepted with no descriptor left for its backend waited (not reset) until prlimit gave one; the control socket answered on its reserved descriptor ($spare clients); 50 clients of another service that came meanwhile all exact; after them 50 of 50 exact through another service"
 stop_daemon
 finish
