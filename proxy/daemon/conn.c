@@ -610,6 +610,12 @@ static bool side_event(struct side *s, uint32_t events)
 	if (events & (EPOLLRDHUP | EPOLLHUP))
 		s->rdhup = true;
 	if (c->state == C_CONNECTING) {
+		/* a client reset while it waits for its backend: nothing to
+		 * carry, and its descriptor is the one in short supply */
+		if (s->idx == 0 && (events & (EPOLLERR | EPOLLHUP))) {
+			conn_free(c, true);
+			return true;
+		}
 		/* the client's bytes wait in its socket until the backend answers */
 		if (s->idx != 1 || !(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
 			return false;
@@ -698,9 +704,11 @@ static bool start_splice(struct conn *c, bool promoted)
 	}
 	if (err) {
 		pr_debug("%s: splice refused the pair: %s\n", svc->cfg->name, strerror(-err));
-		service_fallback(svc, FB_MAP_REFUSED);
-		if (!promoted)
+		/* a refused move stays relayed: counted as it closes (auto_stayed) */
+		if (!promoted) {
+			service_fallback(svc, FB_MAP_REFUSED);
 			start_relay(c);
+		}
 		return false;
 	}
 	c->path = P_SPLICE;
@@ -790,7 +798,8 @@ static bool maybe_promote(struct conn *c, struct side *s)
 		return false;
 	/* parked bytes (a slow peer) or a half-close: ask again next turn */
 	if (c->s[0].pend_len || c->s[1].pend_len || c->s[0].eof || c->s[1].eof) {
-		c->stay = AS_IN_FLIGHT;
+		if (c->stay != AS_CLIENT_BUSY)	/* the CPU's answer stays the news */
+			c->stay = AS_IN_FLIGHT;
 		return false;
 	}
 	/* waiting for the client CPU's answer: nothing new before the next

@@ -118,9 +118,11 @@ bool connect_next(struct conn *c)
 	fd = socket(be->cfg->addr.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
 		/* Out of descriptors: this client waits for one, as the next
-		 * ones wait in the backlog (the listeners pause). Not a try:
-		 * the backend did nothing wrong. */
-		service_pause(svc, "socket to a backend", errno);
+		 * ones wait in the backlog (the listeners pause, once: a
+		 * retry is no new pause). Not a try: the backend did nothing
+		 * wrong. */
+		if (!c->fd_wait_from)
+			service_pause(svc, "socket to a backend", errno);
 		backend_release(c);
 		c->ntried--;
 		return wait_for_fd(c);

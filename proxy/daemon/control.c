@@ -37,6 +37,7 @@ struct control {
 	struct ctl_client *clients;	/* connected, answer not yet sent */
 	unsigned int nr_clients;
 	int spare_fd;			/* /dev/null, held for one client when fds run out */
+	bool spare_lent;		/* a client holds the spare's slot */
 	ev_timer pause;			/* out of fds, the spare in use: accept again later */
 	struct control_stats st;
 };
@@ -130,6 +131,15 @@ struct ctl_client {
 	char in[CTL_LINE_MAX + 1];
 };
 
+/* (Re)opens the reserve, unless a client holds its slot. One that could
+ * not be opened (ENFILE: another process took the slot) is tried again at
+ * the next accept or pause. */
+static void spare_refill(struct control *ctl)
+{
+	if (ctl->spare_fd < 0 && !ctl->spare_lent)
+		ctl->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 static void client_close(struct ctl_client *c)
 {
 	struct control *ctl = c->ctl;
@@ -137,8 +147,10 @@ static void client_close(struct ctl_client *c)
 	ev_io_stop(ctl->loop, &c->io);
 	ev_timer_stop(ctl->loop, &c->deadline);
 	close(c->fd);
-	if (c->on_spare)	/* take the slot back before anything else can */
-		ctl->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (c->on_spare) {	/* take the slot back before anything else can */
+		ctl->spare_lent = false;
+		spare_refill(ctl);
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -288,6 +300,7 @@ static void on_pause_end(struct ev_loop *loop, ev_timer *w, int revents)
 	struct control *ctl = w->data;
 
 	(void)revents;
+	spare_refill(ctl);
 	ev_io_start(loop, &ctl->io);
 }
 
@@ -309,10 +322,11 @@ static int accept_on_spare(struct control *ctl, bool *on_spare)
 		err = errno;
 		if (fd >= 0) {
 			*on_spare = true;
+			ctl->spare_lent = true;
 			ctl->st.on_spare++;
 			return fd;
 		}
-		ctl->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		spare_refill(ctl);
 	}
 	ev_io_stop(ctl->loop, &ctl->io);
 	ev_timer_set(&ctl->pause, CTL_PAUSE_S, 0.);
@@ -327,6 +341,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	int i;
 
 	(void)revents;
+	spare_refill(ctl);
 	/* a bounded batch: a flood of connects cannot hold the loop either */
 	for (i = 0; i < 64; i++) {
 		struct ctl_client *c;
@@ -347,8 +362,10 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		else if (!(c = calloc(1, sizeof(*c))))
 			close(fd);
 		if (!c) {
-			if (on_spare)
-				ctl->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			if (on_spare) {
+				ctl->spare_lent = false;
+				spare_refill(ctl);
+			}
 			continue;
 		}
 		c->ctl = ctl;

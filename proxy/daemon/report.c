@@ -365,6 +365,7 @@ void report_explain(const struct services *ss, const char *name, struct emit *e)
 		if (!strcmp(ss->svcs[k].cfg->name, name))
 			svc = &ss->svcs[k];
 	if (!svc) {
+		e->json = false;	/* a refusal is a text line, -j or not */
 		emit_text(e, CTL_ERROR_PREFIX " no service named '");
 		ctl_put_escaped(e, name, strlen(name), 64);
 		emit_text(e, "' (sockhop services lists them)\n");

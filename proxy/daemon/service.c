@@ -271,7 +271,9 @@ static void on_accept_resume(struct ev_loop *loop, ev_timer *w, int revents)
 	struct listener *l = w->data;
 
 	(void)revents;
-	if (l->fd >= 0)
+	/* A pause restarted while this expiry was pending (libev keeps an
+	 * expired timer pending until its callback runs) is still on. */
+	if (l->fd >= 0 && !ev_is_active(&l->pause))
 		ev_io_start(loop, &l->io);
 }
 

@@ -128,6 +128,8 @@ explain -j | jq -e '.data_path == "auto" and .auto_min_idle == 25 and .promote_t
 	bad "explain -j idle: $(explain -j)"
 err=$("$SOCKHOP" --control "$CTL" explain nosuch 2>&1) && bad "explain of an unknown service succeeded"
 grep -q "no service named 'nosuch'" <<<"$err" || bad "explain of an unknown service said: $err"
+err=$("$SOCKHOP" --control "$CTL" -j explain nosuch 2>&1) && bad "explain -j of an unknown service succeeded: $err"
+grep -q "no service named 'nosuch'" <<<"$err" || bad "explain -j of an unknown service said: $err"
 result "sockhop explain idle: 3 moved, 3 kept relayed for a busy client CPU, an open one-request connection shown relayed for few-turns and counted at its close; an unknown service refused by name"
 
 taskset -p -c 0 "$DAEMON_PID" >/dev/null || bad "taskset -p"

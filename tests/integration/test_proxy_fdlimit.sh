@@ -9,7 +9,8 @@
 
 cat >"$TMP/proxy.yaml" <<CFG
 services:
-  - {name: flood, listen: 127.0.0.1:8080, data-path: relay, limits: {connections: 0}, backends: [127.0.0.1:9005]}
+  - {name: flood, listen: 127.0.0.1:8080, data-path: relay, limits: {connections: 0}, timeouts: {connect: 30s},
+     backends: [127.0.0.1:9005]}
   - {name: other, listen: 127.0.0.1:8081, data-path: auto, backends: [127.0.0.1:9001]}
 CFG
 ip netns exec "$NS" python3 "$ROOT/tests/bench/hold.py" server 9005 >/dev/null 2>&1 &
@@ -39,21 +40,31 @@ ticks=$(( c1 - c0 ))
 [ "$ticks" -le 30 ] || bad "the daemon used $ticks ticks of CPU in 1.5 s out of descriptors"
 # the operator still reaches the daemon: one descriptor is held for the
 # control socket (each sockhop call here found none other free)
+s0=$(services_json | jq .control.on_spare)
 for k in 1 2 3 4 5; do
-	out=$("$SOCKHOP" --control "$CTL" explain flood 2>&1) || bad "explain out of descriptors: $out"
+	out=$("$SOCKHOP" --control "$CTL" explain flood 2>&1) && grep -q '^service flood: data path relay' <<<"$out" ||
+		bad "explain out of descriptors: $out"
 done
-spare=$(services_json | jq .control.on_spare)
-[ "$spare" -ge 6 ] || bad "$spare control clients served on the reserved descriptor, expected 6 or more"
+spare=$(( $(services_json | jq .control.on_spare) - s0 ))
+[ "$spare" -ge 6 ] || bad "$spare of 6 control clients served on the reserved descriptor"
 active=$(svc flood active)
 [ "$active" -ge 90 ] && [ "$active" -le 128 ] || bad "$active connections held with 256 descriptors"
 # One descriptor more (prlimit on the running daemon): the listener takes
 # it for a client, and none is left for that client's backend socket. The
 # client waits for one (shown in explain) instead of being reset; with more
 # room it connects.
-nb0=$(svc flood no_backend) a0=$(svc flood accepted)
-prlimit --pid "$DAEMON_PID" --nofile=257:1024 || bad "prlimit 257"
-wait_until 5 svc_is flood accepted $((a0 + 1)) || bad "one more descriptor: $(( $(svc flood accepted) - a0 )) accepted"
 waits() { "$SOCKHOP" --control "$CTL" -j explain flood | jq -e ".open.waiting_fd == $1" >/dev/null; }
+# (an odd number of descriptors was left at the flood's end: one client
+# waits already; one more descriptor lets it connect, and the count is even)
+lim=256
+if waits 1; then
+	lim=257
+	prlimit --pid "$DAEMON_PID" --nofile=$lim:1024 || bad "prlimit $lim"
+	wait_until 5 waits 0 || bad "the client that waited at the flood's end never got its backend socket"
+fi
+nb0=$(svc flood no_backend) a0=$(svc flood accepted)
+prlimit --pid "$DAEMON_PID" --nofile=$((lim + 1)):1024 || bad "prlimit $((lim + 1))"
+wait_until 5 svc_is flood accepted $((a0 + 1)) || bad "one more descriptor: $(( $(svc flood accepted) - a0 )) accepted"
 wait_until 2 waits 1 || bad "a client with no descriptor for its backend not shown waiting: $("$SOCKHOP" --control "$CTL" explain flood)"
 sleep 0.5	# a measurement window: five of its 100 ms retries
 [ "$(svc flood no_backend)" = "$nb0" ] && waits 1 ||
@@ -74,7 +85,7 @@ ip netns exec "$NS" "$SHLOAD" client 127.0.0.1 8081 --conns 50 --parallel 4 --up
 	--down 65536 >"$TMP/during.out" 2>&1 &
 during=$!
 BG_PIDS+=($during)
-waiting() { [ "$(svc other accepted)" -ge 1 ] || [ "$(svc flood accept_paused)" -ge $((p1 + 3)) ]; }
+waiting() { [ "$(svc other accepted)" -ge 1 ] || [ "$(svc other accept_paused)" -ge 1 ]; }
 wait_until 5 waiting || bad "the other service's clients neither accepted nor waiting"
 eval "exec ${HOLD[1]}>&-"
 wait $HOLD_PID 2>/dev/null
