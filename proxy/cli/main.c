@@ -90,6 +90,10 @@ static int run_explain(const struct command *cmd, const struct cli *c, int argc,
 
 	(void)cmd;
 	/* one word names a service: its data path is the daemon's to tell */
+	if (argc == 1 && !*argv[0]) {
+		cli_err("explain: the service name is empty\n");
+		return 2;
+	}
 	if (argc == 1)
 		return cli_ask(c->control, c->json ? "explain-json" : "explain", argc, argv);
 	if (argc == 2) {

@@ -156,9 +156,9 @@ void conn_free(struct conn *c, bool reset)
 
 		splice_remove(splice_of(c), &c->pair, moved);
 		service_spliced_closed(svc, c->be, moved, c->s[0].hand + c->s[1].hand);
+	} else if (c->state == C_OPEN && c->path == P_RELAY) {
+		service_auto_stayed(svc, (enum auto_stay)c->stay);	/* AS_NR: not auto */
 	}
-	else if (c->state == C_OPEN && c->path == P_RELAY)
-		service_auto_stayed(svc, (enum auto_stay)c->stay);
 	for (i = 0; i < 2; i++) {
 		struct side *s = &c->s[i];
 
@@ -610,9 +610,12 @@ static bool side_event(struct side *s, uint32_t events)
 	if (events & (EPOLLRDHUP | EPOLLHUP))
 		s->rdhup = true;
 	if (c->state == C_CONNECTING) {
-		/* a client reset while it waits for its backend: nothing to
-		 * carry, and its descriptor is the one in short supply */
-		if (s->idx == 0 && (events & (EPOLLERR | EPOLLHUP))) {
+		/* A client reset while it waits for its backend: nothing to
+		 * carry. One that closes (FIN) while it waits for a descriptor
+		 * has most likely given up, and holds the one in short supply:
+		 * it is let go too, as HAProxy's abortonclose does. */
+		if (s->idx == 0 && ((events & (EPOLLERR | EPOLLHUP)) ||
+				    ((events & EPOLLRDHUP) && c->s[1].fd < 0))) {
 			conn_free(c, true);
 			return true;
 		}

@@ -74,19 +74,27 @@ static bool no_backend(struct conn *c)
 
 /*
  * The socket to a backend found no descriptor: look again every
- * FD_WAIT_S while the connect timeout, counted from the first miss, lasts;
- * then the client is reset as one with no backend.
+ * FD_WAIT_S, as a client in the backlog waits for the listener, for up to
+ * the service's idle timeout counted from the first miss (the connect
+ * timeout would reset one client every 2 s whenever an odd descriptor is
+ * left: each is accepted, finds none for its backend, and waits); then
+ * the client is reset, counted as no_fd (the backends did nothing wrong).
  * Return: true when @c was freed.
  */
 #define FD_WAIT_S	0.1
 static bool wait_for_fd(struct conn *c)
 {
-	ev_tstamp now = ev_now(loop_of(c)), limit = c->svc->cfg->connect_timeout_ms / 1000.0;
+	ev_tstamp now = ev_now(loop_of(c)), limit = c->svc->cfg->idle_timeout_ms / 1000.0;
 
-	if (!c->fd_wait_from)
+	if (!c->fd_wait_from) {
 		c->fd_wait_from = now;
-	else if (now - c->fd_wait_from >= limit)
-		return no_backend(c);
+	} else if (now - c->fd_wait_from >= limit) {
+		pr_debug("%s: no descriptor for a backend socket in %.0f s, resetting the client\n",
+			 c->svc->cfg->name, limit);
+		service_count(c->svc, SVC_NO_FD);
+		conn_free(c, true);
+		return true;
+	}
 	ev_timer_stop(loop_of(c), &c->timer);
 	ev_timer_set(&c->timer, FD_WAIT_S, 0);
 	ev_timer_start(loop_of(c), &c->timer);
@@ -132,6 +140,7 @@ bool connect_next(struct conn *c)
 		backend_release(c);
 		return no_backend(c);
 	}
+	c->fd_wait_from = 0;	/* a later miss (after a failed try) waits anew */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->fd = fd;
 	if (connect(fd, (const struct sockaddr *)&be->cfg->addr.sa, be->cfg->addr.len) &&

@@ -374,7 +374,10 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		emit_to_memory(&c->out, false);
 		ev_io_init(&c->io, on_client_io, fd, EV_READ);
 		c->io.data = c;
-		ev_timer_init(&c->deadline, on_client_deadline, CTL_READ_TIMEOUT, 0.);
+		/* the reserve serves one client at a time: a silent one
+		 * holds it 1 s, not 5 (sockhop sends its line at once) */
+		ev_timer_init(&c->deadline, on_client_deadline,
+			      on_spare ? CTL_SPARE_READ_TIMEOUT : CTL_READ_TIMEOUT, 0.);
 		c->deadline.data = c;
 		ev_io_start(loop, &c->io);
 		ev_timer_start(loop, &c->deadline);

@@ -158,6 +158,7 @@ static void service_report(const struct services *ss, const struct service *svc,
 	emit_u64(e, "accepted", IF(px, ", accepted %llu"), st->accepted);
 	emit_u64(e, "rejected_limit", IF(px, ", rejected (limit) %llu"), st->rejected_limit);
 	emit_u64(e, "no_backend", IF(px, ", no backend %llu"), st->no_backend);
+	emit_u64(e, "no_fd", IF(px, ", no descriptor %llu"), st->no_fd);
 	emit_u64(e, "connect_fail", IF(px, ", connect failures %llu"), st->connect_fail);
 	emit_u64(e, "retries", IF(px, ", retries %llu"), st->retries);
 	emit_u64(e, "idle_closed", IF(px, ", idle closed %llu"), st->idle_closed);
@@ -317,7 +318,8 @@ static const char *const stay_words[AS_NR] = {
 			 "stream)",
 	[AS_SAME_CPU] = "its client ran on the one CPU the pinned daemon has: no wake-up to save",
 	[AS_CLIENT_BUSY] = "its client's CPU was idle less than auto-min-idle",
-	[AS_TOO_YOUNG] = "it closed before its client's CPU was sampled long enough",
+	[AS_TOO_YOUNG] = "its last turn came before 50 ms of its relayed life were sampled "
+			 "(short, or quiet since)",
 	[AS_IN_FLIGHT] = "bytes were parked or a side half-closed whenever it could move",
 	[AS_REFUSED] = "the splice map refused its sockets",
 };
@@ -395,21 +397,21 @@ void report_explain(const struct services *ss, const char *name, struct emit *e)
 	emit_u64(e, "promoted", IF(svc->auto_path, " (%llu moved from the relay)"),
 		 st->conns_promoted);
 	emit_u64(e, "bytes_splice", ", %llu bytes\n", st->bytes_splice + live_splice_bytes(svc));
-	emit_u64(e, "relay", "    by the relay only:    %llu connections",
+	emit_u64(e, "relay_only", "    by the relay only:    %llu connections",
 		 st->conns_relay - st->conns_promoted);
 	emit_u64(e, "bytes_relay", ", %llu bytes\n", st->bytes_relay);
 	if (svc->auto_path)
 		emit_text(e, "    (the relay's bytes include those the moved ones carried first)\n");
 	emit_end(e, NULL);
 
-	/* the auto start is not a reason: where those ended is, below */
 	emit_object(e, "relayed_because", "  relayed from the start because:");
 	for (i = 0, k = 0; i < FB_NR; i++) {
 		const char *cause = fallback_name((enum fallback_cause)i);
 
 		emit_u64(e, cause, NULL, st->fallback[i]);
-		if (i != FB_AUTO && st->fallback[i] && ++k)
-			emit_text(e, " %s %llu", cause, (unsigned long long)st->fallback[i]);
+		if (st->fallback[i] && ++k)
+			emit_text(e, " %s %llu%s", cause, (unsigned long long)st->fallback[i],
+				  i == FB_AUTO ? " (every auto connection starts there)" : "");
 	}
 	emit_end(e, k ? "\n" : " nothing\n");
 
@@ -420,14 +422,14 @@ void report_explain(const struct services *ss, const char *name, struct emit *e)
 	}
 	emit_object(e, "auto_stayed", IF(svc->auto_path, "  closed on the relay under auto, by "
 					 "the last reason it did not move:\n"));
-	for (i = 0; i < AS_NR; i++) {
+	for (i = 0, k = 0; i < AS_NR; i++) {
 		emit_u64(e, auto_stay_name((enum auto_stay)i), NULL, st->auto_stayed[i]);
-		if (svc->auto_path && (st->auto_stayed[i] || open_stay[i]))
+		if (svc->auto_path && (st->auto_stayed[i] || open_stay[i]) && ++k)
 			emit_text(e, "    %8llu %-11s (%llu open now): %s\n",
 				  (unsigned long long)st->auto_stayed[i],
 				  auto_stay_name((enum auto_stay)i), open_stay[i], stay_words[i]);
 	}
-	emit_end(e, NULL);
+	emit_end(e, IF(svc->auto_path && !k, "    none yet\n"));
 
 	emit_object(e, "open", NULL);
 	emit_u64(e, "spliced", "  open now: %llu spliced", open_where[CW_SPLICE]);

@@ -76,6 +76,7 @@ struct listener {
 
 struct service_stats {
 	uint64_t accepted, accept_paused, rejected_limit, no_backend, connect_fail, retries;
+	uint64_t no_fd;			/* reset: no descriptor for its backend within the idle timeout */
 	uint64_t conns_splice, conns_relay;
 	uint64_t conns_promoted;	/* of conns_splice: moved there from the relay */
 	uint64_t promote_busy;		/* connections auto kept relayed a while: client CPU busy */
@@ -197,6 +198,7 @@ enum service_event {
 	SVC_PROMOTE_BUSY,	/* auto put a connection's move off: its client's CPU was busy */
 	SVC_IDLE_CLOSED,	/* closed by the idle timeout */
 	SVC_NO_BACKEND,		/* reset: no usable backend */
+	SVC_NO_FD,		/* reset: no descriptor for its backend socket in time */
 };
 
 void service_conn_opened(struct service *svc);

@@ -34,7 +34,7 @@ pinned_proxy() {
 	ready() { grep -q 'ready:' "$TMP/daemon.log"; }
 	wait_until 10 ready || fail "sockhopd under taskset did not start: $(cat "$TMP/daemon.log")"
 }
-# chat CPU [SERVICE PORT]: 3 connections of 1500 checked 64 B round trips
+# chat CPU [SERVICE PORT]: 3 connections of 4000 checked 64 B round trips
 # from a client on CPU (long enough for auto to sample the CPU over 50 ms of
 # each one's relayed life); prints "promoted relayed redirected_bytes"
 # (deltas). The service 'chat' moves whatever its client CPU's load (its
@@ -44,7 +44,7 @@ chat() {
 	p0=$(svc $name conns_promoted) r0=$(svc $name conns_relay) b0=$(kstat bytes_redirected)
 	for k in 1 2 3; do
 		out=$(ip netns exec "$NS" taskset -c "$1" "$SHTRAFFIC" rr-client 127.0.0.1 $port --size 64 \
-			--count 1500 2>&1) || bad "round trips from CPU $1: $out"
+			--count 4000 2>&1) || bad "round trips from CPU $1: $out"
 	done
 	echo "$(( $(svc $name conns_promoted) - p0 )) $(( $(svc $name conns_relay) - r0 ))" \
 		"$(( $(kstat bytes_redirected) - b0 ))"
@@ -123,7 +123,7 @@ grep -Eq '^ +0 few-turns +\(1 open now\)' <<<"$(explain)" || bad "explain text o
 kill $held; wait $held 2>/dev/null
 wait_until 5 svc_is idle 'auto_stayed."few-turns"' 1 || bad "the closed one-request connection not counted few-turns"
 explain -j | jq -e '.data_path == "auto" and .auto_min_idle == 25 and .promote_turns == 8 and
-	.look_ms == 50 and .carried.promoted == 3 and .carried.splice == 3 and .carried.relay == 4 and
+	.look_ms == 50 and .carried.promoted == 3 and .carried.splice == 3 and .carried.relay_only == 4 and
 	.auto_stayed."client-busy" == 3 and .open.relayed == 0' >/dev/null ||
 	bad "explain -j idle: $(explain -j)"
 err=$("$SOCKHOP" --control "$CTL" explain nosuch 2>&1) && bad "explain of an unknown service succeeded"
