@@ -47,6 +47,13 @@ static int open_and_load(struct loader *l)
 		err = balance_bpf__load(l->bal);
 	if (!err)
 		err = policy_bpf__load(l->pol);
+	if (err == -EMFILE || err == -ENFILE) {
+		/* no verifier in it: the process is out of descriptors */
+		pr_err("cannot load the BPF programs: %s (each map and program takes a "
+		       "descriptor; raise RLIMIT_NOFILE: ulimit -n, LimitNOFILE=)\n",
+		       strerror(-err));
+		return err;
+	}
 	if (err) {
 		pr_err("cannot load the BPF programs: %s (run with -vv for the verifier log)\n",
 		       strerror(-err));

@@ -280,10 +280,13 @@ int main(int argc, char **argv)
 	};
 	struct cli cli = { .dir = SH_DEFAULT_PIN_DIR, .control = SH_DEFAULT_CONTROL };
 	const struct command *cmd;
-	bool help = false;
-	int c, nargs;
+	bool help = false, dashdash = false;
+	int c, nargs, i;
 
 	signal(SIGPIPE, SIG_IGN);	/* `sockhop services | head`: end quietly */
+	/* after "--" a word "help" is an argument (a service named help) */
+	for (i = 1; i < argc; i++)
+		dashdash |= !strcmp(argv[i], "--");
 	/* getopt permutes: options may come before or after the command */
 	std_fds_open();
 	opterr = 0;	/* our own messages, with our prefix, not argv[0]'s */
@@ -322,7 +325,8 @@ int main(int argc, char **argv)
 	optind++;
 	nargs = argc - optind;
 	/* "sockhop CMD help" and "sockhop CMD --help": that command's usage */
-	if (help || (cmd->run != run_help && nargs == 1 && !strcmp(argv[optind], "help"))) {
+	if (help || (cmd->run != run_help && nargs == 1 && !dashdash &&
+		     !strcmp(argv[optind], "help"))) {
 		command_usage(stdout, cmd);
 		return 0;
 	}

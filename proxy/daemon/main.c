@@ -283,8 +283,9 @@ static struct splice *open_splice(bool have_bpf, uint32_t map_size, enum fallbac
 		return NULL;
 	err = splice_selftest(sp);
 	if (err) {
-		pr_warn("splice: start-up self-test failed (%s): relaying in user space\n",
-			strerror(-err));
+		pr_warn("splice: start-up self-test failed (%s%s): relaying in user space\n",
+			strerror(-err), err == -EMFILE || err == -ENFILE ?
+			"; not the kernel's fault: too few descriptors, raise RLIMIT_NOFILE" : "");
 		splice_close(sp);
 		*why = FB_SELFTEST;
 		return NULL;

@@ -26,7 +26,13 @@ setpriv --inh-caps=-bpf --bounding-set=-bpf "$SOCKHOPD" -c "$ROOT/proxy/sockhop.
 grep -q 'missing capability CAP_BPF (needed to load BPF programs and create maps)' "$TMP/out" ||
 	bad "capability error: $(cat "$TMP/out")"
 [ ! -e "$PIN" ] || bad "a start without CAP_BPF left pins"
-result "--check, --help, --version, option and status errors; missing CAP_BPF named"
+# "sockhop CMD help" is CMD's usage; after "--" help is an argument (a service named help)
+"$SOCKHOP" explain help | grep -q '^Usage: sockhop \[OPTIONS\] explain SERVICE' || bad "explain help: no usage"
+"$SOCKHOP" --control "$TMP/none.sock" explain -- help >"$TMP/out" 2>&1 && bad "explain -- help with no daemon succeeded"
+grep -q "cannot reach sockhopd at $TMP/none.sock" "$TMP/out" || bad "explain -- help did not ask the daemon: $(cat "$TMP/out")"
+"$SOCKHOP" explain '' >"$TMP/out" 2>&1; [ $? = 2 ] && grep -q 'explain: the service name is empty' "$TMP/out" ||
+	bad "explain '': $(cat "$TMP/out")"
+result "--check, --help, --version, option and status errors; missing CAP_BPF named; explain's argument forms"
 
 # make install puts the binaries, the example config and the man pages in
 # place; each page renders without a warning, and names every CLI command.
