@@ -108,6 +108,38 @@ grep -Eq '(^| )ok=50( |$)' "$TMP/during.out" && [ "$(svc other no_backend)" = 0 
 wait_until 20 svc_is flood active 0 || bad "the flood's connections did not close: $(svc flood active)"
 load 127.0.0.1 8081 --conns 50 --parallel 4 --up 65536 --down 65536
 [ "$(load_field ok)" = 50 ] || bad "after the flood: $LOAD"
-result "RLIMIT_NOFILE 256: said at start; 400 idle clients held $active connections and paused the listener $(svc flood accept_paused) times, $rate a second ($warnings warnings, $ticks CPU ticks in 1.5 s); a client accepted with no descriptor left for its backend waited past the connect timeout (not reset) until prlimit gave one; the control socket answered on its reserved descriptor ($spare clients), behind three silent ones too; 50 clients of another service that came meanwhile all exact; after them 50 of 50 exact through another service"
+# A client that closes (FIN) while it waits for a descriptor is let go at
+# once: exactly room for K proxied connections (the limit set from the
+# daemon's open descriptors), K idle ones, then one that finds a descriptor
+# for itself (the limit raised by one) and none for its backend.
+# (the first flood's clients left in the backlog are accepted and closed
+# first: nothing queued, nothing open)
+settled() {
+	[ "$(ip netns exec "$NS" ss -Hltn 'sport = :8080' | awk '{ print $2 }')" = 0 ] &&
+		svc_is flood active 0 && svc_is other active 0
+}
+wait_until 20 settled || bad "the first flood did not drain: $(svc flood active) active"
+K=10
+used=$(ls "/proc/$DAEMON_PID/fd" | wc -l)
+prlimit --pid "$DAEMON_PID" --nofile=$((used + 2 * K)):1024 || bad "prlimit $((used + 2 * K))"
+coproc HOLD2 { ip netns exec "$NS" python3 "$ROOT/tests/bench/hold.py" client 8080 $K; }
+read -r line <&"${HOLD2[0]}" || fail "the second holder failed"
+wait_until 5 svc_is flood active $K || bad "$K idle clients: $(svc flood active) active"
+r0=$(svc flood resets)
+coproc QUIT { ip netns exec "$NS" python3 -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", 8080)); s.sendall(b"x"); print("connected", flush=True)
+sys.stdin.readline(); s.close(); print("closed", flush=True); sys.stdin.readline()'; }
+read -r line <&"${QUIT[0]}" || fail "the quitting client did not connect"
+prlimit --pid "$DAEMON_PID" --nofile=$((used + 2 * K + 1)):1024 || bad "prlimit $((used + 2 * K + 1))"
+wait_until 5 waits 1 || bad "the last client not shown waiting for a descriptor: $("$SOCKHOP" --control "$CTL" explain flood)"
+echo quit >&"${QUIT[1]}"
+read -r line <&"${QUIT[0]}"
+wait_until 2 waits 0 || bad "a client that closed while waiting for a descriptor was kept"
+[ "$(svc flood resets)" = $((r0 + 1)) ] && [ "$(svc flood no_fd)" = 0 ] && [ "$(svc flood active)" = $K ] ||
+	bad "the client that closed while waiting: $(( $(svc flood resets) - r0 )) resets, $(svc flood no_fd) no_fd, $(svc flood active) active"
+eval "exec ${QUIT[1]}>&-"
+eval "exec ${HOLD2[1]}>&-"
+wait $QUIT_PID $HOLD2_PID 2>/dev/null
+result "RLIMIT_NOFILE 256: said at start; 400 idle clients held $active connections and paused the listener $(svc flood accept_paused) times, $rate a second ($warnings warnings, $ticks CPU ticks in 1.5 s); a client accepted with no descriptor left for its backend waited past the connect timeout (not reset) until prlimit gave one; the control socket answered on its reserved descriptor ($spare clients), behind three silent ones too; 50 clients of another service that came meanwhile all exact; after them 50 of 50 exact through another service; a client that closed while waiting for a descriptor was let go at once"
 stop_daemon
 finish
