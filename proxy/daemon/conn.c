@@ -610,12 +610,9 @@ static bool side_event(struct side *s, uint32_t events)
 	if (events & (EPOLLRDHUP | EPOLLHUP))
 		s->rdhup = true;
 	if (c->state == C_CONNECTING) {
-		/* A client reset while it waits for its backend: nothing to
-		 * carry. One that closes (FIN) while it waits for a descriptor
-		 * has most likely given up, and holds the one in short supply:
-		 * it is let go too, as HAProxy's abortonclose does. */
-		if (s->idx == 0 && ((events & (EPOLLERR | EPOLLHUP)) ||
-				    ((events & EPOLLRDHUP) && c->s[1].fd < 0))) {
+		/* a client reset while it waits for its backend: nothing to
+		 * carry (a FIN only shortens a wait for a descriptor, wait_for_fd()) */
+		if (s->idx == 0 && (events & (EPOLLERR | EPOLLHUP))) {
 			conn_free(c, true);
 			return true;
 		}
@@ -906,7 +903,7 @@ void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 void conn_idle_changed(struct conn *c)
 {
 	if (c->state != C_OPEN)
-		return;	/* its timer is the connect timeout */
+		return;	/* its timer is the connect timeout (or the descriptor retry) */
 	/* on_timer() closes it or re-arms for what is left of the new one */
 	ev_timer_stop(loop_of(c), &c->timer);
 	ev_timer_set(&c->timer, 0, 0);

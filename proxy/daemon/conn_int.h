@@ -85,7 +85,7 @@ struct conn {
 	enum conn_state state;
 	enum conn_path path;
 	struct side s[2];
-	ev_timer timer;		/* connect timeout, then idle timeout */
+	ev_timer timer;		/* connect timeout (or descriptor retry), then idle timeout */
 	ev_timer drain;		/* splice half-close: waiting for the queue */
 	ev_timer handoff;	/* the splice hand-off's second look */
 	ev_tstamp drain_start;
@@ -121,7 +121,8 @@ int ep_watch(struct side *s);
 bool start_data(struct conn *c);
 void on_drain_timer(struct ev_loop *loop, ev_timer *w, int revents);
 void on_handoff_timer(struct ev_loop *loop, ev_timer *w, int revents);
-/** on_timer() - the connect timeout, then the idle timeout. */
+/** on_timer() - the connect timeout (or the retry of a wait for a
+ * descriptor), then the idle timeout. */
 void on_timer(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* --- connect.c ------------------------------------------------------------ */

@@ -79,17 +79,22 @@ static bool no_backend(struct conn *c)
  * timeout would reset one client every 2 s whenever an odd descriptor is
  * left: each is accepted, finds none for its backend, and waits); then
  * the client is reset, counted as no_fd (the backends did nothing wrong).
+ * A client whose FIN came meanwhile has most likely gone, and holds a
+ * scarce descriptor, but may only have half-closed after its request
+ * (nc -N, HTTP/1.0): it waits up to the connect timeout, not the idle one.
  * Return: true when @c was freed.
  */
 #define FD_WAIT_S	0.1
 static bool wait_for_fd(struct conn *c)
 {
-	ev_tstamp now = ev_now(loop_of(c)), limit = c->svc->cfg->idle_timeout_ms / 1000.0;
+	const struct cfg_service *cfg = c->svc->cfg;
+	ev_tstamp now = ev_now(loop_of(c));
+	ev_tstamp limit = (c->s[0].rdhup ? cfg->connect_timeout_ms : cfg->idle_timeout_ms) / 1000.0;
 
 	if (!c->fd_wait_from) {
 		c->fd_wait_from = now;
 	} else if (now - c->fd_wait_from >= limit) {
-		pr_debug("%s: no descriptor for a backend socket in %.0f s, resetting the client\n",
+		pr_debug("%s: no descriptor for a backend socket in %.1f s, resetting the client\n",
 			 c->svc->cfg->name, limit);
 		service_count(c->svc, SVC_NO_FD);
 		conn_free(c, true);

@@ -120,26 +120,40 @@ settled() {
 }
 wait_until 20 settled || bad "the first flood did not drain: $(svc flood active) active"
 K=10
-used=$(ls "/proc/$DAEMON_PID/fd" | wc -l)
-prlimit --pid "$DAEMON_PID" --nofile=$((used + 2 * K)):1024 || bad "prlimit $((used + 2 * K))"
+# RLIMIT_NOFILE caps descriptor numbers, not their count: the limits that
+# leave exactly 2K, then 2K + 1, free numbers below them
+read -r lim0 lim1 <<<"$(python3 -c 'import os, sys
+used = {int(f) for f in os.listdir("/proc/%s/fd" % sys.argv[1])}
+free = [n for n in range(4096) if n not in used]
+k = int(sys.argv[2])
+print(free[2 * k - 1] + 1, free[2 * k] + 1)' "$DAEMON_PID" $K)"
+prlimit --pid "$DAEMON_PID" --nofile=$lim0:1024 || bad "prlimit $lim0"
 coproc HOLD2 { ip netns exec "$NS" python3 "$ROOT/tests/bench/hold.py" client 8080 $K; }
+hold2_pid=$HOLD2_PID hold2_in=${HOLD2[1]}
 read -r line <&"${HOLD2[0]}" || fail "the second holder failed"
 wait_until 5 svc_is flood active $K || bad "$K idle clients: $(svc flood active) active"
 r0=$(svc flood resets)
-coproc QUIT { ip netns exec "$NS" python3 -c 'import socket, sys
-s = socket.create_connection(("127.0.0.1", 8080)); s.sendall(b"x"); print("connected", flush=True)
-sys.stdin.readline(); s.close(); print("closed", flush=True); sys.stdin.readline()'; }
-read -r line <&"${QUIT[0]}" || fail "the quitting client did not connect"
-prlimit --pid "$DAEMON_PID" --nofile=$((used + 2 * K + 1)):1024 || bad "prlimit $((used + 2 * K + 1))"
+# the quitting client: connects, sends a byte, closes when told (a file)
+ip netns exec "$NS" python3 -c 'import os, socket, sys, time
+s = socket.create_connection(("127.0.0.1", 8080)); s.sendall(b"x")
+open(sys.argv[1] + ".up", "w").close()
+while not os.path.exists(sys.argv[1] + ".go"):
+    time.sleep(0.02)
+s.close(); time.sleep(10)' "$TMP/quit" &
+quit=$!
+BG_PIDS+=($quit)
+wait_until 5 test -e "$TMP/quit.up" || fail "the quitting client did not connect"
+prlimit --pid "$DAEMON_PID" --nofile=$lim1:1024 || bad "prlimit $lim1"
 wait_until 5 waits 1 || bad "the last client not shown waiting for a descriptor: $("$SOCKHOP" --control "$CTL" explain flood)"
-echo quit >&"${QUIT[1]}"
-read -r line <&"${QUIT[0]}"
-wait_until 2 waits 0 || bad "a client that closed while waiting for a descriptor was kept"
-[ "$(svc flood resets)" = $((r0 + 1)) ] && [ "$(svc flood no_fd)" = 0 ] && [ "$(svc flood active)" = $K ] ||
+touch "$TMP/quit.go"
+# its FIN: most likely gone, perhaps only half-closed, it waits at most the
+# 2 s connect timeout (counted from its first miss), not the idle timeout
+wait_until 4 waits 0 || bad "a client that closed while waiting for a descriptor was kept past the connect timeout"
+[ "$(svc flood resets)" = $((r0 + 1)) ] && [ "$(svc flood no_fd)" = 1 ] && [ "$(svc flood active)" = $K ] ||
 	bad "the client that closed while waiting: $(( $(svc flood resets) - r0 )) resets, $(svc flood no_fd) no_fd, $(svc flood active) active"
-eval "exec ${QUIT[1]}>&-"
-eval "exec ${HOLD2[1]}>&-"
-wait $QUIT_PID $HOLD2_PID 2>/dev/null
-result "RLIMIT_NOFILE 256: said at start; 400 idle clients held $active connections and paused the listener $(svc flood accept_paused) times, $rate a second ($warnings warnings, $ticks CPU ticks in 1.5 s); a client accepted with no descriptor left for its backend waited past the connect timeout (not reset) until prlimit gave one; the control socket answered on its reserved descriptor ($spare clients), behind three silent ones too; 50 clients of another service that came meanwhile all exact; after them 50 of 50 exact through another service; a client that closed while waiting for a descriptor was let go at once"
+kill $quit 2>/dev/null
+eval "exec $hold2_in>&-"
+wait $quit $hold2_pid 2>/dev/null
+result "RLIMIT_NOFILE 256: said at start; 400 idle clients held $active connections and paused the listener $(svc flood accept_paused) times, $rate a second ($warnings warnings, $ticks CPU ticks in 1.5 s); a client accepted with no descriptor left for its backend waited past the connect timeout (not reset) until prlimit gave one; the control socket answered on its reserved descriptor ($spare clients), behind three silent ones too; 50 clients of another service that came meanwhile all exact; after them 50 of 50 exact through another service; a client that closed while waiting for a descriptor waited only the connect timeout"
 stop_daemon
 finish
