@@ -20,7 +20,6 @@
 #include "log.h"
 #include "service.h"
 
-
 /* The client address bytes Maglev hashes: the IP only, not the port. */
 static const void *client_key(const struct conn *c, unsigned int *len)
 {

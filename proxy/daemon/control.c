@@ -280,8 +280,8 @@ static void on_client_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 		client_close(c);	/* it stopped reading its answer */
 		return;
 	}
-	client_refuse(c, c->on_spare ? "no complete command within 1 second (out of descriptors, "
-		      "the reserved one serves one client at a time)" :
+	client_refuse(c, c->on_spare ? "no complete command within " CTL_SPARE_READ_TIMEOUT_TEXT
+		      " second (out of descriptors, the reserved one serves one client at a time)" :
 		      "no complete command within " CTL_READ_TIMEOUT_TEXT " seconds");
 }
 

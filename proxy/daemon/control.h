@@ -23,7 +23,8 @@ struct control;
 #define CTL_LINE_MAX_TEXT	"4096"
 #define CTL_READ_TIMEOUT	5.0	/* s for the whole command line to arrive */
 #define CTL_READ_TIMEOUT_TEXT	"5"
-#define CTL_SPARE_READ_TIMEOUT	1.0	/* s, for the one client on the reserved fd (its refusal says 1) */
+#define CTL_SPARE_READ_TIMEOUT	1.0	/* s, for the one client on the reserved fd */
+#define CTL_SPARE_READ_TIMEOUT_TEXT	"1"
 #define CTL_WRITE_TIMEOUT	10.0	/* s without progress writing an answer */
 
 /* What the control socket has seen since the start. */

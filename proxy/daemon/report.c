@@ -311,15 +311,14 @@ void report_table(const struct services *ss, const char *name, struct emit *e)
 	free(ids);
 }
 
-
 /* What explain says of each reason an auto connection stayed relayed. */
 static const char *const stay_words[AS_NR] = {
 	[AS_FEW_TURNS] = "its bytes changed direction too few times (one request, or a one-way "
 			 "stream)",
 	[AS_SAME_CPU] = "its client ran on the one CPU the pinned daemon has: no wake-up to save",
 	[AS_CLIENT_BUSY] = "its client's CPU was idle less than auto-min-idle",
-	[AS_TOO_YOUNG] = "its last turn came before 50 ms of its relayed life were sampled "
-			 "(short, or quiet since)",
+	[AS_TOO_YOUNG] = "its last turn came before its client's CPU was sampled over the span "
+			 "of the rule (short, or quiet since)",
 	[AS_IN_FLIGHT] = "bytes were parked or a side half-closed whenever it could move",
 	[AS_REFUSED] = "the splice map refused its sockets",
 };

@@ -215,10 +215,10 @@ void service_backend_failed(struct backend *be, bool retry);
 /** service_bytes() - @n bytes the daemon moved from side @from (0: the
  * client, to @be). */
 void service_bytes(struct service *svc, struct backend *be, int from, size_t n, bool relayed);
-/** service_spliced_closed() - a spliced connection's bytes at its close:
- * what the kernel moved each way, and what the daemon handed over. */
 /** service_auto_stayed() - an auto connection closed on the relay (@why). */
 void service_auto_stayed(struct service *svc, enum auto_stay why);
+/** service_spliced_closed() - a spliced connection's bytes at its close:
+ * what the kernel moved each way, and what the daemon handed over. */
 void service_spliced_closed(struct service *svc, struct backend *be, const uint64_t moved[2],
 			    uint64_t handed);
 void service_count(struct service *svc, enum service_event ev);
