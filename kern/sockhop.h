@@ -454,15 +454,38 @@ enum sh_tc_err {
  * handed over and the peer in splice_socks sets "go", and from then on
  * everything is redirected. That rule is what keeps bytes in order across
  * the hand-off (proxy/README.md, "Two data paths").
+ *
+ * The way back (data-path auto): where sockhopd set bulk_bytes, a socket
+ * whose redirected bytes reach it within one SH_SPLICE_BULK_WINDOW_NS is
+ * told in splice_bulk, once a window. sockhopd may then set the pair's
+ * splice_hold entry (written only by user space): every later skb of both
+ * sockets is passed up, and sockhopd relays them once what was redirected
+ * before is in the peer's socket. The sockets stay in splice_socks: taking
+ * them out would free their psocks with the queues (sk_psock_destroy()).
  */
+#define SH_SPLICE_BULK_WINDOW_NS	(100ULL * 1000 * 1000)
+
 struct sh_splice_flow {
 	__u64 bytes;		/* redirected to the peer's egress */
 	__u64 passed;		/* passed up to user space before "go" */
 	__u64 last_ns;		/* bpf_ktime_get_ns() of the last skb (idle timeout) */
+	__u64 win_ns;		/* start of the current bulk window */
 	__u32 go;		/* 1: redirecting */
 	__u32 peer_slot;	/* splice_socks slot of the socket bytes are sent from */
+	__u32 win_bytes;	/* redirected in the current window */
+	__u32 bulk_bytes;	/* set by sockhopd: tell at this many a window (0: never) */
+	__u32 told;		/* 1: told in the current window */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct sh_splice_flow) == 32, "sh_splice_flow ABI");
+_Static_assert(sizeof(struct sh_splice_flow) == 56, "sh_splice_flow ABI");
+
+/* A record of splice_bulk: this socket carried bulk_bytes in one window. */
+struct sh_splice_bulk {
+	__u64 cookie;		/* the socket's cookie (a reused slot has another) */
+	__u32 slot;		/* its splice_socks slot */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct sh_splice_bulk) == 16, "sh_splice_bulk ABI");
 
 /* Per-CPU counters of the splice verdict; user space sums over CPUs. */
 struct sh_splice_stats {
@@ -473,9 +496,13 @@ struct sh_splice_stats {
 	__u64 no_ctl;		/* skb of a socket with no splice_flow entry */
 	__u64 redirect_fail;	/* peer no longer in splice_socks: skb dropped */
 	__u64 empty_skbs;	/* zero-length skbs (a FIN): dropped, see the verdict */
+	__u64 bulk_told;	/* records written to splice_bulk */
+	__u64 skbs_held;	/* passed up under splice_hold: the relay carries them */
+	__u64 bytes_held;
+	__u64 bulk_lost;	/* splice_bulk was full: told again next window */
 	__u64 pad;
 };
-_Static_assert(sizeof(struct sh_splice_stats) == 64, "sh_splice_stats ABI");
+_Static_assert(sizeof(struct sh_splice_stats) == 96, "sh_splice_stats ABI");
 
 /*
  * Key building, shared so that user space (tests, the CLI) builds exactly

@@ -38,6 +38,21 @@ struct {
 	__type(value, __u64);
 } splice_handed SEC(".maps");
 
+/* splice_hold: pair index -> 1 once sockhopd takes the pair back to the
+ * relay (only user space writes it; 0 while the pair is spliced). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SH_MAX_CONNS);
+	__type(key, __u32);
+	__type(value, __u32);
+} splice_hold SEC(".maps");
+
+/* splice_bulk: sockets that carried their bulk_bytes in one window. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} splice_bulk SEC(".maps");
+
 /* splice_stats: per-CPU totals of what the verdict did. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -46,8 +61,32 @@ struct {
 	__type(value, struct sh_splice_stats);
 } splice_stats SEC(".maps");
 
+/* Tells sockhopd, once a window, that this socket carries bulk: with
+ * the daemon on another CPU the relay moves it faster (proxy/README.md). */
+static void bulk_window(struct sh_splice_flow *flow, struct sh_splice_stats *st,
+			__u64 cookie, __u32 len, __u64 now)
+{
+	struct sh_splice_bulk rec = { .cookie = cookie, .slot = flow->peer_slot ^ 1 };
+
+	if (now - flow->win_ns > SH_SPLICE_BULK_WINDOW_NS) {
+		flow->win_ns = now;
+		flow->win_bytes = 0;
+		flow->told = 0;
+	}
+	flow->win_bytes += len;
+	if (flow->told || flow->win_bytes < flow->bulk_bytes)
+		return;
+	if (bpf_ringbuf_output(&splice_bulk, &rec, sizeof(rec), 0)) {
+		st->bulk_lost++;
+		return;
+	}
+	flow->told = 1;
+	st->bulk_told++;
+}
+
 /* Sends each skb to the peer socket's egress, or passes it up to user
- * space while the hand-off of earlier bytes is not complete. */
+ * space while the hand-off of earlier bytes is not complete or once the
+ * pair is held for the relay. */
 /* Plain "sk_skb": libbpf 1.1 has no section for BPF_SK_SKB_VERDICT; the
  * daemon attaches it with that type (verdict only, no stream parser). */
 SEC("sk_skb")
@@ -55,8 +94,8 @@ int splice_verdict(struct __sk_buff *skb)
 {
 	struct sh_splice_stats *st;
 	struct sh_splice_flow *flow;
-	__u32 zero = 0, len = skb->len;
-	__u64 cookie, *handed;
+	__u32 zero = 0, len = skb->len, pair, *hold;
+	__u64 cookie, *handed, now;
 
 	st = bpf_map_lookup_elem(&splice_stats, &zero);
 	if (!st)
@@ -75,6 +114,15 @@ int splice_verdict(struct __sk_buff *skb)
 		st->no_ctl++;
 		return SK_PASS;	/* never drop what we cannot place */
 	}
+	/* Held: sockhopd relays this pair now; it reads these skbs once what
+	 * was redirected before is in the peer's socket. */
+	pair = flow->peer_slot >> 1;
+	hold = bpf_map_lookup_elem(&splice_hold, &pair);
+	if (hold && *hold) {
+		st->skbs_held++;
+		st->bytes_held += len;
+		return SK_PASS;
+	}
 	if (!flow->go) {
 		/* Redirect only once user space has handed every passed byte
 		 * over and the peer is in the map; a failed redirect sets
@@ -92,8 +140,11 @@ int splice_verdict(struct __sk_buff *skb)
 		st->redirect_fail++;
 		return SK_DROP;	/* the peer is gone: its connection is being reset */
 	}
+	now = bpf_ktime_get_ns();
 	flow->bytes += len;
-	flow->last_ns = bpf_ktime_get_ns();
+	flow->last_ns = now;
+	if (flow->bulk_bytes)
+		bulk_window(flow, st, cookie, len, now);
 	st->skbs_redirected++;
 	st->bytes_redirected += len;
 	return SK_PASS;

@@ -23,13 +23,32 @@
 
 struct splice {
 	struct splice_bpf *skel;
-	int socks_fd, flow_fd, handed_fd, stats_fd;
+	int socks_fd, flow_fd, handed_fd, stats_fd, hold_fd;
+	struct ring_buffer *bulk;	/* splice_bulk's reader */
+	splice_bulk_fn *on_bulk;
+	void **owner;			/* per pair: splice_insert()'s @owner */
 	/* Slot pairs of splice_socks: pair k is slots 2k (client) and 2k+1
 	 * (backend). Pairs below "fresh" were used once; freed ones wait on
 	 * the stack "free" (malloc'd whole, touched only as far as used). */
 	uint32_t npairs, fresh, nfree;
 	uint32_t *free;
 };
+
+/* One splice_bulk record: the owner of its pair hears of it. A record of
+ * a pair released meanwhile finds no owner, or one whose cookies differ. */
+static int on_bulk_record(void *ctx, void *data, size_t size)
+{
+	struct splice *sp = ctx;
+	const struct sh_splice_bulk *rec = data;
+	uint32_t pair;
+
+	if (size < sizeof(*rec))
+		return 0;
+	pair = rec->slot / 2;
+	if (pair < sp->npairs && sp->owner[pair] && sp->on_bulk)
+		sp->on_bulk(sp->owner[pair], (int)(rec->slot & 1), rec->cookie);
+	return 0;
+}
 
 int splice_open(uint32_t map_size, struct splice **out)
 {
@@ -42,7 +61,9 @@ int splice_open(uint32_t map_size, struct splice **out)
 		return -ENOMEM;
 	sp->npairs = size / 2;
 	sp->free = malloc(sp->npairs * sizeof(*sp->free));
-	if (!sp->free) {
+	/* zeroed pages are touched only as far as pairs are used */
+	sp->owner = calloc(sp->npairs, sizeof(*sp->owner));
+	if (!sp->free || !sp->owner) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -57,6 +78,7 @@ int splice_open(uint32_t map_size, struct splice **out)
 	bpf_map__set_max_entries(sp->skel->maps.splice_socks, 2 * sp->npairs);
 	bpf_map__set_max_entries(sp->skel->maps.splice_flow, 2 * sp->npairs);
 	bpf_map__set_max_entries(sp->skel->maps.splice_handed, 2 * sp->npairs);
+	bpf_map__set_max_entries(sp->skel->maps.splice_hold, sp->npairs);
 	err = splice_bpf__load(sp->skel);
 	if (err) {
 		pr_warn("splice: cannot load the sk_skb program: %s\n", strerror(-err));
@@ -66,19 +88,29 @@ int splice_open(uint32_t map_size, struct splice **out)
 	sp->flow_fd = bpf_map__fd(sp->skel->maps.splice_flow);
 	sp->handed_fd = bpf_map__fd(sp->skel->maps.splice_handed);
 	sp->stats_fd = bpf_map__fd(sp->skel->maps.splice_stats);
+	sp->hold_fd = bpf_map__fd(sp->skel->maps.splice_hold);
+	sp->bulk = ring_buffer__new(bpf_map__fd(sp->skel->maps.splice_bulk), on_bulk_record, sp, NULL);
+	if (!sp->bulk) {
+		err = -errno;
+		pr_warn("splice: cannot read splice_bulk: %s\n", strerror(-err));
+		goto fail_skel;
+	}
 	/* Verdict without a stream parser: each skb as it arrives, no framing. */
 	err = bpf_prog_attach(bpf_program__fd(sp->skel->progs.splice_verdict), sp->socks_fd,
 			      BPF_SK_SKB_VERDICT, 0);
 	if (err) {
 		err = -errno;
 		pr_warn("splice: cannot attach the sk_skb verdict: %s\n", strerror(-err));
-		goto fail_skel;
+		goto fail_ring;
 	}
 	*out = sp;
 	return 0;
+fail_ring:
+	ring_buffer__free(sp->bulk);
 fail_skel:
 	splice_bpf__destroy(sp->skel);
 fail:
+	free(sp->owner);
 	free(sp->free);
 	free(sp);
 	return err;
@@ -90,9 +122,32 @@ void splice_close(struct splice *sp)
 		return;
 	bpf_prog_detach2(bpf_program__fd(sp->skel->progs.splice_verdict), sp->socks_fd,
 			 BPF_SK_SKB_VERDICT);
+	ring_buffer__free(sp->bulk);
 	splice_bpf__destroy(sp->skel);
+	free(sp->owner);
 	free(sp->free);
 	free(sp);
+}
+
+int splice_bulk_fd(struct splice *sp, splice_bulk_fn *fn)
+{
+	sp->on_bulk = fn;
+	return ring_buffer__epoll_fd(sp->bulk);
+}
+
+void splice_bulk_run(struct splice *sp)
+{
+	ring_buffer__consume(sp->bulk);
+}
+
+int splice_hold(struct splice *sp, struct splice_pair *p)
+{
+	uint32_t one = 1;
+
+	if (bpf_map_update_elem(sp->hold_fd, &p->slot, &one, BPF_ANY))
+		return -errno;
+	p->held = true;
+	return 0;
 }
 
 static int sock_cookie(int fd, uint64_t *cookie)
@@ -122,6 +177,16 @@ void splice_remove(struct splice *sp, struct splice_pair *p, uint64_t moved[2])
 
 void splice_release(struct splice *sp, const struct splice_pair *p)
 {
+	uint32_t zero = 0;
+
+	/* the next pair in this slot starts spliced; should the write fail,
+	 * the slot is not reused (its pair would be passed up, never redirected) */
+	if (p->held && bpf_map_update_elem(sp->hold_fd, &p->slot, &zero, BPF_ANY)) {
+		pr_warn("splice: slot %u stays held (%s); not reused\n", p->slot, strerror(errno));
+		sp->owner[p->slot] = NULL;
+		return;
+	}
+	sp->owner[p->slot] = NULL;
 	sp->free[sp->nfree++] = p->slot;
 }
 
@@ -136,7 +201,8 @@ static int slot_alloc(struct splice *sp, uint32_t *slot)
 	return 0;
 }
 
-int splice_insert(struct splice *sp, const int fd[2], struct splice_pair *p)
+int splice_insert(struct splice *sp, const int fd[2], uint32_t bulk_bytes, void *owner,
+		  struct splice_pair *p)
 {
 	struct sh_splice_flow flow[2] = { { 0 } };
 	/* elem_flags 0 (BPF_ANY): a batch update takes no other flag, and a
@@ -158,6 +224,7 @@ int splice_insert(struct splice *sp, const int fd[2], struct splice_pair *p)
 	 * map: from then on only the verdict writes it */
 	flow[0].peer_slot = 2 * p->slot + 1;
 	flow[1].peer_slot = 2 * p->slot;
+	flow[0].bulk_bytes = flow[1].bulk_bytes = bulk_bytes;
 	if (bpf_map_update_batch(sp->flow_fd, p->cookie, flow, &count, &opts)) {
 		err = -errno;
 		for (i = 0; i < (int)count; i++)
@@ -173,6 +240,7 @@ int splice_insert(struct splice *sp, const int fd[2], struct splice_pair *p)
 			goto fail_socks;
 		}
 	}
+	sp->owner[p->slot] = owner;
 	return 0;
 fail_socks:
 	p->partial = i > 0;
@@ -327,7 +395,7 @@ int splice_selftest(struct splice *sp)
 		goto out;
 	pair[0] = pc;
 	pair[1] = pb;
-	err = splice_insert(sp, pair, &sp_pair);
+	err = splice_insert(sp, pair, 0, NULL, &sp_pair);
 	if (err)
 		goto out;
 	inserted = true;

@@ -34,18 +34,37 @@ struct splice_pair {
 	uint32_t slot;		/* pair index: splice_socks slots 2*slot, 2*slot + 1 */
 	bool handed[2];		/* a splice_handed entry was written */
 	bool partial;		/* splice_insert() failed after the client socket was in */
+	bool held;		/* splice_hold() set: the pair is relayed */
 };
 
 /**
  * splice_insert() - put a connected pair (@fd[0] the client) in the maps:
- * its state first, then the sockets. Bytes are passed up to user space
+ * its state first, then the sockets. A socket that carries @bulk_bytes
+ * within one SH_SPLICE_BULK_WINDOW_NS (0: never) is told to @owner
+ * through splice_bulk_fd()'s callback. Bytes are passed up to user space
  * until every one passed is handed over (splice_set_handed()) and the
  * peer is in. Return: 0, -E2BIG when every slot is taken, or -errno, with
  * nothing left in the maps; then @p->partial says the client socket had
  * been in the map: bytes its verdict passed up may be lost with its psock,
  * so the connection must be reset, not relayed.
  */
-int splice_insert(struct splice *sp, const int fd[2], struct splice_pair *p);
+int splice_insert(struct splice *sp, const int fd[2], uint32_t bulk_bytes, void *owner,
+		  struct splice_pair *p);
+
+/* @owner's pair: its socket @idx carried bulk (its cookie: @cookie). */
+typedef void splice_bulk_fn(void *owner, int idx, uint64_t cookie);
+
+/** splice_bulk_fd() - the descriptor to watch for bulk records, which
+ * splice_bulk_run() hands to @fn. */
+int splice_bulk_fd(struct splice *sp, splice_bulk_fn *fn);
+void splice_bulk_run(struct splice *sp);
+
+/**
+ * splice_hold() - every later skb of the pair is passed up to user space
+ * (the sockets stay in the map); bytes redirected before may still be on
+ * their way to the peer's socket. Return: 0 or -errno (still spliced).
+ */
+int splice_hold(struct splice *sp, struct splice_pair *p);
 
 /** splice_set_handed() - user space has written @handed bytes of @idx's. */
 int splice_set_handed(struct splice *sp, struct splice_pair *p, int idx, uint64_t handed);

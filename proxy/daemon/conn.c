@@ -17,6 +17,10 @@
  *           the verdict starts redirecting only after them. Once "go" is
  *           seen the side watches EPOLLRDHUP only: data wake-ups do not
  *           reach this process.
+ * data-path auto also goes back: when the verdict tells that a spliced
+ * socket carries bulk, the pair is held (the verdict passes every later skb
+ * up) and each side is read again, as relay, once what the verdict
+ * redirected before is in the other socket (demote_step()).
  * EOF on side i becomes shutdown(other, SHUT_WR) once every byte of side i
  * is in the other socket's send queue: for splice that is checked against
  * the kernel's counters (bytes_acked + SIOCOUTQ of the other socket).
@@ -65,6 +69,7 @@ static ev_io conn_ep_io;		/* libev's watch on conn_ep */
  * 'now' is being served by on_ready(), 'later' waits for the next turn. */
 static struct conn *ready_now, *ready_later;
 static ev_timer ready_timer;		/* 0 s: the loop's next turn serves 'later' */
+static ev_io splice_bulk_io;		/* the verdict's bulk records (on_splice_bulk()) */
 
 static struct splice *splice_of(const struct conn *c)
 {
@@ -152,10 +157,14 @@ void conn_free(struct conn *c, bool reset)
 	ev_timer_stop(loop, &c->handoff);
 	ready_unlink(c);
 	if (spliced) {
-		uint64_t moved[2];
+		uint64_t moved[2], handed = 0;
 
+		for (i = 0; i < 2; i++)
+			handed += c->s[i].held ? c->s[i].hand_spliced : c->s[i].hand;
 		splice_remove(splice_of(c), &c->pair, moved);
-		service_spliced_closed(svc, c->be, moved, c->s[0].hand + c->s[1].hand);
+		service_spliced_closed(svc, c->be, moved, handed);
+		if (c->demote == D_DONE)
+			service_auto_stayed(svc, AS_BULK);
 	} else if (c->state == C_OPEN && c->path == P_RELAY) {
 		service_auto_stayed(svc, (enum auto_stay)c->stay);	/* AS_NR: not auto */
 	}
@@ -218,6 +227,10 @@ enum conn_where conn_where(const struct conn *c, unsigned int *stay)
 	*stay = c->state == C_OPEN && c->path == P_RELAY ? c->stay : AS_NR;
 	if (c->state != C_OPEN)
 		return c->s[1].fd < 0 ? CW_WAIT_FD : CW_CONNECTING;
+	if (c->demote == D_DONE) {
+		*stay = AS_BULK;
+		return CW_RELAY;
+	}
 	return c->path == P_SPLICE ? CW_SPLICE : CW_RELAY;
 }
 
@@ -236,7 +249,7 @@ const struct backend *conn_backend(const struct conn *c)
 static void account(struct conn *c, int from, size_t n)
 {
 	c->last_ev = ev_now(loop_of(c));
-	service_bytes(c->svc, c->be, from, n, c->path == P_RELAY);
+	service_bytes(c->svc, c->be, from, n, c->path == P_RELAY || c->s[from].held);
 }
 
 /* Return: true when @c was freed (both directions are closed). */
@@ -367,7 +380,7 @@ static void check_go(struct conn *c, struct side *s)
 {
 	struct sh_splice_flow f;
 
-	if (c->path != P_SPLICE || s->spliced || s->eof || s->pend_len)
+	if (c->path != P_SPLICE || s->spliced || s->held || s->eof || s->pend_len)
 		return;
 	if (splice_flow(splice_of(c), &c->pair, s->idx, &f) || f.passed != s->hand) {
 		s->go_look = 0;
@@ -392,6 +405,8 @@ static void check_go(struct conn *c, struct side *s)
 	ep_watch(&c->s[!s->idx]);	/* its writes for @s end (failing: spurious wake-ups) */
 }
 
+static void demote_step(struct conn *c);
+
 void on_handoff_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *c = w->data;
@@ -399,6 +414,10 @@ void on_handoff_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (c->demote == D_WAIT) {
+		demote_step(c);
+		return;
+	}
 	for (i = 0; i < 2; i++) {
 		struct side *s = &c->s[i];
 
@@ -425,7 +444,7 @@ static int forward(struct conn *c, struct side *s, const char *data, size_t n)
 	account(c, s->idx, (size_t)w);
 	if ((size_t)w == n) {
 		s->hand += n;
-		if (c->path == P_SPLICE)
+		if (c->path == P_SPLICE && !s->held)
 			splice_set_handed(splice_of(c), &c->pair, s->idx, s->hand);
 		return 0;
 	}
@@ -513,7 +532,7 @@ static bool flush(struct conn *c, struct side *s)
 	s->pend = NULL;
 	s->pend_off = 0;
 	ep_watch(o);	/* may stop watching @o's writes (both spliced) */
-	if (c->path == P_SPLICE)
+	if (c->path == P_SPLICE && !s->held)
 		splice_set_handed(splice_of(c), &c->pair, s->idx, s->hand);
 	if (s->eof)
 		return propagate_eof(c, s);
@@ -522,10 +541,12 @@ static bool flush(struct conn *c, struct side *s)
 }
 
 /* Is side @s to be read: open, not at EOF, nothing parked (backpressure),
- * and, once spliced, only for the FIN. */
+ * and, once spliced, only for the FIN; not at all on the way back to the
+ * relay until it is held (what is passed up must wait for the redirected). */
 static bool wants_read(const struct side *s)
 {
-	return s->c->state == C_OPEN && !s->eof && !s->pend_len && (!s->spliced || s->rdhup);
+	return s->c->state == C_OPEN && !s->eof && !s->pend_len &&
+	       (!s->spliced || (s->rdhup && s->c->demote == D_NONE));
 }
 
 static bool has_work(const struct conn *c)
@@ -695,7 +716,8 @@ static bool start_splice(struct conn *c, bool promoted)
 		if (!sent_counter(c->s[i].fd, promoted, &c->s[i].sent_base))
 			err = -EOPNOTSUPP;
 	if (!err)
-		err = splice_insert(splice_of(c), fds, &c->pair);
+		err = splice_insert(splice_of(c), fds, svc->auto_path ? SPLICE_BULK_BYTES : 0, c,
+				    &c->pair);
 	if (err && c->pair.partial) {
 		pr_warn("%s: the splice map took one socket of a pair and refused the other (%s); "
 			"resetting it\n", svc->cfg->name, strerror(-err));
@@ -840,6 +862,83 @@ static bool maybe_promote(struct conn *c, struct side *s)
 	return start_splice(c, true);
 }
 
+/*
+ * The way back, once the pair is held: a side goes to the relay when every
+ * byte the verdict redirected for it is in the other socket (side_drained();
+ * a verdict that read the hold unset is long over at the first look,
+ * HANDOFF_LOOK_S after it, the same reasoning as check_go()'s). What the
+ * verdict passed up meanwhile waits in the side's socket: wants_read() is
+ * false until then. A peer that drains slowly is looked at less often (up
+ * to every 50 ms); one that never does ends with the idle timeout.
+ */
+static void demote_step(struct conn *c)
+{
+	double wait = (ev_now(loop_of(c)) - c->demote_start) / 4;
+	bool waiting = false;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		struct side *s = &c->s[i];
+
+		if (s->held)
+			continue;
+		if (!s->eof && !side_drained(c, s)) {
+			waiting = true;
+			continue;
+		}
+		s->held = true;
+		s->spliced = false;
+		s->hand_spliced = s->hand;
+		s->rd_ready = true;	/* bytes passed up meanwhile raised no edge we took */
+	}
+	if (waiting) {
+		ev_timer_set(&c->handoff, wait < DRAIN_POLL_S ? DRAIN_POLL_S : wait > 0.05 ? 0.05 : wait, 0);
+		ev_timer_start(loop_of(c), &c->handoff);
+		return;
+	}
+	c->demote = D_DONE;
+	service_count(c->svc, SVC_DEMOTED);
+	for (i = 0; i < 2; i++)
+		if (ep_watch(&c->s[i])) {	/* reads again, and writes for the other */
+			on_error(c, errno, "epoll");
+			return;
+		}
+	pump(c);
+}
+
+/*
+ * The verdict says socket @idx of @owner's pair carried bulk (auto only:
+ * SPLICE_BULK_BYTES): hold the pair, then demote_step(). A side still in
+ * its hand-off reads what is passed up as its own: the next window tells
+ * again. A hold the map refuses leaves the pair spliced (correct, slower).
+ */
+static void on_splice_bulk(void *owner, int idx, uint64_t cookie)
+{
+	struct conn *c = owner;
+	int i;
+
+	if (c->state != C_OPEN || c->path != P_SPLICE || c->demote != D_NONE ||
+	    c->pair.cookie[idx] != cookie)
+		return;
+	for (i = 0; i < 2; i++)
+		if (!c->s[i].spliced && !c->s[i].eof)
+			return;
+	if (splice_hold(splice_of(c), &c->pair))
+		return;
+	c->demote = D_WAIT;
+	c->demote_start = ev_now(loop_of(c));
+	ev_timer_stop(loop_of(c), &c->handoff);
+	ev_timer_set(&c->handoff, HANDOFF_LOOK_S, 0);
+	ev_timer_start(loop_of(c), &c->handoff);
+}
+
+static void on_splice_bulk_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	splice_bulk_run(w->data);
+}
+
 bool start_data(struct conn *c)
 {
 	struct service *svc = c->svc;
@@ -910,7 +1009,7 @@ void conn_idle_changed(struct conn *c)
 	ev_timer_start(loop_of(c), &c->timer);
 }
 
-int conn_module_init(struct ev_loop *loop)
+int conn_module_init(struct ev_loop *loop, struct splice *splice)
 {
 	conn_ep = epoll_create1(EPOLL_CLOEXEC);
 	if (conn_ep < 0)
@@ -918,6 +1017,12 @@ int conn_module_init(struct ev_loop *loop)
 	ev_io_init(&conn_ep_io, on_conn_events, conn_ep, EV_READ);
 	ev_io_start(loop, &conn_ep_io);
 	ev_init(&ready_timer, on_ready);
+	if (splice) {
+		ev_io_init(&splice_bulk_io, on_splice_bulk_io, splice_bulk_fd(splice, on_splice_bulk),
+			   EV_READ);
+		splice_bulk_io.data = splice;
+		ev_io_start(loop, &splice_bulk_io);
+	}
 	return 0;
 }
 
@@ -926,6 +1031,7 @@ void conn_module_fini(struct ev_loop *loop)
 	if (conn_ep < 0)
 		return;
 	ev_timer_stop(loop, &ready_timer);
+	ev_io_stop(loop, &splice_bulk_io);	/* stopping one never started is a no-op */
 	cpuidle_stop(loop);
 	ev_io_stop(loop, &conn_ep_io);
 	close(conn_ep);

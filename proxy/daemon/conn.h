@@ -13,11 +13,14 @@
 #include <sys/socket.h>
 #include <ev.h>
 
+struct splice;
+
 struct service;
 struct conn;
 
-/** conn_module_init() - the edge-triggered epoll of every proxied socket. 0 or -errno. */
-int conn_module_init(struct ev_loop *loop);
+/** conn_module_init() - the edge-triggered epoll of every proxied socket,
+ * and the watch on @splice's bulk records (NULL: no kernel path). 0 or -errno. */
+int conn_module_init(struct ev_loop *loop, struct splice *splice);
 void conn_module_fini(struct ev_loop *loop);
 
 /** conn_start() - take over accepted client socket @fd of @svc. */

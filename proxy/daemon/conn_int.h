@@ -48,6 +48,15 @@
  * the next PROMOTE_LOOK_S.
  */
 #define PROMOTE_LOOK_S	0.05
+/*
+ * ... and a spliced auto connection goes back to the relay once one of its
+ * sockets carries this much within one SH_SPLICE_BULK_WINDOW_NS (100 ms,
+ * 40 MiB/s): bulk. With the daemon on its own CPU the relay moved 13-15
+ * Gbit/s of iperf3 against the splice's 6.4-7.5 (tests/bench/RESULTS.md),
+ * most of the splice's time going to the sender's copy into cold pages.
+ * A chatty RPC of small messages stays far below it.
+ */
+#define SPLICE_BULK_BYTES	(4u << 20)
 
 
 /*
@@ -67,15 +76,19 @@ struct side {
 	bool eof;		/* EOF read from this side */
 	bool shut;		/* SHUT_WR sent to this side */
 	bool spliced;		/* the verdict redirects this side's bytes */
+	bool held;		/* moved back: the relay reads what the verdict passes up */
 	uint8_t go_look;	/* check_go(): 1 waiting for the second look, 2 taking it */
 	char *pend;		/* bytes of this side not yet written to the other */
 	size_t pend_len, pend_off;
 	uint64_t hand;		/* bytes of this side written by user space */
 	uint64_t sent_base;	/* bytes_acked + SIOCOUTQ at splice time (the SYN counts) */
+	uint64_t hand_spliced;	/* held: what hand was then (the rest is the relay's) */
 };
 
 enum conn_state { C_CONNECTING, C_OPEN };
 enum conn_path { P_RELAY, P_SPLICE };
+/* A spliced pair's way back to the relay (on_splice_bulk(), demote_step()). */
+enum conn_demote { D_NONE, D_WAIT, D_DONE };
 
 struct conn {
 	struct conn *next, *prev;
@@ -87,8 +100,9 @@ struct conn {
 	struct side s[2];
 	ev_timer timer;		/* connect timeout (or descriptor retry), then idle timeout */
 	ev_timer drain;		/* splice half-close: waiting for the queue */
-	ev_timer handoff;	/* the splice hand-off's second look */
+	ev_timer handoff;	/* the splice hand-off's second look; the way back's polls */
 	ev_tstamp drain_start;
+	ev_tstamp demote_start;	/* D_WAIT since then */
 	ev_tstamp last_ev;	/* last byte user space moved */
 	ev_tstamp look_from;	/* auto: the client CPU's idle share counts from here */
 	ev_tstamp next_ask;	/* auto: not before then (the next CPU sample) */
@@ -101,6 +115,7 @@ struct conn {
 	bool promote_done;	/* auto: the move to the kernel path was decided */
 	bool promote_busy;	/* auto: a move was put off (counted once) */
 	uint8_t stay;		/* auto: enum auto_stay, why it is still relayed */
+	uint8_t demote;		/* enum conn_demote */
 	struct splice_pair pair;	/* P_SPLICE: its place in the splice maps */
 	unsigned int turns;	/* auto: changes of direction seen by the relay */
 	int last_from;		/* auto: the side the relay read from last */

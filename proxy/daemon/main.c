@@ -452,7 +452,7 @@ int main(int argc, char **argv)
 	}
 	if (cfg->nr_services) {
 		splice = open_splice(have_bpf, o.map_size, &no_splice);
-		err = conn_module_init(loop);
+		err = conn_module_init(loop, splice);
 		if (err)
 			pr_err("cannot create the splice epoll: %s\n", strerror(-err));
 	}

@@ -167,8 +167,9 @@ static void service_report(const struct services *ss, const struct service *svc,
 	emit_u64(e, "conns_splice", IF(px, "  splice: %llu connections"), st->conns_splice);
 	emit_u64(e, "conns_promoted", IF(px, " (%llu of them moved from the relay"),
 		 st->conns_promoted);
-	emit_u64(e, "promote_busy", IF(px, "; %llu kept relayed a while, the client's CPU busy)"),
+	emit_u64(e, "promote_busy", IF(px, "; %llu kept relayed a while, the client's CPU busy"),
 		 st->promote_busy);
+	emit_u64(e, "conns_demoted", IF(px, "; %llu moved back: bulk)"), st->conns_demoted);
 	emit_u64(e, "bytes_splice", IF(px, ", %llu bytes"), st->bytes_splice + live_splice_bytes(svc));
 	emit_u64(e, "conns_relay", IF(px, "    relay: %llu connections"), st->conns_relay);
 	emit_u64(e, "bytes_relay", IF(px, ", %llu bytes\n"), st->bytes_relay);
@@ -244,6 +245,11 @@ static void splice_report(const struct services *ss, struct emit *e)
 		 k.bytes_passed);
 	emit_u64(e, "no_ctl", IF(ok, ", %llu without entry"), k.no_ctl);
 	emit_u64(e, "redirect_fail", IF(ok, ", %llu redirect failures\n"), k.redirect_fail);
+	emit_u64(e, "bulk_told", IF(ok, "  bulk told %llu"), k.bulk_told);
+	emit_u64(e, "bulk_lost", IF(ok, " (%llu lost)"), k.bulk_lost);
+	emit_u64(e, "skbs_held", IF(ok, ", %llu skbs"), k.skbs_held);
+	emit_u64(e, "bytes_held", IF(ok, " / %llu bytes passed up to the relay after a move back\n"),
+		 k.bytes_held);
 	emit_u64(e, "empty_skbs", NULL, k.empty_skbs);
 	emit_end(e, NULL);
 }
@@ -321,6 +327,8 @@ static const char *const stay_words[AS_NR] = {
 			 "of the rule (short, or quiet since)",
 	[AS_IN_FLIGHT] = "bytes were parked or a side half-closed whenever it could move",
 	[AS_REFUSED] = "the splice map refused its sockets",
+	[AS_BULK] = "moved back from the kernel splice: one way carried 4 MiB within 100 ms "
+		    "(bulk, which the relay copies faster)",
 };
 
 /* The rule @svc applies to a connection, in one sentence. */
@@ -393,14 +401,19 @@ void report_explain(const struct services *ss, const char *name, struct emit *e)
 	/* the books: every connection that reached its backend, open or closed */
 	emit_object(e, "carried", "  carried since start:\n");
 	emit_u64(e, "splice", "    by the kernel splice: %llu connections", st->conns_splice);
-	emit_u64(e, "promoted", IF(svc->auto_path, " (%llu moved from the relay)"),
+	emit_u64(e, "promoted", IF(svc->auto_path, " (%llu moved from the relay"),
 		 st->conns_promoted);
+	emit_u64(e, "demoted", IF(svc->auto_path && st->conns_demoted, ", %llu of them back to it"),
+		 st->conns_demoted);
+	if (svc->auto_path)
+		emit_text(e, ")");
 	emit_u64(e, "bytes_splice", ", %llu bytes\n", st->bytes_splice + live_splice_bytes(svc));
 	emit_u64(e, "relay_only", "    by the relay only:    %llu connections",
 		 st->conns_relay - st->conns_promoted);
 	emit_u64(e, "bytes_relay", ", %llu bytes\n", st->bytes_relay);
 	if (svc->auto_path)
-		emit_text(e, "    (the relay's bytes include those the moved ones carried first)\n");
+		emit_text(e, "    (the relay's bytes include those the moved ones carried first, "
+			  "and after, when moved back)\n");
 	emit_end(e, NULL);
 
 	emit_object(e, "relayed_because", "  relayed from the start because:");

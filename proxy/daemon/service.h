@@ -42,6 +42,7 @@ enum auto_stay {
 	AS_TOO_YOUNG,		/* less than 50 ms of its relayed life was sampled */
 	AS_IN_FLIGHT,		/* bytes parked or a half-close each time it could move */
 	AS_REFUSED,		/* the splice map refused its sockets */
+	AS_BULK,		/* moved back from the kernel path: it carried bulk */
 	AS_NR,			/* none: not an auto connection, or moved */
 };
 
@@ -79,6 +80,7 @@ struct service_stats {
 	uint64_t no_fd;			/* reset: no descriptor for its backend within the idle timeout */
 	uint64_t conns_splice, conns_relay;
 	uint64_t conns_promoted;	/* of conns_splice: moved there from the relay */
+	uint64_t conns_demoted;		/* of conns_splice: moved back to the relay (bulk) */
 	uint64_t promote_busy;		/* connections auto kept relayed a while: client CPU busy */
 	uint64_t bytes_splice, bytes_relay;	/* of closed connections */
 	uint64_t fallback[FB_NR];
@@ -195,6 +197,7 @@ enum service_event {
 	SVC_RELAYED,		/* a connection went to the relay */
 	SVC_SPLICED,		/* a connection went to the kernel path */
 	SVC_PROMOTED,		/* auto moved a relayed connection to the kernel path */
+	SVC_DEMOTED,		/* auto moved a spliced connection back to the relay */
 	SVC_PROMOTE_BUSY,	/* auto put a connection's move off: its client's CPU was busy */
 	SVC_IDLE_CLOSED,	/* closed by the idle timeout */
 	SVC_NO_BACKEND,		/* reset: no usable backend */

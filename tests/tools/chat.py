@@ -5,10 +5,14 @@
   chat.py server PORT                 echo every byte back as it arrives, on any
                                       number of connections (a thread each)
   chat.py client ADDR PORT [--conns N] [--parallel P] [--exchanges E] [--max B] [--seed S]
+                           [--bulk-at K --bulk L [--bulk-pause-ms P]] [--linger-ms T]
                                       N connections, P at a time; on each, E messages of
                                       1..B random bytes, each sent by a writer thread while
-                                      the echo is read back and compared. Prints
-                                      "conns=N ok=K bad=M bytes=T"; exits 0 when all are ok.
+                                      the echo is read back and compared; message K (from 1)
+                                      is L bytes instead, its echo read 256 KiB at a time
+                                      P ms apart (a slow reader); each connection stays open T ms
+                                      after its last echo. Prints "conns=N ok=K bad=M
+                                      bytes=T"; exits 0 when all are ok.
 
 A proxy sees such a connection change direction at every chunk, so data-path auto moves
 it to the kernel path in the middle of a message, with bytes queued on both sides.
@@ -17,6 +21,7 @@ import random
 import socket
 import sys
 import threading
+import time
 
 
 def serve_one(conn):
@@ -38,15 +43,17 @@ def server(port):
         threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
 
 
-def one_conn(addr, port, exchanges, most, rng):
+def one_conn(addr, port, exchanges, most, rng, bulk_at=0, bulk=0, linger_ms=0, pause_ms=0):
     total = 0
     with socket.create_connection((addr, port), timeout=20) as s:
-        for _ in range(exchanges):
-            msg = rng.randbytes(rng.randint(1, most))
+        for k in range(1, exchanges + 1):
+            msg = rng.randbytes(bulk if k == bulk_at else rng.randint(1, most))
             writer = threading.Thread(target=s.sendall, args=(msg,))
             writer.start()
             got = bytearray()
             while len(got) < len(msg):
+                if k == bulk_at and pause_ms:
+                    time.sleep(pause_ms / 1000)
                 part = s.recv(min(262144, len(msg) - len(got)))
                 if not part:
                     break
@@ -55,10 +62,12 @@ def one_conn(addr, port, exchanges, most, rng):
             if bytes(got) != msg:
                 return False, total
             total += len(msg)
+        time.sleep(linger_ms / 1000)
     return True, total
 
 
-def client(addr, port, conns, parallel, exchanges, most, seed):
+def client(addr, port, conns, parallel, exchanges, most, seed, bulk_at=0, bulk=0, linger_ms=0,
+           pause_ms=0):
     results = []
     lock = threading.Lock()
     todo = list(range(conns))
@@ -70,7 +79,8 @@ def client(addr, port, conns, parallel, exchanges, most, seed):
                     return
                 k = todo.pop()
             try:
-                ok, n = one_conn(addr, port, exchanges, most, random.Random(seed * 100003 + k))
+                ok, n = one_conn(addr, port, exchanges, most, random.Random(seed * 100003 + k),
+                                 bulk_at, bulk, linger_ms, pause_ms)
             except OSError:
                 ok, n = False, 0
             with lock:
@@ -91,7 +101,8 @@ def main(argv):
         server(int(argv[2]))
         return 0
     if len(argv) >= 4 and argv[1] == "client":
-        opts = {"--conns": 10, "--parallel": 4, "--exchanges": 20, "--max": 200000, "--seed": 1}
+        opts = {"--conns": 10, "--parallel": 4, "--exchanges": 20, "--max": 200000, "--seed": 1,
+                "--bulk-at": 0, "--bulk": 0, "--bulk-pause-ms": 0, "--linger-ms": 0}
         rest = argv[4:]
         for k in range(0, len(rest) - 1, 2):
             if rest[k] not in opts:
@@ -100,7 +111,9 @@ def main(argv):
         else:
             if len(rest) % 2 == 0:
                 return client(argv[2], int(argv[3]), opts["--conns"], opts["--parallel"],
-                              opts["--exchanges"], opts["--max"], opts["--seed"])
+                              opts["--exchanges"], opts["--max"], opts["--seed"],
+                              opts["--bulk-at"], opts["--bulk"], opts["--linger-ms"],
+                              opts["--bulk-pause-ms"])
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# data-path auto goes back too: a chatty connection moved to the kernel
+# splice that then carries bulk (4 MiB within 100 ms one way) is moved back
+# to the relay, live, in the middle of a 64 MiB message echoed as it
+# arrives, with bytes queued both ways and in the kernel's queue to the
+# peer; every byte arrives in order and the conversation goes on on the
+# relay. The verdict's own counters show the telling and the bytes passed
+# up after the move; explain shows the open connection relayed for bulk and
+# counts it when it closes. data-path splice is never moved back, and a
+# chatty connection of small messages stays spliced.
+. "$(dirname "$0")/lib.sh"
+[ "$(nproc)" -ge 2 ] || fail "needs 2 CPUs"
+
+cat >"$TMP/proxy.yaml" <<CFG
+services:
+  - {name: chat, listen: 127.0.0.1:8090, auto-min-idle: 0, backends: [127.0.0.1:9010]}
+  - {name: pinned, listen: 127.0.0.1:8091, data-path: splice, backends: [127.0.0.1:9010]}
+  - {name: refill, listen: 127.0.0.1:8092, auto-min-idle: 0, backends: [127.0.0.1:9011]}
+CFG
+ip netns exec "$NS" python3 "$ROOT/tests/tools/chat.py" server 9010 >/dev/null 2>&1 &
+BG_PIDS+=($!)
+wait_port 9010
+ip netns exec "$NS" python3 "$ROOT/tests/tools/refill.py" server 9011 --bytes $((64 << 20)) \
+	>"$TMP/refill.srv" 2>&1 &
+BG_PIDS+=($!)
+wait_port 9011
+# on CPU 1, so that clients on CPU 0 are worth splicing (test_proxy_auto)
+nsenter --net="/run/netns/$NS" taskset -c 1 "$SOCKHOPD" -c "$TMP/proxy.yaml" --pin-dir "$PIN" \
+	--control "$CTL" >>"$TMP/daemon.log" 2>&1 &
+DAEMON_PID=$!
+ready() { grep -q 'ready:' "$TMP/daemon.log"; }
+wait_until 10 ready || fail "sockhopd did not start: $(cat "$TMP/daemon.log")"
+
+# talk PORT ARGS...: one checked conversation from CPU 0, in the background;
+# its output in $TMP/talk.out, its pid in TALK
+talk() {
+	local port=$1; shift
+	ip netns exec "$NS" taskset -c 0 python3 "$ROOT/tests/tools/chat.py" client 127.0.0.1 "$port" \
+		--conns 1 --parallel 1 --max 2000 "$@" >"$TMP/talk.out" 2>&1 &
+	TALK=$!
+}
+explain() { "$SOCKHOP" --control "$CTL" "$@" explain chat; }
+
+# 20 small messages (promoted after 4 round trips), the 21st of 64 MiB,
+# then 19 small ones; open 3 s after the last echo
+told0=$(kstat bulk_told) held0=$(kstat bytes_held) red0=$(kstat bytes_redirected)
+relay0=$(svc chat bytes_relay)
+talk 8090 --exchanges 40 --bulk-at 21 --bulk $((64 << 20)) --linger-ms 3000
+open_bulk() { explain -j | jq -e '.open.relayed == 1 and .open.relayed_by.bulk == 1' >/dev/null; }
+wait_until 30 open_bulk || bad "the open connection is not shown relayed for bulk: $(explain -j)"
+grep -Eq '^ +0 bulk +\(1 open now\): moved back from the kernel splice' <<<"$(explain)" ||
+	bad "explain text of the open moved-back connection: $(explain)"
+wait $TALK || bad "the conversation: $(cat "$TMP/talk.out")"
+grep -q 'ok=1 bad=0' "$TMP/talk.out" || bad "the conversation's bytes: $(cat "$TMP/talk.out")"
+[ "$(svc chat conns_promoted)" = 1 ] && [ "$(svc chat conns_demoted)" = 1 ] ||
+	bad "promoted $(svc chat conns_promoted), moved back $(svc chat conns_demoted) (expected 1 and 1)"
+told=$(( $(kstat bulk_told) - told0 )) held=$(( $(kstat bytes_held) - held0 ))
+red=$(( $(kstat bytes_redirected) - red0 )) relayed=$(( $(svc chat bytes_relay) - relay0 ))
+# the verdict told, redirected part of the big message and passed the rest
+# up; the relay carried what was passed up and the 19 messages after it
+[ "$told" -ge 1 ] && [ "$red" -ge $((4 << 20)) ] && [ "$held" -gt 0 ] ||
+	bad "verdict: told $told, redirected $red bytes, passed up after the move $held"
+[ "$relayed" -ge "$held" ] || bad "the relay carried $relayed bytes, less than the $held passed up to it"
+[ "$(kstat bulk_lost)" = 0 ] || bad "bulk records lost: $(kstat bulk_lost)"
+wait_until 5 svc_is chat 'auto_stayed.bulk' 1 || bad "the closed connection not counted bulk: $(explain -j)"
+explain -j | jq -e '.carried.promoted == 1 and .carried.demoted == 1 and .open.relayed == 0' >/dev/null ||
+	bad "explain -j after the close: $(explain -j)"
+grep -q '(1 moved from the relay, 1 of them back to it)' <<<"$(explain)" ||
+	bad "explain text after the close: $(explain)"
+wait_until 5 kstat_is entries 0 || bad "splice map entries left: $(kstat entries)"
+result "a chatty connection moved to the kernel splice went back to the relay in the middle of a 64 MiB echoed message (told $told, $red bytes redirected, $held passed up after the move, $relayed relayed), every byte in order, 19 more messages on the relay; explain showed it open relayed for bulk and counted it at its close"
+
+# the slot of a moved-back pair is reused: a new conversation splices again
+# (its hold was cleared), and small messages alone never move it back
+told0=$(kstat bulk_told) red0=$(kstat bytes_redirected)
+talk 8090 --exchanges 200
+wait $TALK || bad "the small conversation: $(cat "$TMP/talk.out")"
+grep -q 'ok=1 bad=0' "$TMP/talk.out" || bad "the small conversation's bytes: $(cat "$TMP/talk.out")"
+[ "$(svc chat conns_promoted)" = 2 ] && [ "$(svc chat conns_demoted)" = 1 ] ||
+	bad "small messages: promoted $(svc chat conns_promoted) (expected 2), moved back $(svc chat conns_demoted) (expected 1)"
+[ $(( $(kstat bytes_redirected) - red0 )) -gt 0 ] && [ "$(kstat bulk_told)" = "$told0" ] ||
+	bad "small messages: $(( $(kstat bytes_redirected) - red0 )) bytes redirected, told $(( $(kstat bulk_told) - told0 ))"
+result "200 small messages after it: spliced again (the slot's hold cleared), never told bulk, every byte in order"
+
+# a slow reader: its echo of 32 MiB read 256 KiB every 2 ms (at most about
+# 125 MiB/s, so the sender fills every queue on the way, the kernel's to
+# the peer included) is still moved back, waiting for the redirected bytes
+# to reach the peer's socket, and arrives whole
+d0=$(svc chat conns_demoted) held0=$(kstat bytes_held)
+talk 8090 --exchanges 30 --bulk-at 21 --bulk $((32 << 20)) --bulk-pause-ms 2
+wait $TALK || bad "the slow reader's conversation: $(cat "$TMP/talk.out")"
+grep -q 'ok=1 bad=0' "$TMP/talk.out" || bad "the slow reader's bytes: $(cat "$TMP/talk.out")"
+[ $(( $(svc chat conns_demoted) - d0 )) = 1 ] && [ $(( $(kstat bytes_held) - held0 )) -gt 0 ] ||
+	bad "slow reader: moved back $(( $(svc chat conns_demoted) - d0 )), held $(( $(kstat bytes_held) - held0 )) bytes"
+result "a slow reader (256 KiB every 2 ms) of a 32 MiB echo: moved back to the relay, every byte in order"
+
+# The move back while the kernel still holds redirected bytes for the peer:
+# the stream fills every queue at 25 MiB/s (below the bulk rate) while the
+# backend reads nothing for 1.5 s, then bursts when it reads again; the
+# bytes redirected before the move are then still in the psock's queue to
+# the backend socket, and the relay must not write before them.
+d0=$(svc refill conns_demoted)
+out=$(ip netns exec "$NS" taskset -c 0 python3 "$ROOT/tests/tools/refill.py" client 127.0.0.1 8092 \
+	--bytes $((64 << 20)) 2>&1) || bad "the refilled stream: $out $(cat "$TMP/refill.srv")"
+[ "$(svc refill conns_promoted)" = 1 ] && [ $(( $(svc refill conns_demoted) - d0 )) = 1 ] ||
+	bad "refilled stream: promoted $(svc refill conns_promoted), moved back $(( $(svc refill conns_demoted) - d0 ))"
+result "a stream that filled every queue slowly, then burst: moved back to the relay while the kernel still held redirected bytes, every byte in order ($out)"
+
+# data-path splice asked for the kernel path: bulk stays there
+told0=$(kstat bulk_told) held0=$(kstat bytes_held)
+talk 8091 --exchanges 10 --bulk-at 5 --bulk $((64 << 20))
+wait $TALK || bad "the spliced conversation: $(cat "$TMP/talk.out")"
+grep -q 'ok=1 bad=0' "$TMP/talk.out" || bad "the spliced conversation's bytes: $(cat "$TMP/talk.out")"
+[ "$(svc pinned conns_demoted)" = 0 ] && [ "$(kstat bulk_told)" = "$told0" ] &&
+	[ "$(kstat bytes_held)" = "$held0" ] ||
+	bad "data-path splice: moved back $(svc pinned conns_demoted), told $(( $(kstat bulk_told) - told0 )), held $(( $(kstat bytes_held) - held0 )) bytes"
+result "data-path splice: a 64 MiB echoed message stayed on the kernel path (never told, nothing held), every byte in order"
+stop_daemon
+finish
