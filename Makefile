@@ -25,7 +25,7 @@ VERSION  := 0.1.0
 # Packages each step needs on Debian 12; `make deps-*` installs the missing ones.
 PKGS_BUILD := make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev \
               libev-dev libyaml-dev bpftool iproute2
-PKGS_TEST  := $(PKGS_BUILD) libcmocka-dev procps jq bc util-linux python3 man-db groff-base valgrind
+PKGS_TEST  := $(PKGS_BUILD) libcmocka-dev procps jq bc util-linux python3 curl man-db groff-base valgrind
 PKGS_BENCH := $(PKGS_BUILD) util-linux jq haproxy nginx-light libnginx-mod-stream python3 \
               iperf3 sockperf wrk
 

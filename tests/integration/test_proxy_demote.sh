@@ -16,6 +16,8 @@ services:
   - {name: chat, listen: 127.0.0.1:8090, auto-min-idle: 0, backends: [127.0.0.1:9010]}
   - {name: pinned, listen: 127.0.0.1:8091, data-path: splice, backends: [127.0.0.1:9010]}
   - {name: refill, listen: 127.0.0.1:8092, auto-min-idle: 0, backends: [127.0.0.1:9011]}
+  - {name: oneway, listen: 127.0.0.1:8093, auto-min-idle: 0, backends: [127.0.0.1:9012]}
+  - {name: web, listen: 127.0.0.1:8094, auto-min-idle: 0, backends: [127.0.0.1:9013]}
 CFG
 ip netns exec "$NS" python3 "$ROOT/tests/tools/chat.py" server 9010 >/dev/null 2>&1 &
 BG_PIDS+=($!)
@@ -82,6 +84,20 @@ grep -q 'ok=1 bad=0' "$TMP/talk.out" || bad "the small conversation's bytes: $(c
 	bad "small messages: $(( $(kstat bytes_redirected) - red0 )) bytes redirected, told $(( $(kstat bulk_told) - told0 ))"
 result "200 small messages after it: spliced again (the slot's hold cleared), never told bulk, every byte in order"
 
+# one way: 20 checked round trips, then 256 MiB from the client only
+# (shtraffic, every byte checked against its seed at the backend)
+d0=$(svc oneway conns_demoted)
+ip netns exec "$NS" taskset -c 0 "$SHTRAFFIC" server 9012 --bind 127.0.0.1 --turns 20 --bytes 0 \
+	--peer-seed 9 --peer-bytes $((256 << 20)) >"$TMP/oneway.srv" 2>&1 &
+srv=$!
+wait_port 9012
+out=$(ip netns exec "$NS" taskset -c 0 "$SHTRAFFIC" client 127.0.0.1 8093 --turns 20 --seed 9 \
+	--bytes $((256 << 20)) 2>&1) || bad "one-way client: $out"
+wait $srv || bad "one-way backend: $(cat "$TMP/oneway.srv")"
+[ "$(svc oneway conns_promoted)" = 1 ] && [ $(( $(svc oneway conns_demoted) - d0 )) = 1 ] ||
+	bad "one way: promoted $(svc oneway conns_promoted), moved back $(( $(svc oneway conns_demoted) - d0 ))"
+result "one way (shtraffic): 20 round trips, then 256 MiB moved back to the relay, every byte checked at the backend"
+
 # a slow reader: its echo of 32 MiB read 256 KiB every 2 ms (at most about
 # 125 MiB/s, so the sender fills every queue on the way, the kernel's to
 # the peer included) is still moved back, waiting for the redirected bytes
@@ -105,6 +121,32 @@ out=$(ip netns exec "$NS" taskset -c 0 python3 "$ROOT/tests/tools/refill.py" cli
 [ "$(svc refill conns_promoted)" = 1 ] && [ $(( $(svc refill conns_demoted) - d0 )) = 1 ] ||
 	bad "refilled stream: promoted $(svc refill conns_promoted), moved back $(( $(svc refill conns_demoted) - d0 ))"
 result "a stream that filled every queue slowly, then burst: moved back to the relay while the kernel still held redirected bytes, every byte in order ($out)"
+
+# Real programs: curl fetches 6 small files, then a 64 MiB one, over one
+# keep-alive connection from Python's HTTP/1.1 server: moved to the splice
+# by the small requests, back to the relay by the big one; checksums match.
+mkdir -p "$TMP/www"
+for k in 1 2 3 4 5 6; do head -c 2000 /dev/urandom >"$TMP/www/s$k"; done
+head -c $((64 << 20)) /dev/urandom >"$TMP/www/big"
+(cd "$TMP/www" && exec ip netns exec "$NS" python3 -m http.server 9013 --bind 127.0.0.1 \
+	--protocol HTTP/1.1) >/dev/null 2>&1 &
+BG_PIDS+=($!)
+wait_port 9013
+d0=$(svc web conns_demoted)
+urls=() outs=()
+for k in 1 2 3 4 5 6 big; do
+	f=${k/#[0-9]/s$k}
+	urls+=("http://127.0.0.1:8094/$f") outs+=(-o "$TMP/got.$f")
+done
+out=$(ip netns exec "$NS" taskset -c 0 curl -sS --fail "${urls[@]}" "${outs[@]}" 2>&1) ||
+	bad "curl: $out"
+for f in s1 s2 s3 s4 s5 s6 big; do
+	cmp -s "$TMP/www/$f" "$TMP/got.$f" || bad "curl's $f differs from the served file"
+done
+[ "$(svc web conns_promoted)" = 1 ] && [ $(( $(svc web conns_demoted) - d0 )) = 1 ] &&
+	[ "$(svc web accepted)" = 1 ] ||
+	bad "curl: accepted $(svc web accepted) (one keep-alive connection expected), promoted $(svc web conns_promoted), moved back $(( $(svc web conns_demoted) - d0 ))"
+result "curl over one keep-alive connection to Python's HTTP/1.1 server: 6 small files moved it to the splice, a 64 MiB one back to the relay, every file identical"
 
 # data-path splice asked for the kernel path: bulk stays there
 told0=$(kstat bulk_told) held0=$(kstat bytes_held)

@@ -24,6 +24,9 @@
  *                     (throughput runs; no --peer-seed check with it)
  *     --accept N      server: accept N connections, each streamed by a child
  *                     process of its own (a line each; exit 0 if all are)
+ *     --turns N       first N checked 64-byte round trips, the client asking
+ *                     and the server echoing (a chatty start, which data-path
+ *                     auto splices), then the streams; elapsed= is theirs
  *   Prints "sent=N recv=N hash=H elapsed=S" and exits 0 when all verified.
  *
  *   shtraffic epoll-server PORT --size N [--bind ADDR]
@@ -65,6 +68,7 @@ struct opts {
 	uint64_t read_rate, stall_every;	/* a slow or stalling reader */
 	int stall_ms, probe_ms;
 	int accept;		/* server: connections to take (default 1) */
+	int turns, lead;	/* round trips before the streams; lead: the client asks */
 	size_t max_chunk;
 	const char *bind;
 };
@@ -202,16 +206,43 @@ static void *send_stream(void *arg)
 }
 
 /* Streams both ways on <fd>; returns the exit code. */
+static int read_full(int fd, unsigned char *buf, size_t len, int timeout_ms);
+
+/* --turns: N round trips of 64 bytes of the client's stream, checked. */
+static int chat_turns(int fd, const struct opts *o)
+{
+	unsigned char msg[64], got[64];
+	int k;
+
+	for (k = 0; k < o->turns; k++) {
+		stream_fill(o->lead ? o->seed : o->peer_seed, (uint64_t)k * 64, msg, sizeof(msg));
+		if (o->lead && send(fd, msg, sizeof(msg), MSG_NOSIGNAL) != (ssize_t)sizeof(msg))
+			return -1;
+		if (read_full(fd, got, sizeof(got), o->timeout_ms))
+			return -1;
+		if ((o->lead || o->have_peer_seed) && memcmp(got, msg, sizeof(msg)))
+			return -1;
+		if (!o->lead && send(fd, got, sizeof(got), MSG_NOSIGNAL) != (ssize_t)sizeof(got))
+			return -1;
+	}
+	return 0;
+}
+
 static int stream(int fd, const struct opts *o)
 {
 	unsigned char *buf = malloc(o->max_chunk), *want = malloc(o->max_chunk);
 	struct sender s = { .fd = fd, .bytes = o->bytes, .seed = o->seed, .max_chunk = o->max_chunk,
 			    .bench = o->bench, .probe_ms = o->probe_ms };
 	uint64_t recvd = 0, hash = 1469598103934665603ull, eagain = 0, next_stall = o->stall_every;
-	double t0 = now_s();
+	double t0;
 	pthread_t th;
 	int rc = 0;
 
+	if (o->turns && chat_turns(fd, o)) {
+		fprintf(stderr, "shtraffic: a round trip of --turns failed\n");
+		return 1;
+	}
+	t0 = now_s();
 	if (!buf || !want || pthread_create(&th, NULL, send_stream, &s)) {
 		perror("shtraffic: setup");
 		return 1;
@@ -615,6 +646,7 @@ int main(int argc, char **argv)
 		{ "stall-every", required_argument, NULL, 'E' },
 		{ "stall-ms", required_argument, NULL, 'M' },
 		{ "probe-ms", required_argument, NULL, 'P' },
+		{ "turns", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .seed = 1, .size = 64, .count = 1000, .timeout_ms = 5000,
@@ -647,6 +679,7 @@ int main(int argc, char **argv)
 		case 'E': o.stall_every = strtoull(optarg, NULL, 0); break;
 		case 'M': o.stall_ms = atoi(optarg); break;
 		case 'P': o.probe_ms = atoi(optarg); break;
+		case 'T': o.turns = atoi(optarg); break;
 		default: return 1;
 		}
 	}
@@ -668,6 +701,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "client") && optind + 2 == argc) {
 		int fd = connect_to(argv[optind], argv[optind + 1], o.src_port);
 
+		o.lead = 1;
 		return fd < 0 ? 1 : stream(fd, &o);
 	}
 	if (!strcmp(mode, "epoll-server") && optind + 1 == argc)
