@@ -156,6 +156,8 @@ void conn_free(struct conn *c, bool reset)
 	ev_timer_stop(loop, &c->drain);
 	ev_timer_stop(loop, &c->handoff);
 	ready_unlink(c);
+	if (c->fd_wait_from)
+		service_fd_wait(svc, false);
 	if (spliced) {
 		uint64_t moved[2], handed = 0;
 

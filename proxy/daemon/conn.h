@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <ev.h>
 
+struct services;
 struct splice;
 
 struct service;
@@ -34,6 +35,9 @@ void conn_start(struct service *svc, int fd, const struct sockaddr_storage *peer
  */
 void splice_sndbuf(int fd);
 
+/** conn_retry_fd_waiters() - every client waiting for a backend
+ * descriptor tries again now (a listener is about to accept again). */
+void conn_retry_fd_waiters(struct services *ss);
 /** conn_reset() - reset both ends now and free @c. */
 void conn_reset(struct conn *c);
 

@@ -92,6 +92,7 @@ static bool wait_for_fd(struct conn *c)
 
 	if (!c->fd_wait_from) {
 		c->fd_wait_from = now;
+		service_fd_wait(c->svc, true);
 	} else if (now - c->fd_wait_from >= limit) {
 		pr_debug("%s: no descriptor for a backend socket in %.1f s, resetting the client\n",
 			 c->svc->cfg->name, limit);
@@ -103,6 +104,21 @@ static bool wait_for_fd(struct conn *c)
 	ev_timer_set(&c->timer, FD_WAIT_S, 0);
 	ev_timer_start(loop_of(c), &c->timer);
 	return false;
+}
+
+void conn_retry_fd_waiters(struct services *ss)
+{
+	struct conn *c, *next;
+	size_t i;
+
+	for (i = 0; i < ss->nr; i++)
+		for (c = ss->svcs[i].conns; c; c = next) {
+			next = c->next;	/* connect_next() may free c */
+			if (c->state == C_CONNECTING && c->s[1].fd < 0 && c->fd_wait_from) {
+				ev_timer_stop(loop_of(c), &c->timer);
+				connect_next(c);
+			}
+		}
 }
 
 /* Picks the next backend not tried yet and connects to it.
@@ -144,6 +160,8 @@ bool connect_next(struct conn *c)
 		backend_release(c);
 		return no_backend(c);
 	}
+	if (c->fd_wait_from)
+		service_fd_wait(svc, false);
 	c->fd_wait_from = 0;	/* a later miss (after a failed try) waits anew */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->fd = fd;

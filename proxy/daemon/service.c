@@ -215,9 +215,19 @@ static void reject(struct service *svc, int fd)
 	svc->st.rejected_limit++;
 }
 
+/* Stops accepting on @l for ACCEPT_PAUSE_S (on_accept_resume()). */
+static void listener_pause(struct ev_loop *loop, struct listener *l)
+{
+	if (l->fd < 0 || ev_is_active(&l->pause))
+		return;
+	ev_io_stop(loop, &l->io);
+	/* set each time: a one-shot timer restarted as it is fires at once */
+	ev_timer_set(&l->pause, ACCEPT_PAUSE_S, 0);
+	ev_timer_start(loop, &l->pause);
+}
+
 void service_pause(struct service *svc, const char *what, int err)
 {
-	struct ev_loop *loop = svc->all->loop;
 	size_t i;
 
 	/* the clients wait in the backlog; said once per 100 pauses */
@@ -225,16 +235,8 @@ void service_pause(struct service *svc, const char *what, int err)
 		pr_warn("%s: %s: %s; pausing the listeners for %.0f ms (%llu times)\n",
 			svc->cfg->name, what, strerror(err), ACCEPT_PAUSE_S * 1000,
 			(unsigned long long)svc->st.accept_paused);
-	for (i = 0; i < svc->nr_listeners; i++) {
-		struct listener *l = &svc->listeners[i];
-
-		if (l->fd < 0 || ev_is_active(&l->pause))
-			continue;
-		ev_io_stop(loop, &l->io);
-		/* set each time: a one-shot timer restarted as it is fires at once */
-		ev_timer_set(&l->pause, ACCEPT_PAUSE_S, 0);
-		ev_timer_start(loop, &l->pause);
-	}
+	for (i = 0; i < svc->nr_listeners; i++)
+		listener_pause(svc->all->loop, &svc->listeners[i]);
 }
 
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
@@ -267,6 +269,14 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+void service_fd_wait(struct service *svc, bool waits)
+{
+	if (waits)
+		svc->all->fd_waiters++;
+	else if (svc->all->fd_waiters)
+		svc->all->fd_waiters--;
+}
+
 static void on_accept_resume(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct listener *l = w->data;
@@ -274,8 +284,14 @@ static void on_accept_resume(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	/* A pause restarted while this expiry was pending (libev keeps an
 	 * expired timer pending until its callback runs) is still on. */
-	if (l->fd >= 0 && !ev_is_active(&l->pause))
-		ev_io_start(loop, &l->io);
+	if (l->fd < 0 || ev_is_active(&l->pause))
+		return;
+	/* Clients accepted already go first: those waiting for a backend
+	 * descriptor take what is free before new clients are accepted
+	 * (else the accepts, first after a pause, could take it every time). */
+	if (l->svc->all->fd_waiters)
+		conn_retry_fd_waiters(l->svc->all);
+	ev_io_start(loop, &l->io);
 }
 
 static int open_listener(struct service *svc, struct listener *l)

@@ -118,6 +118,7 @@ struct services {
 	const struct balance *balance;	/* NULL: no connect-time balancing */
 	enum fallback_cause no_splice_cause;
 	bool stopping;
+	unsigned int fd_waiters;	/* accepted clients waiting for a backend descriptor */
 	void (*on_drained)(struct services *ss);	/* set while draining */
 	void (*on_drained_user)(struct services *ss);
 };
@@ -170,6 +171,10 @@ void backend_set_state(struct backend *be, enum be_state st, const char *why);
  * (accept_paused) and logged once per 100.
  */
 void service_pause(struct service *svc, const char *what, int err);
+/** service_fd_wait() - a client of @svc starts (@waits) or stops waiting
+ * for a backend descriptor: while any does, a listener that resumes lets
+ * them try first (conn_retry_fd_waiters()). */
+void service_fd_wait(struct service *svc, bool waits);
 
 /** service_fallback() - count, and log once per cause, a relayed connection. */
 void service_fallback(struct service *svc, enum fallback_cause c);
