@@ -460,14 +460,20 @@ enum sh_tc_err {
  * told in splice_bulk, once a window. sockhopd may then set the pair's
  * splice_hold entry (written only by user space): every later skb of both
  * sockets is passed up, and sockhopd relays them once what was redirected
- * before is in the peer's socket. The sockets stay in splice_socks: taking
- * them out would free their psocks with the queues (sk_psock_destroy()).
+ * before is in the peer's socket. "held" counts them: once it is not 0,
+ * every verdict run that read the hold unset is over (a socket's runs are
+ * serialised), so "bytes" is final; and a FIN read before "held" bytes
+ * were all read is early (a passed skb can wait in the psock's queue
+ * behind skbs redirected to this socket's egress). The sockets stay in
+ * splice_socks: taking them out would free their psocks with the queues
+ * (sk_psock_destroy()).
  */
 #define SH_SPLICE_BULK_WINDOW_NS	(100ULL * 1000 * 1000)
 
 struct sh_splice_flow {
 	__u64 bytes;		/* redirected to the peer's egress */
 	__u64 passed;		/* passed up to user space before "go" */
+	__u64 held;		/* passed up under splice_hold (the relay's from then) */
 	__u64 last_ns;		/* bpf_ktime_get_ns() of the last skb (idle timeout) */
 	__u64 win_ns;		/* start of the current bulk window */
 	__u32 go;		/* 1: redirecting */
@@ -477,7 +483,7 @@ struct sh_splice_flow {
 	__u32 told;		/* 1: told in the current window */
 	__u32 pad;
 };
-_Static_assert(sizeof(struct sh_splice_flow) == 56, "sh_splice_flow ABI");
+_Static_assert(sizeof(struct sh_splice_flow) == 64, "sh_splice_flow ABI");
 
 /* A record of splice_bulk: this socket carried bulk_bytes in one window. */
 struct sh_splice_bulk {
@@ -499,7 +505,7 @@ struct sh_splice_stats {
 	__u64 bulk_told;	/* records written to splice_bulk */
 	__u64 skbs_held;	/* passed up under splice_hold: the relay carries them */
 	__u64 bytes_held;
-	__u64 bulk_lost;	/* splice_bulk was full: told again next window */
+	__u64 bulk_lost;	/* splice_bulk was full: tried again at the window's next skb */
 	__u64 pad;
 };
 _Static_assert(sizeof(struct sh_splice_stats) == 96, "sh_splice_stats ABI");

@@ -119,6 +119,8 @@ int splice_verdict(struct __sk_buff *skb)
 	pair = flow->peer_slot >> 1;
 	hold = bpf_map_lookup_elem(&splice_hold, &pair);
 	if (hold && *hold) {
+		flow->held += len;
+		flow->last_ns = bpf_ktime_get_ns();
 		st->skbs_held++;
 		st->bytes_held += len;
 		return SK_PASS;

@@ -236,10 +236,13 @@ enum conn_where conn_where(const struct conn *c, unsigned int *stay)
 	return c->path == P_SPLICE ? CW_SPLICE : CW_RELAY;
 }
 
-void conn_auto_rule(unsigned int *turns, double *look_s)
+void conn_auto_rule(unsigned int *turns, double *look_s, unsigned int *bulk_bytes,
+		    unsigned int *bulk_ms)
 {
 	*turns = PROMOTE_TURNS;
 	*look_s = PROMOTE_LOOK_S;
+	*bulk_bytes = SPLICE_BULK_BYTES;
+	*bulk_ms = (unsigned int)(SH_SPLICE_BULK_WINDOW_NS / 1000000);
 }
 
 const struct backend *conn_backend(const struct conn *c)
@@ -292,28 +295,58 @@ static bool sent_counter(int fd, bool written, uint64_t *base)
 }
 
 /*
- * Are all bytes of side @s in the other socket's send queue? For relay,
- * nothing is parked; for splice also what the verdict redirected, compared
- * with what the other socket was given: bytes_acked + unsent/unacked.
+ * Spliced side @s: is every byte user space wrote and the verdict
+ * redirected for it in the other socket, which was given *given since the
+ * splice (bytes_acked + unsent/unacked)? @f gets the verdict's counters.
+ * Return: 1 yes, 0 not yet, -1 no entry or a broken socket (nothing more
+ * can arrive, or the error path takes over).
  */
-static bool side_drained(struct conn *c, struct side *s)
+static int splice_across(struct conn *c, struct side *s, struct sh_splice_flow *f,
+			 uint64_t *given)
 {
 	struct side *o = &c->s[!s->idx];
-	struct sh_splice_flow f;
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 	int outq;
 
-	if (s->pend_len)
-		return false;
-	if (c->path != P_SPLICE)
-		return true;
-	if (splice_flow(splice_of(c), &c->pair, s->idx, &f))
-		return true;	/* entry gone: nothing more can arrive */
+	*given = 0;
+	if (splice_flow(splice_of(c), &c->pair, s->idx, f))
+		return -1;
 	/* acked first, queue second: a racing ACK can only make us wait longer */
 	if (getsockopt(o->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) || ioctl(o->fd, SIOCOUTQ, &outq))
-		return true;	/* the socket is broken; the error path takes over */
-	return ti.tcpi_bytes_acked + (uint64_t)outq - o->sent_base >= s->hand + f.bytes;
+		return -1;
+	*given = ti.tcpi_bytes_acked + (uint64_t)outq - o->sent_base;
+	return *given >= s->hand + f->bytes;
+}
+
+/*
+ * Are all bytes of side @s in the other socket's send queue? For relay,
+ * nothing is parked; for splice also what the verdict redirected.
+ */
+static bool side_drained(struct conn *c, struct side *s)
+{
+	struct sh_splice_flow f;
+	uint64_t given;
+
+	if (s->pend_len)
+		return false;
+	return c->path != P_SPLICE || splice_across(c, s, &f, &given) != 0;
+}
+
+/*
+ * A FIN read on spliced side @s before every byte the verdict passed up
+ * (before "go", or once held) was read: such an skb can still wait in the
+ * psock's queue behind skbs redirected to this socket's egress, and reaches
+ * the socket after them.
+ */
+static bool eof_early(struct conn *c, struct side *s)
+{
+	struct sh_splice_flow f;
+
+	/* a spliced side's passed bytes were all read before "go" (check_go()) */
+	if (c->path != P_SPLICE || s->spliced || splice_flow(splice_of(c), &c->pair, s->idx, &f))
+		return false;
+	return s->hand + s->pend_len < f.passed + f.held;
 }
 
 static bool propagate_eof(struct conn *c, struct side *s);
@@ -416,7 +449,7 @@ void on_handoff_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	if (c->demote == D_WAIT) {
+	if (c->demote != D_NONE) {
 		demote_step(c);
 		return;
 	}
@@ -430,6 +463,18 @@ void on_handoff_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		if (!s->spliced)
 			s->go_look = 0;
 	}
+}
+
+/* Keeps @n bytes of side @s for the other side (flush()). 0 or -ENOMEM. */
+static int park(struct side *s, const char *data, size_t n)
+{
+	s->pend = malloc(n);
+	if (!s->pend)
+		return -ENOMEM;
+	memcpy(s->pend, data, n);
+	s->pend_len = n;
+	s->pend_off = 0;
+	return 0;
 }
 
 /* Writes bytes of side @s to the other side; parks what does not fit. */
@@ -450,12 +495,8 @@ static int forward(struct conn *c, struct side *s, const char *data, size_t n)
 			splice_set_handed(splice_of(c), &c->pair, s->idx, s->hand);
 		return 0;
 	}
-	s->pend = malloc(n - (size_t)w);
-	if (!s->pend)
+	if (park(s, data + w, n - (size_t)w))
 		return -ENOMEM;
-	memcpy(s->pend, data + w, n - (size_t)w);
-	s->pend_len = n - (size_t)w;
-	s->pend_off = 0;
 	s->hand += (size_t)w;
 	/* a short write: the next EPOLLOUT edge of @o says when to go on */
 	o->wr_ready = false;
@@ -473,6 +514,42 @@ static bool on_error(struct conn *c, int err, const char *what)
 
 static bool maybe_promote(struct conn *c, struct side *s);
 
+/* The way back looks again soon (demote_step()): less often the longer
+ * it has waited, up to every 50 ms. */
+static void demote_poll(struct conn *c)
+{
+	double wait = (ev_now(loop_of(c)) - c->demote_start) / 4;
+
+	if (ev_is_active(&c->handoff))
+		return;
+	ev_timer_set(&c->handoff, wait < DRAIN_POLL_S ? DRAIN_POLL_S : wait > 0.05 ? 0.05 : wait, 0);
+	ev_timer_start(loop_of(c), &c->handoff);
+}
+
+/*
+ * The first @n bytes read (in scratch) from side @s after it was held
+ * while the verdict had passed nothing up yet: now it has (these bytes),
+ * so every run that read the hold unset is over and its count final. Were
+ * more redirected after demote_step() looked, the bytes wait for them.
+ * Return: 0 forward them, 1 parked, -1 @c was freed.
+ */
+static int verify_held(struct conn *c, struct side *s, size_t n)
+{
+	struct sh_splice_flow f;
+	uint64_t given;
+
+	if (splice_across(c, s, &f, &given)) {
+		s->verify = false;
+		return 0;
+	}
+	if (park(s, scratch, n)) {
+		on_error(c, ENOMEM, "park");
+		return -1;
+	}
+	demote_poll(c);
+	return 1;
+}
+
 /*
  * One read on side @s, forwarded to the other side. A spliced side is read
  * only once its peer's FIN was reported: "no data" then means EOF (the
@@ -485,6 +562,12 @@ static bool read_side(struct conn *c, struct side *s)
 
 	n = recv(s->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
 	if (n > 0) {
+		if (s->verify) {
+			int v = verify_held(c, s, (size_t)n);
+
+			if (v)	/* parked until the redirected bytes are across, or freed */
+				return v < 0;
+		}
 		err = forward(c, s, scratch, (size_t)n);
 		if (err)
 			return on_error(c, -err, "write");
@@ -493,8 +576,17 @@ static bool read_side(struct conn *c, struct side *s)
 		check_go(c, s);
 		return false;
 	}
-	if (n == 0 || (s->spliced && errno == EAGAIN))
+	if (n == 0 || (s->spliced && errno == EAGAIN)) {
+		if (eof_early(c, s)) {
+			/* the worker's delivery raises the next edge; a held side
+			 * is looked at by demote_step() too */
+			s->rd_ready = false;
+			if (s->held)
+				demote_poll(c);
+			return false;
+		}
 		return on_eof(c, s);
+	}
 	if (errno == EAGAIN) {
 		s->rd_ready = false;
 		check_go(c, s);
@@ -514,6 +606,8 @@ static bool flush(struct conn *c, struct side *s)
 	struct side *o = &c->s[!s->idx];
 	ssize_t n;
 
+	if (s->verify)
+		return false;	/* demote_step() lets them go */
 	n = send(o->fd, s->pend + s->pend_off, s->pend_len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n < 0) {
 		if (errno == EAGAIN) {
@@ -558,7 +652,7 @@ static bool has_work(const struct conn *c)
 	for (i = 0; i < 2; i++) {
 		const struct side *s = &c->s[i];
 
-		if ((s->pend_len && c->s[!i].wr_ready) || (s->rd_ready && wants_read(s)))
+		if ((s->pend_len && !s->verify && c->s[!i].wr_ready) || (s->rd_ready && wants_read(s)))
 			return true;
 	}
 	return false;
@@ -865,47 +959,75 @@ static bool maybe_promote(struct conn *c, struct side *s)
 }
 
 /*
- * The way back, once the pair is held: a side goes to the relay when every
- * byte the verdict redirected for it is in the other socket (side_drained();
- * a verdict that read the hold unset is long over at the first look,
- * HANDOFF_LOOK_S after it, the same reasoning as check_go()'s). What the
- * verdict passed up meanwhile waits in the side's socket: wants_read() is
- * false until then. A peer that drains slowly is looked at less often (up
- * to every 50 ms); one that never does ends with the idle timeout.
+ * The way back, once the pair is held: each side goes to the relay when
+ * every byte the verdict redirected for it is in the other socket
+ * (splice_across()); what the verdict passed up meanwhile waits in the
+ * side's socket, as wants_read() is false until then. The first look is
+ * HANDOFF_LOOK_S after the hold; a side whose verdict had passed nothing
+ * up by then checks again with its first bytes (verify_held()), as a run
+ * that read the hold unset could still be under way. A peer that drains
+ * slowly is looked at less often (demote_poll()); what it takes counts as
+ * activity for the idle timeout. A held side whose FIN came early (before
+ * every passed byte, eof_early()) is read again at each look.
  */
 static void demote_step(struct conn *c)
 {
-	double wait = (ev_now(loop_of(c)) - c->demote_start) / 4;
-	bool waiting = false;
+	bool waiting = false, moved = false;
 	int i;
 
 	for (i = 0; i < 2; i++) {
 		struct side *s = &c->s[i];
+		struct sh_splice_flow f = { 0 };
+		uint64_t given;
+		int r;
 
-		if (s->held)
+		if (s->held) {
+			if (s->verify && s->pend_len) {
+				r = splice_across(c, s, &f, &given);
+				if (!r) {
+					waiting = true;
+					continue;
+				}
+				s->verify = false;
+				moved = true;	/* pump() flushes them */
+			} else if (s->rdhup && !s->eof && !s->pend_len) {
+				s->rd_ready = true;
+				moved = waiting = true;
+			}
 			continue;
-		if (!s->eof && !side_drained(c, s)) {
+		}
+		r = s->eof ? 1 : splice_across(c, s, &f, &given);
+		if (!r) {
+			if (given != s->hand_spliced) {	/* the peer took more: not idle */
+				s->hand_spliced = given;
+				c->last_ev = ev_now(loop_of(c));
+			}
+			c->demote_waited = true;
 			waiting = true;
 			continue;
 		}
 		s->held = true;
 		s->spliced = false;
 		s->hand_spliced = s->hand;
+		s->verify = r > 0 && !s->eof && !f.held;
 		s->rd_ready = true;	/* bytes passed up meanwhile raised no edge we took */
-	}
-	if (waiting) {
-		ev_timer_set(&c->handoff, wait < DRAIN_POLL_S ? DRAIN_POLL_S : wait > 0.05 ? 0.05 : wait, 0);
-		ev_timer_start(loop_of(c), &c->handoff);
-		return;
-	}
-	c->demote = D_DONE;
-	service_count(c->svc, SVC_DEMOTED);
-	for (i = 0; i < 2; i++)
-		if (ep_watch(&c->s[i])) {	/* reads again, and writes for the other */
+		/* reads again, and writes for the other side */
+		if (ep_watch(s) || ep_watch(&c->s[!i])) {
 			on_error(c, errno, "epoll");
 			return;
 		}
-	pump(c);
+		moved = true;
+	}
+	if (c->demote == D_WAIT && c->s[0].held && c->s[1].held) {
+		c->demote = D_DONE;
+		service_count(c->svc, SVC_DEMOTED);
+		if (c->demote_waited)
+			service_count(c->svc, SVC_DEMOTE_WAITED);
+	}
+	if (waiting)
+		demote_poll(c);
+	if (moved)
+		pump(c);
 }
 
 /*
@@ -994,7 +1116,9 @@ void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	if (ago >= idle) {
 		pr_debug("%s: idle for %.1fs, closing\n", c->svc->cfg->name, ago);
 		service_count(c->svc, SVC_IDLE_CLOSED);
-		conn_free(c, false);
+		/* on the way back with bytes the kernel still queues, which the
+		 * close would drop: a reset, not an end that looks complete */
+		conn_free(c, c->demote == D_WAIT);
 		return;
 	}
 	ev_timer_set(w, idle - ago + 0.01, 0);

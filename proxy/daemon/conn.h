@@ -69,8 +69,10 @@ enum conn_where { CW_CONNECTING, CW_WAIT_FD, CW_RELAY, CW_SPLICE, CW_NR };
 enum conn_where conn_where(const struct conn *c, unsigned int *stay);
 
 /** conn_auto_rule() - data-path auto's rule, for the reports: the changes
- * of direction before a move, and the least span of a connection's life
- * its client's CPU is judged over. */
-void conn_auto_rule(unsigned int *turns, double *look_s);
+ * of direction before a move, the least span of a connection's life its
+ * client's CPU is judged over, and the bytes within a window (ms) of one
+ * way that move it back. */
+void conn_auto_rule(unsigned int *turns, double *look_s, unsigned int *bulk_bytes,
+		    unsigned int *bulk_ms);
 
 #endif /* SOCKHOP_CONN_H */

@@ -77,12 +77,14 @@ struct side {
 	bool shut;		/* SHUT_WR sent to this side */
 	bool spliced;		/* the verdict redirects this side's bytes */
 	bool held;		/* moved back: the relay reads what the verdict passes up */
+	bool verify;		/* held before the verdict's count was known final (verify_held()) */
 	uint8_t go_look;	/* check_go(): 1 waiting for the second look, 2 taking it */
 	char *pend;		/* bytes of this side not yet written to the other */
 	size_t pend_len, pend_off;
 	uint64_t hand;		/* bytes of this side written by user space */
 	uint64_t sent_base;	/* bytes_acked + SIOCOUTQ at splice time (the SYN counts) */
-	uint64_t hand_spliced;	/* held: what hand was then (the rest is the relay's) */
+	uint64_t hand_spliced;	/* held: what hand was then (the rest is the relay's);
+				 * before: what the other socket had taken at the last look */
 };
 
 enum conn_state { C_CONNECTING, C_OPEN };
@@ -116,6 +118,7 @@ struct conn {
 	bool promote_busy;	/* auto: a move was put off (counted once) */
 	uint8_t stay;		/* auto: enum auto_stay, why it is still relayed */
 	uint8_t demote;		/* enum conn_demote */
+	bool demote_waited;	/* the way back found redirected bytes still queued */
 	struct splice_pair pair;	/* P_SPLICE: its place in the splice maps */
 	unsigned int turns;	/* auto: changes of direction seen by the relay */
 	int last_from;		/* auto: the side the relay read from last */

@@ -169,7 +169,9 @@ static void service_report(const struct services *ss, const struct service *svc,
 		 st->conns_promoted);
 	emit_u64(e, "promote_busy", IF(px, "; %llu kept relayed a while, the client's CPU busy"),
 		 st->promote_busy);
-	emit_u64(e, "conns_demoted", IF(px, "; %llu moved back: bulk)"), st->conns_demoted);
+	emit_u64(e, "conns_demoted", IF(px, "; %llu moved back: bulk"), st->conns_demoted);
+	emit_u64(e, "demote_waited", IF(px, ", %llu of them after the kernel's queue)"),
+		 st->demote_waited);
 	emit_u64(e, "bytes_splice", IF(px, ", %llu bytes"), st->bytes_splice + live_splice_bytes(svc));
 	emit_u64(e, "conns_relay", IF(px, "    relay: %llu connections"), st->conns_relay);
 	emit_u64(e, "bytes_relay", IF(px, ", %llu bytes\n"), st->bytes_relay);
@@ -327,25 +329,28 @@ static const char *const stay_words[AS_NR] = {
 			 "of the rule (short, or quiet since)",
 	[AS_IN_FLIGHT] = "bytes were parked or a side half-closed whenever it could move",
 	[AS_REFUSED] = "the splice map refused its sockets",
-	[AS_BULK] = "moved back from the kernel splice: one way carried 4 MiB within 100 ms "
-		    "(bulk, which the relay copies faster)",
+	[AS_BULK] = "moved back from the kernel splice: one way carried bulk at the rule's "
+		    "rate, which the relay copies faster",
 };
 
 /* The rule @svc applies to a connection, in one sentence. */
 static void explain_rule(const struct services *ss, const struct service *svc, struct emit *e)
 {
-	unsigned int turns;
+	unsigned int turns, bulk_bytes, bulk_ms;
 	double look;
 
-	conn_auto_rule(&turns, &look);
+	conn_auto_rule(&turns, &look, &bulk_bytes, &bulk_ms);
 	emit_u64(e, "promote_turns", NULL, svc->auto_path ? turns : 0);
 	emit_u64(e, "look_ms", NULL, svc->auto_path ? (unsigned long long)(look * 1000 + 0.5) : 0);
+	emit_u64(e, "bulk_bytes", NULL, svc->auto_path ? bulk_bytes : 0);
+	emit_u64(e, "bulk_window_ms", NULL, svc->auto_path ? bulk_ms : 0);
 	emit_text(e, "  rule: ");
 	if (svc->auto_path)
 		emit_text(e, "every connection starts on the relay; one whose bytes change "
-			  "direction %u times moves to the kernel splice%s, and stays there", turns,
+			  "direction %u times moves to the kernel splice%s, and back to the relay "
+			  "once one way carries %u MiB within %u ms (bulk)", turns,
 			  svc->cfg->auto_min_idle ? " if its client's CPU was idle at least "
-			  "auto-min-idle over its relayed life" : "");
+			  "auto-min-idle over its relayed life" : "", bulk_bytes >> 20, bulk_ms);
 	else if (svc->splice)
 		emit_text(e, "every connection goes to the kernel splice once its backend answers; "
 			  "the relay carries a pair the splice map refuses");
@@ -433,7 +438,8 @@ void report_explain(const struct services *ss, const char *name, struct emit *e)
 			open_stay[stay]++;
 	}
 	emit_object(e, "auto_stayed", IF(svc->auto_path, "  closed on the relay under auto, by "
-					 "the last reason it did not move:\n"));
+					 "why it was there (the last reason it did not move, or "
+					 "bulk):\n"));
 	for (i = 0, k = 0; i < AS_NR; i++) {
 		emit_u64(e, auto_stay_name((enum auto_stay)i), NULL, st->auto_stayed[i]);
 		if (svc->auto_path && (st->auto_stayed[i] || open_stay[i]) && ++k)

@@ -675,6 +675,7 @@ void service_count(struct service *svc, enum service_event ev)
 	case SVC_SPLICED: svc->st.conns_splice++; break;
 	case SVC_PROMOTED: svc->st.conns_splice++; svc->st.conns_promoted++; break;
 	case SVC_DEMOTED: svc->st.conns_demoted++; break;
+	case SVC_DEMOTE_WAITED: svc->st.demote_waited++; break;
 	case SVC_PROMOTE_BUSY: svc->st.promote_busy++; break;
 	case SVC_IDLE_CLOSED: svc->st.idle_closed++; break;
 	case SVC_NO_BACKEND: svc->st.no_backend++; break;

@@ -81,6 +81,7 @@ struct service_stats {
 	uint64_t conns_splice, conns_relay;
 	uint64_t conns_promoted;	/* of conns_splice: moved there from the relay */
 	uint64_t conns_demoted;		/* of conns_splice: moved back to the relay (bulk) */
+	uint64_t demote_waited;		/* of conns_demoted: waited for queued redirected bytes */
 	uint64_t promote_busy;		/* connections auto kept relayed a while: client CPU busy */
 	uint64_t bytes_splice, bytes_relay;	/* of closed connections */
 	uint64_t fallback[FB_NR];
@@ -203,6 +204,7 @@ enum service_event {
 	SVC_SPLICED,		/* a connection went to the kernel path */
 	SVC_PROMOTED,		/* auto moved a relayed connection to the kernel path */
 	SVC_DEMOTED,		/* auto moved a spliced connection back to the relay */
+	SVC_DEMOTE_WAITED,	/* ... after waiting for bytes the kernel still queued */
 	SVC_PROMOTE_BUSY,	/* auto put a connection's move off: its client's CPU was busy */
 	SVC_IDLE_CLOSED,	/* closed by the idle timeout */
 	SVC_NO_BACKEND,		/* reset: no usable backend */

@@ -18,6 +18,7 @@ services:
   - {name: refill, listen: 127.0.0.1:8092, auto-min-idle: 0, backends: [127.0.0.1:9011]}
   - {name: oneway, listen: 127.0.0.1:8093, auto-min-idle: 0, backends: [127.0.0.1:9012]}
   - {name: web, listen: 127.0.0.1:8094, auto-min-idle: 0, backends: [127.0.0.1:9013]}
+  - {name: down, listen: 127.0.0.1:8095, auto-min-idle: 0, backends: [127.0.0.1:9014]}
 CFG
 ip netns exec "$NS" python3 "$ROOT/tests/tools/chat.py" server 9010 >/dev/null 2>&1 &
 BG_PIDS+=($!)
@@ -26,6 +27,10 @@ ip netns exec "$NS" python3 "$ROOT/tests/tools/refill.py" server 9011 --bytes $(
 	>"$TMP/refill.srv" 2>&1 &
 BG_PIDS+=($!)
 wait_port 9011
+ip netns exec "$NS" python3 "$ROOT/tests/tools/refill.py" down-server 9014 --bytes $((64 << 20)) \
+	--tail $((1 << 20)) >"$TMP/down.srv" 2>&1 &
+BG_PIDS+=($!)
+wait_port 9014
 # on CPU 1, so that clients on CPU 0 are worth splicing (test_proxy_auto)
 nsenter --net="/run/netns/$NS" taskset -c 1 "$SOCKHOPD" -c "$TMP/proxy.yaml" --pin-dir "$PIN" \
 	--control "$CTL" >>"$TMP/daemon.log" 2>&1 &
@@ -115,11 +120,13 @@ result "a slow reader (256 KiB every 2 ms) of a 32 MiB echo: moved back to the r
 # backend reads nothing for 1.5 s, then bursts when it reads again; the
 # bytes redirected before the move are then still in the psock's queue to
 # the backend socket, and the relay must not write before them.
-d0=$(svc refill conns_demoted)
+d0=$(svc refill conns_demoted) w0=$(svc refill demote_waited)
 out=$(ip netns exec "$NS" taskset -c 0 python3 "$ROOT/tests/tools/refill.py" client 127.0.0.1 8092 \
 	--bytes $((64 << 20)) 2>&1) || bad "the refilled stream: $out $(cat "$TMP/refill.srv")"
 [ "$(svc refill conns_promoted)" = 1 ] && [ $(( $(svc refill conns_demoted) - d0 )) = 1 ] ||
 	bad "refilled stream: promoted $(svc refill conns_promoted), moved back $(( $(svc refill conns_demoted) - d0 ))"
+[ $(( $(svc refill demote_waited) - w0 )) = 1 ] ||
+	bad "refilled stream: the move back did not wait for the kernel's queue (demote_waited $(( $(svc refill demote_waited) - w0 )))"
 result "a stream that filled every queue slowly, then burst: moved back to the relay while the kernel still held redirected bytes, every byte in order ($out)"
 
 # Real programs: curl fetches 6 small files, then a 64 MiB one, over one
@@ -147,6 +154,20 @@ done
 	[ "$(svc web accepted)" = 1 ] ||
 	bad "curl: accepted $(svc web accepted) (one keep-alive connection expected), promoted $(svc web conns_promoted), moved back $(( $(svc web conns_demoted) - d0 ))"
 result "curl over one keep-alive connection to Python's HTTP/1.1 server: 6 small files moved it to the splice, a 64 MiB one back to the relay, every file identical"
+
+# Half-closed after the move: 64 MiB come down to a client that reads
+# nothing for 1.5 s, which then sends a 1 MiB tail and shuts down its write
+# side. The tail and the FIN reach the client's socket while its psock still
+# queues megabytes redirected to it: the passed skbs wait behind them, so a
+# FIN read first is early, and the tail must still reach the backend.
+out=$(ip netns exec "$NS" taskset -c 0 python3 "$ROOT/tests/tools/refill.py" down-client 127.0.0.1 8095 \
+	--bytes $((64 << 20)) --tail $((1 << 20)) 2>&1) || bad "the half-closed client: $out"
+wait_until 10 grep -q '^tail' "$TMP/down.srv" || bad "the backend never saw the tail's end"
+grep -qx "tail ok $((1 << 20))" "$TMP/down.srv" || bad "the backend's tail: $(cat "$TMP/down.srv")"
+[ "$(svc down conns_promoted)" = 1 ] && [ "$(svc down conns_demoted)" = 1 ] &&
+	[ "$(svc down demote_waited)" = 1 ] ||
+	bad "half-closed: promoted $(svc down conns_promoted), moved back $(svc down conns_demoted), waited $(svc down demote_waited)"
+result "half-closed after the move: a 1 MiB tail and a FIN behind 64 MiB still queued for a slow reader reached the backend whole ($(cat "$TMP/down.srv")), the 64 MiB too ($out)"
 
 # data-path splice asked for the kernel path: bulk stays there
 told0=$(kstat bulk_told) held0=$(kstat bytes_held)

@@ -7,6 +7,14 @@
       b"BULK\\n", then read nothing for P ms (default 1500), send b"G", and read
       N bytes, each compared with the client's stream; answer b"OK\\n" or
       b"BAD offset\\n".
+  refill.py down-server PORT --bytes N --tail L
+      one connection at a time: echo 64-byte messages until b"DOWN\n", then send
+      N bytes while reading the client's tail to its end; print "tail ok L" or
+      "tail BAD got=K" (flushed, a line a connection).
+  refill.py down-client ADDR PORT --bytes N --tail L [--turns T] [--pause-ms P]
+      T round trips, b"DOWN\n", then read nothing for P ms (default 1500) while the
+      N bytes come, send the L-byte tail and shut down its write side, then read
+      and check the N bytes. Prints "ok bytes=N" and exits 0 when all were right.
   refill.py client ADDR PORT --bytes N [--turns T] [--rate MIBS]
       T checked 64-byte round trips (default 20), then the N-byte stream: at
       most MIBS MiB/s (default 25) until the server's b"G", then as fast as it
@@ -17,7 +25,9 @@ Sent slowly while its reader pauses, the stream fills every queue on its way wit
 ever going fast; when the reader comes back the queued bytes are still on their way
 when the stream bursts, which is when data-path auto sees bulk on a spliced connection
 and moves it back to the relay: the bytes redirected before the move are still in the
-kernel's queue to the peer.
+kernel's queue to the peer. The down pair half-closes after the move: the tail and the
+FIN reach a socket whose psock still queues megabytes for its slow reader, and the tail
+waits behind them.
 """
 import random
 import socket
@@ -28,66 +38,129 @@ import time
 SEED = 4242
 
 
-def server(port, nbytes, pause_ms):
-    expect = random.Random(SEED).randbytes(nbytes)
+def listen_on(port):
     ls = socket.socket(socket.AF_INET)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", port))
     ls.listen(8)
+    return ls
+
+
+def serve(port, one):
+    """Runs one(conn) for each connection in turn; a peer that vanishes ends only its own."""
+    ls = listen_on(port)
     while True:
         conn, _ = ls.accept()
         with conn:
-            buf = b""
-            while True:
-                part = conn.recv(65536)
-                if not part:
-                    break
-                buf += part
-                if buf.startswith(b"BULK\n"):
-                    buf = buf[5:]
-                    break
-                while len(buf) >= 64 and not buf.startswith(b"BULK\n"):
-                    conn.sendall(buf[:64])
-                    buf = buf[64:]
-            else:
-                continue
-            time.sleep(pause_ms / 1000)
-            conn.sendall(b"G")
-            got = bytearray(buf)
-            while len(got) < nbytes:
-                part = conn.recv(1 << 20)
-                if not part:
-                    break
-                got += part
-            for off in range(0, nbytes, 1 << 20):
-                if got[off:off + (1 << 20)] != expect[off:off + (1 << 20)]:
-                    first = next(i for i in range(off, min(nbytes, off + (1 << 20)))
-                                 if i >= len(got) or got[i] != expect[i])
-                    conn.sendall(b"BAD %d\n" % first)
-                    break
-            else:
-                conn.sendall(b"OK\n" if len(got) == nbytes else b"BAD %d\n" % len(got))
+            try:
+                one(conn)
+            except OSError as e:
+                print(f"connection: {e}", flush=True)
 
 
-def client(addr, port, nbytes, turns, rate):
-    data = random.Random(SEED).randbytes(nbytes)
+def bulk_one(conn, nbytes, pause_ms, expect):
+    buf = echo_until(conn, b"BULK\n")
+    if buf is None:
+        return
+    time.sleep(pause_ms / 1000)
+    conn.sendall(b"G")
+    got = bytearray(buf)
+    while len(got) < nbytes:
+        part = conn.recv(1 << 20)
+        if not part:
+            break
+        got += part
+    for off in range(0, nbytes, 1 << 20):
+        if got[off:off + (1 << 20)] != expect[off:off + (1 << 20)]:
+            first = next(i for i in range(off, min(nbytes, off + (1 << 20)))
+                         if i >= len(got) or got[i] != expect[i])
+            conn.sendall(b"BAD %d\n" % first)
+            break
+    else:
+        conn.sendall(b"OK\n" if len(got) == nbytes else b"BAD %d\n" % len(got))
+
+
+def echo_until(conn, marker):
+    """Echoes 64-byte messages until @marker; what came after it, or None
+    when the peer left first."""
+    buf = b""
+    while not buf.startswith(marker):
+        part = conn.recv(65536)
+        if not part:
+            return None
+        buf += part
+        while len(buf) >= 64 and not buf.startswith(marker):
+            conn.sendall(buf[:64])
+            buf = buf[64:]
+    return buf[len(marker):]
+
+
+def down_one(conn, data, expect):
+    rest = echo_until(conn, b"DOWN\n")
+    if rest is None:
+        return
+    sender = threading.Thread(target=lambda: conn.sendall(data))
+    sender.start()
+    got = bytearray(rest)
+    while True:
+        part = conn.recv(1 << 20)
+        if not part:
+            break
+        got += part
+    sender.join()
+    print(f"tail ok {len(expect)}" if got == expect else f"tail BAD got={len(got)}", flush=True)
+
+
+def turns_with(s, turns):
     rng = random.Random(7)
-    s = socket.create_connection((addr, port), timeout=60)
     for _ in range(turns):
         msg = rng.randbytes(64)
-        if msg.startswith(b"BULK"):
+        if msg[:4] in (b"BULK", b"DOWN"):
             continue
         s.sendall(msg)
         got = b""
         while len(got) < 64:
             part = s.recv(64 - len(got))
             if not part:
-                print("the echo ended early")
-                return 1
+                return "the echo ended early"
             got += part
         if got != msg:
-            print("an echo differs")
-            return 1
+            return "an echo differs"
+    return None
+
+
+def down_client(addr, port, nbytes, tail, turns, pause_ms):
+    data = random.Random(SEED + 1).randbytes(nbytes)
+    s = socket.create_connection((addr, port), timeout=60)
+    err = turns_with(s, turns)
+    if err:
+        print(err)
+        return 1
+    s.sendall(b"DOWN\n")
+    time.sleep(pause_ms / 1000)
+    s.sendall(random.Random(SEED + 2).randbytes(tail))
+    s.shutdown(socket.SHUT_WR)
+    got = bytearray()
+    while len(got) < nbytes:
+        part = s.recv(1 << 20)
+        if not part:
+            break
+        got += part
+    s.close()
+    if got != data:
+        print(f"received {len(got)} bytes of {nbytes}, {'in order' if data.startswith(got) else 'differing'}")
+        return 1
+    print(f"ok bytes={nbytes}")
+    return 0
+
+
+def client(addr, port, nbytes, turns, rate):
+    data = random.Random(SEED).randbytes(nbytes)
+    s = socket.create_connection((addr, port), timeout=60)
+    err = turns_with(s, turns)
+    if err:
+        print(err)
+        return 1
     s.sendall(b"BULK\n")
     go = threading.Event()
     answer = []
@@ -110,12 +183,15 @@ def client(addr, port, nbytes, turns, rate):
     t.start()
     chunk = 256 * 1024
     off = 0
-    while off < nbytes:
-        n = min(chunk, nbytes - off)
-        s.sendall(data[off:off + n])
-        off += n
-        if not go.is_set():
-            time.sleep(chunk / (rate * 1024 * 1024))
+    try:
+        while off < nbytes:
+            n = min(chunk, nbytes - off)
+            s.sendall(data[off:off + n])
+            off += n
+            if not go.is_set():
+                time.sleep(chunk / (rate * 1024 * 1024))
+    except OSError as e:	# the server's answer below says why
+        print(f"send stopped at {off}: {e}")
     t.join()
     s.close()
     reply = answer[0].decode(errors="replace").strip() if answer else ""
@@ -127,11 +203,11 @@ def client(addr, port, nbytes, turns, rate):
 
 
 def main(argv):
-    opts = {"--bytes": 0, "--pause-ms": 1500, "--turns": 20, "--rate": 25}
-    if len(argv) < 3 or argv[1] not in ("server", "client"):
+    opts = {"--bytes": 0, "--pause-ms": 1500, "--turns": 20, "--rate": 25, "--tail": 0}
+    if len(argv) < 3 or argv[1] not in ("server", "client", "down-server", "down-client"):
         print(__doc__, file=sys.stderr)
         return 2
-    pos = 3 if argv[1] == "server" else 4
+    pos = 3 if argv[1].endswith("server") else 4
     rest = argv[pos:]
     if len(rest) % 2 or any(rest[k] not in opts for k in range(0, len(rest), 2)):
         print(__doc__, file=sys.stderr)
@@ -139,8 +215,17 @@ def main(argv):
     for k in range(0, len(rest), 2):
         opts[rest[k]] = int(rest[k + 1])
     if argv[1] == "server":
-        server(int(argv[2]), opts["--bytes"], opts["--pause-ms"])
+        expect = random.Random(SEED).randbytes(opts["--bytes"])
+        serve(int(argv[2]), lambda conn: bulk_one(conn, opts["--bytes"], opts["--pause-ms"], expect))
         return 0
+    if argv[1] == "down-server":
+        data = random.Random(SEED + 1).randbytes(opts["--bytes"])
+        expect = random.Random(SEED + 2).randbytes(opts["--tail"])
+        serve(int(argv[2]), lambda conn: down_one(conn, data, expect))
+        return 0
+    if argv[1] == "down-client":
+        return down_client(argv[2], int(argv[3]), opts["--bytes"], opts["--tail"], opts["--turns"],
+                           opts["--pause-ms"])
     return client(argv[2], int(argv[3]), opts["--bytes"], opts["--turns"], opts["--rate"])
 
 

@@ -240,6 +240,8 @@ static int stream(int fd, const struct opts *o)
 
 	if (o->turns && chat_turns(fd, o)) {
 		fprintf(stderr, "shtraffic: a round trip of --turns failed\n");
+		free(buf);
+		free(want);
 		return 1;
 	}
 	t0 = now_s();
