@@ -354,19 +354,47 @@ static bool propagate_eof(struct conn *c, struct side *s);
 void on_drain_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *c = w->data;
+	double idle = c->svc->cfg->idle_timeout_ms / 1000.0, since, next;
+	uint64_t given, taken = 0;
+	bool waiting = false;
 	int i;
 
 	(void)revents;
-	for (i = 0; i < 2; i++)
-		if (c->s[i].eof && !c->s[!i].shut && side_drained(c, &c->s[i])) {
-			propagate_eof(c, &c->s[i]);
-			return;	/* propagate_eof may have freed c */
+	for (i = 0; i < 2; i++) {
+		struct side *s = &c->s[i];
+		struct sh_splice_flow f;
+
+		if (!s->eof || c->s[!i].shut)
+			continue;
+		if (splice_across(c, s, &f, &given)) {
+			if (propagate_eof(c, s))
+				return;
+			continue;
 		}
-	if (ev_now(loop) - c->drain_start > c->svc->cfg->drain_timeout_ms / 1000.0 + 1) {
-		pr_warn("%s: spliced bytes did not drain; resetting the connection\n",
-			c->svc->cfg->name);
-		conn_reset(c);
+		waiting = true;
+		taken += given;
 	}
+	if (!waiting)
+		return;
+	/* A slow or paused reader is waited for as TCP and the relay wait
+	 * for it: what it takes is activity, and only a peer that takes
+	 * nothing for the idle timeout ends the connection (reset: a close
+	 * would drop what the kernel still queues and look complete). */
+	if (taken != c->drain_given) {
+		c->drain_given = taken;
+		c->drain_start = ev_now(loop);
+	}
+	since = ev_now(loop) - c->drain_start;
+	if (since >= idle) {
+		pr_warn("%s: the peer took no spliced byte for %.0f s (the idle timeout); "
+			"resetting the connection\n", c->svc->cfg->name, idle);
+		conn_reset(c);
+		return;
+	}
+	/* looked at less often the longer nothing moves, up to every 50 ms */
+	next = since / 4 < DRAIN_POLL_S ? DRAIN_POLL_S : since / 4 > 0.05 ? 0.05 : since / 4;
+	ev_timer_set(w, next, 0);
+	ev_timer_start(loop, w);
 }
 
 /*
@@ -382,7 +410,8 @@ static bool propagate_eof(struct conn *c, struct side *s)
 	if (!side_drained(c, s)) {
 		if (!s->pend_len && !ev_is_active(&c->drain)) {
 			c->drain_start = ev_now(loop_of(c));
-			ev_timer_set(&c->drain, DRAIN_POLL_S, DRAIN_POLL_S);
+			c->drain_given = UINT64_MAX;	/* the first look records it */
+			ev_timer_set(&c->drain, DRAIN_POLL_S, 0);
 			ev_timer_start(loop_of(c), &c->drain);
 		}
 		return false;	/* parked bytes: flush() comes back here */
@@ -908,11 +937,12 @@ static bool maybe_promote(struct conn *c, struct side *s)
 
 	if (!c->svc->auto_path || c->promote_done)
 		return false;
-	if (s->idx != c->last_from) {
-		c->last_from = s->idx;
-		c->turns++;
-	}
-	if (c->turns < PROMOTE_TURNS)
+	/* asked only when bytes turn: a chatty start followed by a one-way
+	 * download is not moved in the middle of the download */
+	if (s->idx == c->last_from)
+		return false;
+	c->last_from = s->idx;
+	if (++c->turns < PROMOTE_TURNS)
 		return false;
 	/* parked bytes (a slow peer) or a half-close: ask again next turn */
 	if (c->s[0].pend_len || c->s[1].pend_len || c->s[0].eof || c->s[1].eof) {

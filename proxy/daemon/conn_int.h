@@ -103,7 +103,8 @@ struct conn {
 	ev_timer timer;		/* connect timeout (or descriptor retry), then idle timeout */
 	ev_timer drain;		/* splice half-close: waiting for the queue */
 	ev_timer handoff;	/* the splice hand-off's second look; the way back's polls */
-	ev_tstamp drain_start;
+	ev_tstamp drain_start;	/* the last look at which the peer had taken more */
+	uint64_t drain_given;	/* what the peers had taken then (on_drain_timer()) */
 	ev_tstamp demote_start;	/* D_WAIT since then */
 	ev_tstamp last_ev;	/* last byte user space moved */
 	ev_tstamp look_from;	/* auto: the client CPU's idle share counts from here */

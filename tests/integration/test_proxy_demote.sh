@@ -19,6 +19,8 @@ services:
   - {name: oneway, listen: 127.0.0.1:8093, auto-min-idle: 0, backends: [127.0.0.1:9012]}
   - {name: web, listen: 127.0.0.1:8094, auto-min-idle: 0, backends: [127.0.0.1:9013]}
   - {name: down, listen: 127.0.0.1:8095, auto-min-idle: 0, backends: [127.0.0.1:9014]}
+  - {name: paused, listen: 127.0.0.1:8096, data-path: splice, timeouts: {drain: 1s, idle: 20s},
+     backends: [127.0.0.1:9015]}
 CFG
 ip netns exec "$NS" python3 "$ROOT/tests/tools/chat.py" server 9010 >/dev/null 2>&1 &
 BG_PIDS+=($!)
@@ -168,6 +170,22 @@ grep -qx "tail ok $((1 << 20))" "$TMP/down.srv" || bad "the backend's tail: $(ca
 	[ "$(svc down demote_waited)" = 1 ] ||
 	bad "half-closed: promoted $(svc down conns_promoted), moved back $(svc down conns_demoted), waited $(svc down demote_waited)"
 result "half-closed after the move: a 1 MiB tail and a FIN behind 64 MiB still queued for a slow reader reached the backend whole ($(cat "$TMP/down.srv")), the 64 MiB too ($out)"
+
+# A reader that pauses after its backend has finished: 16 MiB sent and
+# closed by the backend while the client reads nothing for 4 s. The daemon
+# waits for the spliced bytes to reach the client before it passes the FIN
+# on; it waits as long as the peer takes bytes, and the idle timeout (20 s)
+# bounds a peer that takes none, not the stop's drain timeout (1 s here).
+r0=$(svc paused resets)
+ip netns exec "$NS" "$SHTRAFFIC" server 9015 --bind 127.0.0.1 --turns 4 --bytes $((16 << 20)) --seed 2 \
+	--peer-seed 1 --peer-bytes 4096 >"$TMP/paused.srv" 2>&1 &
+srv=$!
+wait_port 9015
+out=$(ip netns exec "$NS" taskset -c 0 "$SHTRAFFIC" client 127.0.0.1 8096 --turns 4 --bytes 4096 --seed 1 \
+	--peer-seed 2 --peer-bytes $((16 << 20)) --read-delay-ms 4000 2>&1) || bad "the paused reader: $out"
+wait $srv || bad "the paused reader's backend: $(cat "$TMP/paused.srv")"
+[ "$(svc paused resets)" = "$r0" ] || bad "the paused reader was reset ($(( $(svc paused resets) - r0 )))"
+result "a spliced reader that paused 4 s after its backend had sent 16 MiB and closed got every byte (the wait is bounded by the idle timeout, not the 1 s drain timeout)"
 
 # data-path splice asked for the kernel path: bulk stays there
 told0=$(kstat bulk_told) held0=$(kstat bytes_held)
