@@ -927,7 +927,7 @@ static int drain_for_splice(struct conn *c)
 /*
  * data-path auto, after the relay moved bytes of side @s: a connection
  * that has turned PROMOTE_TURNS times goes to the kernel path, unless its
- * placement says the relay is as fast (auto_splices(), decided once).
+ * placement says the relay is as fast (auto_splices(), asked again later).
  * Return: true when @c was freed.
  */
 static bool maybe_promote(struct conn *c, struct side *s)
@@ -955,8 +955,12 @@ static bool maybe_promote(struct conn *c, struct side *s)
 	if (ev_now(loop_of(c)) < c->next_ask)
 		return false;
 	if (!auto_splices(c->s[0].fd, &cpu)) {
+		/* Not final: SO_INCOMING_CPU is the CPU of the client's last
+		 * packet, and on loopback the client's ACKs to the daemon's
+		 * writes are handled on the daemon's CPU; a client elsewhere
+		 * shows it at a later turn (asked at most every PROMOTE_LOOK_S). */
 		c->stay = AS_SAME_CPU;
-		c->promote_done = true;
+		c->next_ask = ev_now(loop_of(c)) + PROMOTE_LOOK_S;
 		return false;
 	}
 	if (c->svc->cfg->auto_min_idle) {
