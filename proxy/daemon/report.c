@@ -410,6 +410,8 @@ void report_explain(const struct services *ss, const char *name, struct emit *e)
 		 st->conns_promoted);
 	emit_u64(e, "demoted", IF(svc->auto_path && st->conns_demoted, ", %llu of them back to it"),
 		 st->conns_demoted);
+	emit_u64(e, "demote_waited", IF(svc->auto_path && st->conns_demoted,
+					 ", %llu after the kernel's queue"), st->demote_waited);
 	if (svc->auto_path)
 		emit_text(e, ")");
 	emit_u64(e, "bytes_splice", ", %llu bytes\n", st->bytes_splice + live_splice_bytes(svc));
