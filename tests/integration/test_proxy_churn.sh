@@ -71,7 +71,8 @@ ins=$(stat mesh inserts) red=$(stat mesh bytes_redirected)
 # end before one of its sockets reached the map (seen once in 40000 under
 # ASan, every stream exact; which socket it was is not known)
 [ "$ins" -le $((2 * N)) ] && [ "$ins" -ge $((2 * N - RST)) ] && [ "$(stat mesh insert_fail)" = 0 ] ||
-	bad "$ins sockets inserted ($(stat mesh insert_fail) failed), expected $((2 * N)) less at most $RST reset ones"
+	bad "$ins sockets inserted ($(stat mesh insert_fail) failed: $("$SOCKHOP" --pin-dir "$PIN" stats -j |
+		jq -c '[.. | objects | select(has("insert_errno")) | .insert_errno]')), expected $((2 * N)) less at most $RST reset ones"
 wait_until 10 no_accel_sockets || bad "accelerated sockets left: $(nsenter --net="/run/netns/$NS" "$SOCKHOP" --pin-dir "$PIN" sockets)"
 kw=$(kernel_warnings)
 [ "$kw" = "$kw0" ] || bad "the kernel log gained $((kw - kw0)) warning lines: $(dmesg | tail -5)"
