@@ -393,6 +393,7 @@ void on_drain_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	/* looked at less often the longer nothing moves, up to every 50 ms */
 	next = since / 4 < DRAIN_POLL_S ? DRAIN_POLL_S : since / 4 > 0.05 ? 0.05 : since / 4;
+	ev_timer_stop(loop, w);	/* propagate_eof() above may have armed it */
 	ev_timer_set(w, next, 0);
 	ev_timer_start(loop, w);
 }

@@ -129,12 +129,21 @@ def turns_with(s, turns):
     return None
 
 
-def down_client(addr, port, nbytes, tail, turns, pause_ms):
-    data = random.Random(SEED + 1).randbytes(nbytes)
+def chatty_start(addr, port, turns):
+    """A connection after its checked round trips, or None (the reason printed)."""
     s = socket.create_connection((addr, port), timeout=60)
     err = turns_with(s, turns)
     if err:
         print(err)
+        s.close()
+        return None
+    return s
+
+
+def down_client(addr, port, nbytes, tail, turns, pause_ms):
+    data = random.Random(SEED + 1).randbytes(nbytes)
+    s = chatty_start(addr, port, turns)
+    if not s:
         return 1
     s.sendall(b"DOWN\n")
     time.sleep(pause_ms / 1000)
@@ -156,10 +165,8 @@ def down_client(addr, port, nbytes, tail, turns, pause_ms):
 
 def client(addr, port, nbytes, turns, rate):
     data = random.Random(SEED).randbytes(nbytes)
-    s = socket.create_connection((addr, port), timeout=60)
-    err = turns_with(s, turns)
-    if err:
-        print(err)
+    s = chatty_start(addr, port, turns)
+    if not s:
         return 1
     s.sendall(b"BULK\n")
     go = threading.Event()
