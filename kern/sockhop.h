@@ -467,8 +467,21 @@ enum sh_tc_err {
  * behind skbs redirected to this socket's egress). The sockets stay in
  * splice_socks: taking them out would free their psocks with the queues
  * (sk_psock_destroy()).
+ *
+ * Flow control (every spliced pair): a redirected skb leaves its socket's
+ * accounting at once (tcp_read_skb() orphans it), so TCP never holds the
+ * sender back, and what the peer's reader does not take waits in the
+ * peer's psock without limit. The verdict keeps the peer's write_seq from
+ * "go" on: redirected bytes not yet in the peer's socket are "bytes" less
+ * what write_seq moved since. Past SH_SPLICE_BEHIND_BYTES the verdict holds
+ * its own socket ("behind", set only by the verdict, with a splice_bulk
+ * record): its skbs are passed up, charged to it, and its receive window
+ * closes as on the relay. sockhopd then holds the pair and takes it back to
+ * the relay as for bulk.
  */
 #define SH_SPLICE_BULK_WINDOW_NS	(100ULL * 1000 * 1000)
+/* about what TCP lets a stalled reader's sender queue on the relay (tcp_wmem) */
+#define SH_SPLICE_BEHIND_BYTES		(4U << 20)
 
 struct sh_splice_flow {
 	__u64 bytes;		/* redirected to the peer's egress */
@@ -481,15 +494,22 @@ struct sh_splice_flow {
 	__u32 win_bytes;	/* redirected in the current window */
 	__u32 bulk_bytes;	/* set by sockhopd: tell at this many a window (0: never) */
 	__u32 told;		/* 1: told in the current window */
+	__u32 peer_seq0;	/* the peer's write_seq at "go" (flow control) */
+	__u32 behind;		/* 1: the peer's reader fell behind; passed up since */
 	__u32 pad;
 };
-_Static_assert(sizeof(struct sh_splice_flow) == 64, "sh_splice_flow ABI");
+_Static_assert(sizeof(struct sh_splice_flow) == 72, "sh_splice_flow ABI");
 
-/* A record of splice_bulk: this socket carried bulk_bytes in one window. */
+enum sh_splice_why {
+	SH_SPLICE_BULK,		/* carried bulk_bytes in one window */
+	SH_SPLICE_BEHIND,	/* its peer's reader fell SH_SPLICE_BEHIND_BYTES behind */
+};
+
+/* A record of splice_bulk: this socket wants the relay, and why. */
 struct sh_splice_bulk {
 	__u64 cookie;		/* the socket's cookie (a reused slot has another) */
 	__u32 slot;		/* its splice_socks slot */
-	__u32 pad;
+	__u32 why;		/* enum sh_splice_why */
 };
 _Static_assert(sizeof(struct sh_splice_bulk) == 16, "sh_splice_bulk ABI");
 
@@ -505,8 +525,8 @@ struct sh_splice_stats {
 	__u64 bulk_told;	/* records written to splice_bulk */
 	__u64 skbs_held;	/* passed up under splice_hold: the relay carries them */
 	__u64 bytes_held;
-	__u64 bulk_lost;	/* splice_bulk was full: tried again at the window's next skb */
-	__u64 pad;
+	__u64 bulk_lost;	/* splice_bulk was full: tried again at the next skb */
+	__u64 behind;		/* sockets held as their peer's reader fell behind */
 };
 _Static_assert(sizeof(struct sh_splice_stats) == 96, "sh_splice_stats ABI");
 

@@ -9,6 +9,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+#include "kernel_types.bpf.h"
 #include "sockhop.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -39,7 +40,8 @@ struct {
 } splice_handed SEC(".maps");
 
 /* splice_hold: pair index -> 1 once sockhopd takes the pair back to the
- * relay (only user space writes it; 0 while the pair is spliced). */
+ * relay (only user space writes it; 0 while the pair is spliced). A slot
+ * outlives its pair, so the verdict's own hold is per socket (flow->behind). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, SH_MAX_CONNS);
@@ -47,7 +49,8 @@ struct {
 	__type(value, __u32);
 } splice_hold SEC(".maps");
 
-/* splice_bulk: sockets that carried their bulk_bytes in one window. */
+/* splice_bulk: sockets that want the relay: they carried their bulk_bytes
+ * in one window, or their peer's reader fell behind (enum sh_splice_why). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 * 1024);
@@ -61,13 +64,22 @@ struct {
 	__type(value, struct sh_splice_stats);
 } splice_stats SEC(".maps");
 
+static int tell(struct sh_splice_stats *st, __u64 cookie, __u32 slot, __u32 why)
+{
+	struct sh_splice_bulk rec = { .cookie = cookie, .slot = slot, .why = why };
+
+	if (bpf_ringbuf_output(&splice_bulk, &rec, sizeof(rec), 0)) {
+		st->bulk_lost++;
+		return -1;
+	}
+	return 0;
+}
+
 /* Tells sockhopd, once a window, that this socket carries bulk: with
  * the daemon on another CPU the relay moves it faster (proxy/README.md). */
 static void bulk_window(struct sh_splice_flow *flow, struct sh_splice_stats *st,
 			__u64 cookie, __u32 len, __u64 now)
 {
-	struct sh_splice_bulk rec = { .cookie = cookie, .slot = flow->peer_slot ^ 1 };
-
 	if (now - flow->win_ns > SH_SPLICE_BULK_WINDOW_NS) {
 		flow->win_ns = now;
 		flow->win_bytes = 0;
@@ -76,12 +88,49 @@ static void bulk_window(struct sh_splice_flow *flow, struct sh_splice_stats *st,
 	flow->win_bytes += len;
 	if (flow->told || flow->win_bytes < flow->bulk_bytes)
 		return;
-	if (bpf_ringbuf_output(&splice_bulk, &rec, sizeof(rec), 0)) {
-		st->bulk_lost++;
+	if (tell(st, cookie, flow->peer_slot ^ 1, SH_SPLICE_BULK))
 		return;
-	}
 	flow->told = 1;
 	st->bulk_told++;
+}
+
+/* The write_seq of the socket in splice_socks slot @slot. 0 or -1 (gone). */
+static int peer_write_seq(__u32 slot, __u32 *seq)
+{
+	struct bpf_sock *sk = bpf_map_lookup_elem(&splice_socks, &slot);
+	struct tcp_sock *tp;
+	int err = -1;
+
+	if (!sk)
+		return -1;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (tp) {
+		*seq = tp->write_seq;
+		err = 0;
+	}
+	bpf_sk_release(sk);
+	return err;
+}
+
+/*
+ * Has the peer's reader fallen behind? What was redirected and is not yet
+ * in the peer's socket waits in its psock, outside any socket's accounting
+ * (sockhop.h, "Flow control"). Past SH_SPLICE_BEHIND_BYTES this socket is
+ * held from this skb on, once sockhopd is told; unable to tell, it goes on
+ * and asks again at the next skb.
+ */
+static int peer_behind(struct sh_splice_flow *flow, struct sh_splice_stats *st, __u64 cookie)
+{
+	__u32 seq;
+
+	if (peer_write_seq(flow->peer_slot, &seq) ||
+	    (__u32)flow->bytes - (seq - flow->peer_seq0) <= SH_SPLICE_BEHIND_BYTES)
+		return 0;
+	if (tell(st, cookie, flow->peer_slot ^ 1, SH_SPLICE_BEHIND))
+		return 0;
+	flow->behind = 1;
+	st->behind++;
+	return 1;
 }
 
 /* Sends each skb to the peer socket's egress, or passes it up to user
@@ -114,11 +163,12 @@ int splice_verdict(struct __sk_buff *skb)
 		st->no_ctl++;
 		return SK_PASS;	/* never drop what we cannot place */
 	}
-	/* Held: sockhopd relays this pair now; it reads these skbs once what
-	 * was redirected before is in the peer's socket. */
+	/* Held, the pair by sockhopd or this socket by its peer's slow reader:
+	 * sockhopd relays it now, and reads these skbs once what was
+	 * redirected before is in the peer's socket. */
 	pair = flow->peer_slot >> 1;
 	hold = bpf_map_lookup_elem(&splice_hold, &pair);
-	if (hold && *hold) {
+	if ((hold && *hold) || flow->behind || (flow->go && peer_behind(flow, st, cookie))) {
 		flow->held += len;
 		flow->last_ns = bpf_ktime_get_ns();
 		st->skbs_held++;
@@ -131,6 +181,7 @@ int splice_verdict(struct __sk_buff *skb)
 		 * nothing, so the skb can still be passed up. */
 		handed = bpf_map_lookup_elem(&splice_handed, &cookie);
 		if (flow->passed != (handed ? *handed : 0) ||
+		    peer_write_seq(flow->peer_slot, &flow->peer_seq0) ||
 		    bpf_sk_redirect_map(skb, &splice_socks, flow->peer_slot, 0) != SK_PASS) {
 			flow->passed += len;
 			st->skbs_passed++;

@@ -46,7 +46,7 @@ static int on_bulk_record(void *ctx, void *data, size_t size)
 		return 0;
 	pair = rec->slot / 2;
 	if (pair < sp->npairs && sp->owner[pair] && sp->on_bulk)
-		sp->on_bulk(sp->owner[pair], (int)(rec->slot & 1), rec->cookie);
+		sp->on_bulk(sp->owner[pair], (int)(rec->slot & 1), rec->cookie, rec->why);
 	return 0;
 }
 

@@ -41,7 +41,8 @@ struct splice_pair {
  * splice_insert() - put a connected pair (@fd[0] the client) in the maps:
  * its state first, then the sockets. A socket that carries @bulk_bytes
  * within one SH_SPLICE_BULK_WINDOW_NS (0: never) is told to @owner
- * through splice_bulk_fd()'s callback. Bytes are passed up to user space
+ * through splice_bulk_fd()'s callback, and so is one the verdict held as
+ * its peer's reader fell behind (every pair). Bytes are passed up to user space
  * until every one passed is handed over (splice_set_handed()) and the
  * peer is in. Return: 0, -E2BIG when every slot is taken, or -errno, with
  * nothing left in the maps; then @p->partial says the client socket had
@@ -51,10 +52,11 @@ struct splice_pair {
 int splice_insert(struct splice *sp, const int fd[2], uint32_t bulk_bytes, void *owner,
 		  struct splice_pair *p);
 
-/* @owner's pair: its socket @idx carried bulk (its cookie: @cookie). */
-typedef void splice_bulk_fn(void *owner, int idx, uint64_t cookie);
+/* @owner's pair: its socket @idx (its cookie: @cookie) wants the relay,
+ * @why an enum sh_splice_why. */
+typedef void splice_bulk_fn(void *owner, int idx, uint64_t cookie, uint32_t why);
 
-/** splice_bulk_fd() - the descriptor to watch for bulk records, which
+/** splice_bulk_fd() - the descriptor to watch for the verdict's records, which
  * splice_bulk_run() hands to @fn. */
 int splice_bulk_fd(struct splice *sp, splice_bulk_fn *fn);
 void splice_bulk_run(struct splice *sp);

@@ -165,8 +165,8 @@ void conn_free(struct conn *c, bool reset)
 			handed += c->s[i].held ? c->s[i].hand_spliced : c->s[i].hand;
 		splice_remove(splice_of(c), &c->pair, moved);
 		service_spliced_closed(svc, c->be, moved, handed);
-		if (c->demote == D_DONE)
-			service_auto_stayed(svc, AS_BULK);
+		if (c->demote == D_DONE && svc->auto_path)
+			service_auto_stayed(svc, c->demote_why == SH_SPLICE_BEHIND ? AS_BEHIND : AS_BULK);
 	} else if (c->state == C_OPEN && c->path == P_RELAY) {
 		service_auto_stayed(svc, (enum auto_stay)c->stay);	/* AS_NR: not auto */
 	}
@@ -230,7 +230,8 @@ enum conn_where conn_where(const struct conn *c, unsigned int *stay)
 	if (c->state != C_OPEN)
 		return c->s[1].fd < 0 ? CW_WAIT_FD : CW_CONNECTING;
 	if (c->demote == D_DONE) {
-		*stay = AS_BULK;
+		*stay = !c->svc->auto_path ? AS_NR :
+			c->demote_why == SH_SPLICE_BEHIND ? AS_BEHIND : AS_BULK;
 		return CW_RELAY;
 	}
 	return c->path == P_SPLICE ? CW_SPLICE : CW_RELAY;
@@ -441,6 +442,8 @@ static bool on_eof(struct conn *c, struct side *s)
  * for a second look HANDOFF_LOOK_S later, by when any such verdict run is
  * long over (its passed count then differs, and its EPOLLIN edge brings the skb).
  */
+static int hold_pair(struct conn *c, uint32_t why);
+
 static void check_go(struct conn *c, struct side *s)
 {
 	struct sh_splice_flow f;
@@ -468,6 +471,10 @@ static void check_go(struct conn *c, struct side *s)
 		return;
 	}
 	ep_watch(&c->s[!s->idx]);	/* its writes for @s end (failing: spurious wake-ups) */
+	/* an array write at a valid index does not fail; were it to, the pair
+	 * would wait for its idle timeout, which resets it (on_timer()) */
+	if (c->behind_pending)
+		hold_pair(c, SH_SPLICE_BEHIND);
 }
 
 static void demote_step(struct conn *c);
@@ -585,12 +592,45 @@ static int verify_held(struct conn *c, struct side *s, size_t n)
  * only once its peer's FIN was reported: "no data" then means EOF (the
  * verdict took the queue). Return: true when @c was freed.
  */
+/*
+ * How much spliced side @s may read (*@want, at most) once the verdict
+ * held it as its peer's reader fell behind: only what it passed up before
+ * "go" and its hand-off has not read yet. What it passes up from then on
+ * follows bytes still queued for the peer; the way back reads it. A side
+ * read for its FIN (or in its hand-off) can meet the hold before its
+ * record: the pair is held here then. Return: false when nothing may be
+ * read now.
+ */
+static bool behind_room(struct conn *c, struct side *s, size_t *want)
+{
+	struct sh_splice_flow f;
+
+	if (splice_flow(splice_of(c), &c->pair, s->idx, &f) || !f.behind)
+		return true;
+	if (f.passed > s->hand) {
+		if (f.passed - s->hand < *want)
+			*want = (size_t)(f.passed - s->hand);
+		return true;
+	}
+	/* an array write at a valid index does not fail; were it to, the pair
+	 * would wait for its idle timeout, which resets it (on_timer()) */
+	if (c->demote == D_NONE && hold_pair(c, SH_SPLICE_BEHIND) == -EAGAIN)
+		c->behind_pending = true;
+	return false;
+}
+
 static bool read_side(struct conn *c, struct side *s)
 {
+	size_t want = sizeof(scratch);
 	ssize_t n;
 	int err;
 
-	n = recv(s->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+	if (c->path == P_SPLICE && !s->held && !behind_room(c, s, &want)) {
+		s->rd_ready = false;	/* the way back reads it (demote_step()) */
+		check_go(c, s);
+		return false;
+	}
+	n = recv(s->fd, scratch, want, MSG_DONTWAIT);
 	if (n > 0) {
 		if (s->verify) {
 			int v = verify_held(c, s, (size_t)n);
@@ -1056,6 +1096,8 @@ static void demote_step(struct conn *c)
 	if (c->demote == D_WAIT && c->s[0].held && c->s[1].held) {
 		c->demote = D_DONE;
 		service_count(c->svc, SVC_DEMOTED);
+		if (c->demote_why == SH_SPLICE_BEHIND)
+			service_count(c->svc, SVC_DEMOTE_BEHIND);
 		if (c->demote_waited)
 			service_count(c->svc, SVC_DEMOTE_WAITED);
 	}
@@ -1066,29 +1108,55 @@ static void demote_step(struct conn *c)
 }
 
 /*
- * The verdict says socket @idx of @owner's pair carried bulk (auto only:
- * SPLICE_BULK_BYTES): hold the pair, then demote_step(). A side still in
- * its hand-off reads what is passed up as its own: the next window tells
- * again. A hold the map refuses leaves the pair spliced (correct, slower).
+ * Holds spliced pair @c for the way back (demote_step()), the first look
+ * HANDOFF_LOOK_S from now. Not while a side is still in its hand-off: it
+ * reads what is passed up as its own. Return: 0, -EAGAIN (a side in its
+ * hand-off) or -errno of the map.
  */
-static void on_splice_bulk(void *owner, int idx, uint64_t cookie)
+static int hold_pair(struct conn *c, uint32_t why)
 {
-	struct conn *c = owner;
-	int i;
+	int i, err;
 
-	if (c->state != C_OPEN || c->path != P_SPLICE || c->demote != D_NONE ||
-	    c->pair.cookie[idx] != cookie)
-		return;
 	for (i = 0; i < 2; i++)
 		if (!c->s[i].spliced && !c->s[i].eof)
-			return;
-	if (splice_hold(splice_of(c), &c->pair))
-		return;
+			return -EAGAIN;
+	err = splice_hold(splice_of(c), &c->pair);
+	if (err)
+		return err;
 	c->demote = D_WAIT;
+	c->demote_why = (uint8_t)why;
+	c->behind_pending = false;
 	c->demote_start = ev_now(loop_of(c));
 	ev_timer_stop(loop_of(c), &c->handoff);
 	ev_timer_set(&c->handoff, HANDOFF_LOOK_S, 0);
 	ev_timer_start(loop_of(c), &c->handoff);
+	return 0;
+}
+
+/*
+ * The verdict says socket @idx of @owner's pair wants the relay. Bulk
+ * (auto only: SPLICE_BULK_BYTES): a side still in its hand-off lets the
+ * next window tell again; a hold the map refuses leaves the pair spliced
+ * (correct, slower). Behind (every spliced pair): the verdict already
+ * passes that socket's skbs up, and only this process reads them, so the
+ * pair must go back: after the hand-off (check_go()) if one is under
+ * way; a refused hold resets it, as its bytes could never move again.
+ */
+static void on_splice_bulk(void *owner, int idx, uint64_t cookie, uint32_t why)
+{
+	struct conn *c = owner;
+	int err;
+
+	if (c->state != C_OPEN || c->path != P_SPLICE || c->demote != D_NONE ||
+	    c->pair.cookie[idx] != cookie)
+		return;
+	err = hold_pair(c, why);
+	if (why != SH_SPLICE_BEHIND || !err)
+		return;
+	if (err == -EAGAIN)
+		c->behind_pending = true;
+	else
+		on_error(c, -err, "splice hold");
 }
 
 static void on_splice_bulk_io(struct ev_loop *loop, ev_io *w, int revents)
@@ -1152,8 +1220,9 @@ void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		pr_debug("%s: idle for %.1fs, closing\n", c->svc->cfg->name, ago);
 		service_count(c->svc, SVC_IDLE_CLOSED);
 		/* on the way back with bytes the kernel still queues, which the
-		 * close would drop: a reset, not an end that looks complete */
-		conn_free(c, c->demote == D_WAIT);
+		 * close would drop (or held by the verdict and not yet by us):
+		 * a reset, not an end that looks complete */
+		conn_free(c, c->demote == D_WAIT || c->behind_pending);
 		return;
 	}
 	ev_timer_set(w, idle - ago + 0.01, 0);

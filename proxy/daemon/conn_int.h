@@ -120,6 +120,9 @@ struct conn {
 	uint8_t stay;		/* auto: enum auto_stay, why it is still relayed */
 	uint8_t demote;		/* enum conn_demote */
 	bool demote_waited;	/* the way back found redirected bytes still queued */
+	uint8_t demote_why;	/* enum sh_splice_why: bulk, or a reader fell behind */
+	bool behind_pending;	/* a side held as its reader fell behind, the pair
+				 * not yet: a side was in its hand-off (check_go()) */
 	struct splice_pair pair;	/* P_SPLICE: its place in the splice maps */
 	unsigned int turns;	/* auto: changes of direction seen by the relay */
 	int last_from;		/* auto: the side the relay read from last */

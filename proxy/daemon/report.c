@@ -169,8 +169,10 @@ static void service_report(const struct services *ss, const struct service *svc,
 		 st->conns_promoted);
 	emit_u64(e, "promote_busy", IF(px, "; %llu kept relayed a while, the client's CPU busy"),
 		 st->promote_busy);
-	emit_u64(e, "conns_demoted", IF(px, "; %llu moved back: bulk"), st->conns_demoted);
-	emit_u64(e, "demote_waited", IF(px, ", %llu of them after the kernel's queue)"),
+	emit_u64(e, "conns_demoted", IF(px, "; %llu moved back"), st->conns_demoted);
+	emit_u64(e, "demote_behind", IF(px && st->demote_behind, ", %llu as a reader fell behind"),
+		 st->demote_behind);
+	emit_u64(e, "demote_waited", IF(px, ", %llu after the kernel's queue)"),
 		 st->demote_waited);
 	emit_u64(e, "bytes_splice", IF(px, ", %llu bytes"), st->bytes_splice + live_splice_bytes(svc));
 	emit_u64(e, "conns_relay", IF(px, "    relay: %llu connections"), st->conns_relay);
@@ -248,7 +250,8 @@ static void splice_report(const struct services *ss, struct emit *e)
 	emit_u64(e, "no_ctl", IF(ok, ", %llu without entry"), k.no_ctl);
 	emit_u64(e, "redirect_fail", IF(ok, ", %llu redirect failures\n"), k.redirect_fail);
 	emit_u64(e, "bulk_told", IF(ok, "  bulk told %llu"), k.bulk_told);
-	emit_u64(e, "bulk_lost", IF(ok, " (%llu lost)"), k.bulk_lost);
+	emit_u64(e, "behind", IF(ok, ", readers behind %llu"), k.behind);
+	emit_u64(e, "bulk_lost", IF(ok, " (%llu records lost)"), k.bulk_lost);
 	emit_u64(e, "skbs_held", IF(ok, ", %llu skbs"), k.skbs_held);
 	emit_u64(e, "bytes_held", IF(ok, " / %llu bytes passed up to the relay after a move back\n"),
 		 k.bytes_held);
@@ -331,6 +334,8 @@ static const char *const stay_words[AS_NR] = {
 	[AS_REFUSED] = "the splice map refused its sockets",
 	[AS_BULK] = "moved back from the kernel splice: one way carried bulk at the rule's "
 		    "rate, which the relay copies faster",
+	[AS_BEHIND] = "moved back from the kernel splice: its reader fell 4 MiB behind, and "
+		      "only the relay holds the sender back",
 };
 
 /* The rule @svc applies to a connection, in one sentence. */
@@ -408,11 +413,13 @@ void report_explain(const struct services *ss, const char *name, struct emit *e)
 	emit_u64(e, "splice", "    by the kernel splice: %llu connections", st->conns_splice);
 	emit_u64(e, "promoted", IF(svc->auto_path, " (%llu moved from the relay"),
 		 st->conns_promoted);
-	emit_u64(e, "demoted", IF(svc->auto_path && st->conns_demoted, ", %llu of them back to it"),
-		 st->conns_demoted);
-	emit_u64(e, "demote_waited", IF(svc->auto_path && st->conns_demoted,
-					 ", %llu after the kernel's queue"), st->demote_waited);
-	if (svc->auto_path)
+	emit_u64(e, "demoted", IF(st->conns_demoted, svc->auto_path ? ", %llu of them back to it" :
+				  " (%llu moved back to the relay"), st->conns_demoted);
+	emit_u64(e, "demote_behind", IF(st->demote_behind, ", %llu as a reader fell behind"),
+		 st->demote_behind);
+	emit_u64(e, "demote_waited", IF(st->conns_demoted, ", %llu after the kernel's queue"),
+		 st->demote_waited);
+	if (svc->auto_path || st->conns_demoted)
 		emit_text(e, ")");
 	emit_u64(e, "bytes_splice", ", %llu bytes\n", st->bytes_splice + live_splice_bytes(svc));
 	emit_u64(e, "relay_only", "    by the relay only:    %llu connections",

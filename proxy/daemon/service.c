@@ -47,6 +47,7 @@ static const char *const as_names[AS_NR] = {
 	[AS_IN_FLIGHT] = "in-flight",
 	[AS_REFUSED] = "map-refused",
 	[AS_BULK] = "bulk",
+	[AS_BEHIND] = "behind",
 };
 
 const char *auto_stay_name(enum auto_stay why)
@@ -675,6 +676,7 @@ void service_count(struct service *svc, enum service_event ev)
 	case SVC_SPLICED: svc->st.conns_splice++; break;
 	case SVC_PROMOTED: svc->st.conns_splice++; svc->st.conns_promoted++; break;
 	case SVC_DEMOTED: svc->st.conns_demoted++; break;
+	case SVC_DEMOTE_BEHIND: svc->st.demote_behind++; break;
 	case SVC_DEMOTE_WAITED: svc->st.demote_waited++; break;
 	case SVC_PROMOTE_BUSY: svc->st.promote_busy++; break;
 	case SVC_IDLE_CLOSED: svc->st.idle_closed++; break;

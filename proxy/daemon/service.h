@@ -43,6 +43,7 @@ enum auto_stay {
 	AS_IN_FLIGHT,		/* bytes parked or a half-close each time it could move */
 	AS_REFUSED,		/* the splice map refused its sockets */
 	AS_BULK,		/* moved back from the kernel path: it carried bulk */
+	AS_BEHIND,		/* moved back from the kernel path: its reader fell behind */
 	AS_NR,			/* none: not an auto connection, or moved */
 };
 
@@ -80,7 +81,8 @@ struct service_stats {
 	uint64_t no_fd;			/* reset: no descriptor for its backend within the idle timeout */
 	uint64_t conns_splice, conns_relay;
 	uint64_t conns_promoted;	/* of conns_splice: moved there from the relay */
-	uint64_t conns_demoted;		/* of conns_splice: moved back to the relay (bulk) */
+	uint64_t conns_demoted;		/* of conns_splice: moved back to the relay */
+	uint64_t demote_behind;		/* of conns_demoted: as a reader fell behind (not bulk) */
 	uint64_t demote_waited;		/* of conns_demoted: waited for queued redirected bytes */
 	uint64_t promote_busy;		/* connections auto kept relayed a while: client CPU busy */
 	uint64_t bytes_splice, bytes_relay;	/* of closed connections */
@@ -203,7 +205,8 @@ enum service_event {
 	SVC_RELAYED,		/* a connection went to the relay */
 	SVC_SPLICED,		/* a connection went to the kernel path */
 	SVC_PROMOTED,		/* auto moved a relayed connection to the kernel path */
-	SVC_DEMOTED,		/* auto moved a spliced connection back to the relay */
+	SVC_DEMOTED,		/* a spliced connection moved back to the relay */
+	SVC_DEMOTE_BEHIND,	/* ... as a reader fell behind (the verdict held it) */
 	SVC_DEMOTE_WAITED,	/* ... after waiting for bytes the kernel still queued */
 	SVC_PROMOTE_BUSY,	/* auto put a connection's move off: its client's CPU was busy */
 	SVC_IDLE_CLOSED,	/* closed by the idle timeout */

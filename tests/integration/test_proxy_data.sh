@@ -129,7 +129,7 @@ stop_backend 1
 backend 1 9001 --read-delay-ms 3000
 for path in splice relay; do
 	[ $path = splice ] && port=8080 || port=8081
-	rss0=$(daemon_rss_kib)
+	rss0=$(daemon_rss_kib) behind0=$(kstat behind)
 	ip netns exec "$NS" "$SHLOAD" client 127.0.0.1 $port --conns 1 --up 67108864 --down 1000 \
 		--mode duplex --timeout-ms 20000 >"$TMP/slow.out" 2>&1 &
 	lpid=$!
@@ -142,6 +142,9 @@ for path in splice relay; do
 		sed -n 's/.*skmem:([^)]*,tb\([0-9]*\),.*/\1/p' | head -n1)
 	if [ $path = splice ]; then
 		[ "${tb:-0}" -ge 8388608 ] || bad "splice: the backend socket's send buffer is ${tb:-?}"
+		# TCP memory does not see what the splice queues (orphaned skbs):
+		# the verdict must have held the writer back itself
+		[ "$(kstat behind)" -gt "$behind0" ] || bad "splice: the verdict never held the writer back"
 	fi
 	kill -0 $lpid 2>/dev/null || bad "$path: the writer was not held back by the stalled reader"
 	wait $lpid || { cat "$TMP/slow.out"; fail "$path: slow reader transfer failed"; }

@@ -6,8 +6,9 @@
 # peer; every byte arrives in order and the conversation goes on on the
 # relay. The verdict's own counters show the telling and the bytes passed
 # up after the move; explain shows the open connection relayed for bulk and
-# counts it when it closes. data-path splice is never moved back, and a
-# chatty connection of small messages stays spliced.
+# counts it when it closes. A chatty connection of small messages stays
+# spliced. Every spliced pair, data-path splice too, goes back when its
+# reader falls 4 MiB behind (flow control); data-path splice never for bulk.
 . "$(dirname "$0")/lib.sh"
 [ "$(nproc)" -ge 2 ] || fail "needs 2 CPUs"
 
@@ -21,6 +22,8 @@ services:
   - {name: down, listen: 127.0.0.1:8095, auto-min-idle: 0, backends: [127.0.0.1:9014]}
   - {name: paused, listen: 127.0.0.1:8096, data-path: splice, timeouts: {drain: 1s, idle: 20s},
      backends: [127.0.0.1:9015]}
+  - {name: stalled, listen: 127.0.0.1:8097, data-path: splice, backends: [127.0.0.1:9016]}
+  - {name: stalledauto, listen: 127.0.0.1:8098, auto-min-idle: 0, backends: [127.0.0.1:9016]}
 CFG
 ip netns exec "$NS" python3 "$ROOT/tests/tools/chat.py" server 9010 >/dev/null 2>&1 &
 BG_PIDS+=($!)
@@ -33,6 +36,10 @@ ip netns exec "$NS" python3 "$ROOT/tests/tools/refill.py" down-server 9014 --byt
 	--tail $((1 << 20)) >"$TMP/down.srv" 2>&1 &
 BG_PIDS+=($!)
 wait_port 9014
+ip netns exec "$NS" python3 "$ROOT/tests/tools/refill.py" down-server 9016 --bytes $((128 << 20)) \
+	--tail $((1 << 20)) --rate 25 >"$TMP/stall.srv" 2>&1 &
+BG_PIDS+=($!)
+wait_port 9016
 # on CPU 1, so that clients on CPU 0 are worth splicing (test_proxy_auto)
 nsenter --net="/run/netns/$NS" taskset -c 1 "$SOCKHOPD" -c "$TMP/proxy.yaml" --pin-dir "$PIN" \
 	--control "$CTL" >>"$TMP/daemon.log" 2>&1 &
@@ -166,10 +173,9 @@ out=$(ip netns exec "$NS" taskset -c 0 python3 "$ROOT/tests/tools/refill.py" dow
 	--bytes $((64 << 20)) --tail $((1 << 20)) 2>&1) || bad "the half-closed client: $out"
 wait_until 10 grep -q '^tail' "$TMP/down.srv" || bad "the backend never saw the tail's end"
 grep -qx "tail ok $((1 << 20))" "$TMP/down.srv" || bad "the backend's tail: $(cat "$TMP/down.srv")"
-[ "$(svc down conns_promoted)" = 1 ] && [ "$(svc down conns_demoted)" = 1 ] &&
-	[ "$(svc down demote_waited)" = 1 ] ||
-	bad "half-closed: promoted $(svc down conns_promoted), moved back $(svc down conns_demoted), waited $(svc down demote_waited)"
-result "half-closed after the move: a 1 MiB tail and a FIN behind 64 MiB still queued for a slow reader reached the backend whole ($(cat "$TMP/down.srv")), the 64 MiB too ($out)"
+[ "$(svc down conns_promoted)" = 1 ] && [ "$(svc down conns_demoted)" = 1 ] ||
+	bad "half-closed: promoted $(svc down conns_promoted), moved back $(svc down conns_demoted)"
+result "half-closed after the move: a 1 MiB tail and a FIN after 64 MiB for a slow reader reached the backend whole ($(tr '\n' ' ' <"$TMP/down.srv")), the 64 MiB too ($out)"
 
 # A reader that pauses after its backend has finished: 16 MiB sent and
 # closed by the backend while the client reads nothing for 4 s. The daemon
@@ -187,14 +193,49 @@ wait $srv || bad "the paused reader's backend: $(cat "$TMP/paused.srv")"
 [ "$(svc paused resets)" = "$r0" ] || bad "the paused reader was reset ($(( $(svc paused resets) - r0 )))"
 result "a spliced reader that paused 4 s after its backend had sent 16 MiB and closed got every byte (the wait is bounded by the idle timeout, not the 1 s drain timeout)"
 
-# data-path splice asked for the kernel path: bulk stays there
+# A reader that stops: 128 MiB come down to a client that reads nothing for
+# 6 s, then sends a 1 MiB tail and shuts down its write side. A redirected skb leaves its socket's accounting, so without flow
+# control the backend would push all of it into the kernel's queue to the
+# client (it did: "held at" never came, 128 MiB sent). The verdict holds
+# the backend's socket once 4 MiB wait for the reader, and the pair goes
+# to the relay, where TCP's window holds the backend back; data-path splice
+# included, as only the relay can read what the verdict then passes up.
+# With 4 MiB still queued for the reader, the tail and the FIN reach the
+# client's socket behind them: the FIN read first is early, and the move
+# waits for the queue.
+n=0 behind0=$(kstat behind)
+for svc_port in "stalled 8097" "stalledauto 8098"; do
+	set -- $svc_port
+	n=$((n + 1))
+	b0=$(kstat behind)
+	ip netns exec "$NS" taskset -c 0 python3 "$ROOT/tests/tools/refill.py" down-client 127.0.0.1 "$2" \
+		--bytes $((128 << 20)) --tail $((1 << 20)) --pause-ms 6000 >"$TMP/stall.out" 2>&1 &
+	cpid=$!
+	held_lines() { [ "$(grep -c '^held at' "$TMP/stall.srv")" -ge "$n" ]; }
+	wait_until 6 held_lines || bad "$1: the backend was not held back: $(cat "$TMP/stall.srv")"
+	held=$(sed -n 's/^held at //p' "$TMP/stall.srv" | tail -n1)
+	[ "${held:-999999999}" -le $((48 << 20)) ] || bad "$1: the backend got ${held:-?} bytes out to a reader that reads nothing"
+	wait $cpid || bad "$1: the stalled reader's bytes: $(cat "$TMP/stall.out")"
+	tails() { [ "$(grep -c '^tail' "$TMP/stall.srv")" -ge "$n" ]; }
+	wait_until 10 tails || bad "$1: the backend never saw the tail's end"
+	[ "$(grep -cx "tail ok $((1 << 20))" "$TMP/stall.srv")" = "$n" ] || bad "$1: the tail: $(cat "$TMP/stall.srv")"
+	[ "$(svc "$1" conns_demoted)" = 1 ] || bad "$1: moved back $(svc "$1" conns_demoted)"
+	info "$1: held at $((held >> 10)) KiB of 128 MiB; readers behind $(( $(kstat behind) - b0 )), moved back for it $(svc "$1" demote_behind)"
+done
+[ "$(svc stalled demote_behind)" = 1 ] && [ "$(svc stalled demote_waited)" = 1 ] &&
+	[ $(( $(kstat behind) - behind0 )) -ge 1 ] ||
+	bad "data-path splice: moved back as behind $(svc stalled demote_behind), after the queue $(svc stalled demote_waited), the verdict held $(( $(kstat behind) - behind0 ))"
+wait_until 5 kstat_is entries 0 || bad "splice map entries left: $(kstat entries)"
+result "a reader that stops: the backend held back at most 48 MiB ahead of it on both paths (data-path splice moved to the relay as the reader fell behind), then all 128 MiB in order and the 1 MiB tail behind the FIN (the splice's move waited for the kernel's queue)"
+
+# data-path splice asked for the kernel path: bulk stays there, unless its
+# reader falls behind (Python reads the echo 256 KiB at a time)
 told0=$(kstat bulk_told) held0=$(kstat bytes_held)
 talk 8091 --exchanges 10 --bulk-at 5 --bulk $((64 << 20))
 wait $TALK || bad "the spliced conversation: $(cat "$TMP/talk.out")"
 grep -q 'ok=1 bad=0' "$TMP/talk.out" || bad "the spliced conversation's bytes: $(cat "$TMP/talk.out")"
-[ "$(svc pinned conns_demoted)" = 0 ] && [ "$(kstat bulk_told)" = "$told0" ] &&
-	[ "$(kstat bytes_held)" = "$held0" ] ||
-	bad "data-path splice: moved back $(svc pinned conns_demoted), told $(( $(kstat bulk_told) - told0 )), held $(( $(kstat bytes_held) - held0 )) bytes"
-result "data-path splice: a 64 MiB echoed message stayed on the kernel path (never told, nothing held), every byte in order"
+[ "$(kstat bulk_told)" = "$told0" ] && [ "$(svc pinned conns_demoted)" = "$(svc pinned demote_behind)" ] ||
+	bad "data-path splice: told $(( $(kstat bulk_told) - told0 )), moved back $(svc pinned conns_demoted), as behind $(svc pinned demote_behind)"
+result "data-path splice: a 64 MiB echoed message was never told bulk (moved back only as its reader fell behind: $(svc pinned demote_behind), $(( $(kstat bytes_held) - held0 )) bytes held), every byte in order"
 stop_daemon
 finish

@@ -7,10 +7,12 @@
       b"BULK\\n", then read nothing for P ms (default 1500), send b"G", and read
       N bytes, each compared with the client's stream; answer b"OK\\n" or
       b"BAD offset\\n".
-  refill.py down-server PORT --bytes N --tail L
+  refill.py down-server PORT --bytes N --tail L [--rate MIBS]
       one connection at a time: echo 64-byte messages until b"DOWN\n", then send
-      N bytes while reading the client's tail to its end; print "tail ok L" or
-      "tail BAD got=K" (flushed, a line a connection).
+      N bytes (at most MIBS MiB/s until held, 0: as fast as it goes) while reading
+      the client's tail to its end; print "held at K" the first time the send has
+      taken no byte for 500 ms (K sent by then), and "tail ok L" or "tail BAD
+      got=K" (flushed, lines of a connection).
   refill.py down-client ADDR PORT --bytes N --tail L [--turns T] [--pause-ms P]
       T round trips, b"DOWN\n", then read nothing for P ms (default 1500) while the
       N bytes come, send the L-byte tail and shut down its write side, then read
@@ -95,12 +97,39 @@ def echo_until(conn, marker):
     return buf[len(marker):]
 
 
-def down_one(conn, data, expect):
+def report_held(sender, sent, held):
+    """Prints once how far the send got when it first took nothing for 500 ms:
+    what the way to a reader that stopped can hold."""
+    last, still = -1, 0
+    while sender.is_alive():
+        time.sleep(0.1)
+        still = still + 1 if sent[0] == last else 0
+        last = sent[0]
+        if still == 5:
+            print(f"held at {last}", flush=True)
+            held.set()
+            return
+
+
+def down_one(conn, data, expect, rate):
     rest = echo_until(conn, b"DOWN\n")
     if rest is None:
         return
-    sender = threading.Thread(target=lambda: conn.sendall(data))
+    sent = [0]
+    held = threading.Event()
+
+    def send_all():
+        view = memoryview(data)
+        chunk = 256 << 10
+        while sent[0] < len(view):
+            sent[0] += conn.send(view[sent[0]:sent[0] + chunk])
+            if rate and not held.is_set():
+                time.sleep(chunk / (rate << 20))
+
+    sender = threading.Thread(target=send_all)
     sender.start()
+    watch = threading.Thread(target=report_held, args=(sender, sent, held))
+    watch.start()
     got = bytearray(rest)
     while True:
         part = conn.recv(1 << 20)
@@ -108,6 +137,7 @@ def down_one(conn, data, expect):
             break
         got += part
     sender.join()
+    watch.join()
     print(f"tail ok {len(expect)}" if got == expect else f"tail BAD got={len(got)}", flush=True)
 
 
@@ -226,9 +256,11 @@ def main(argv):
         serve(int(argv[2]), lambda conn: bulk_one(conn, opts["--bytes"], opts["--pause-ms"], expect))
         return 0
     if argv[1] == "down-server":
+        if "--rate" not in rest:
+            opts["--rate"] = 0	# as fast as it goes, unless asked
         data = random.Random(SEED + 1).randbytes(opts["--bytes"])
         expect = random.Random(SEED + 2).randbytes(opts["--tail"])
-        serve(int(argv[2]), lambda conn: down_one(conn, data, expect))
+        serve(int(argv[2]), lambda conn: down_one(conn, data, expect, opts["--rate"]))
         return 0
     if argv[1] == "down-client":
         return down_client(argv[2], int(argv[3]), opts["--bytes"], opts["--tail"], opts["--turns"],
