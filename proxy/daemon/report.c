@@ -174,7 +174,7 @@ static void service_report(const struct services *ss, const struct service *svc,
 		 st->demote_behind);
 	emit_u64(e, "demote_waited", IF(px, ", %llu after the kernel's queue)"),
 		 st->demote_waited);
-	emit_u64(e, "bytes_splice", IF(px, ", %llu bytes"), st->bytes_splice + live_splice_bytes(svc));
+	emit_u64(e, "bytes_splice", IF(px, ", %llu bytes\n"), st->bytes_splice + live_splice_bytes(svc));
 	emit_u64(e, "conns_relay", IF(px, "    relay: %llu connections"), st->conns_relay);
 	emit_u64(e, "bytes_relay", IF(px, ", %llu bytes\n"), st->bytes_relay);
 	emit_object(e, "fallback", IF(px, "  relayed because:"));
@@ -348,17 +348,21 @@ static void explain_rule(const struct services *ss, const struct service *svc, s
 	emit_u64(e, "promote_turns", NULL, svc->auto_path ? turns : 0);
 	emit_u64(e, "look_ms", NULL, svc->auto_path ? (unsigned long long)(look * 1000 + 0.5) : 0);
 	emit_u64(e, "bulk_bytes", NULL, svc->auto_path ? bulk_bytes : 0);
+	emit_u64(e, "behind_bytes", NULL, svc->splice ? SH_SPLICE_BEHIND_BYTES : 0);
 	emit_u64(e, "bulk_window_ms", NULL, svc->auto_path ? bulk_ms : 0);
 	emit_text(e, "  rule: ");
 	if (svc->auto_path)
 		emit_text(e, "every connection starts on the relay; one whose bytes change "
 			  "direction %u times moves to the kernel splice%s, and back to the relay "
-			  "once one way carries %u MiB within %u ms (bulk)", turns,
+			  "once one way carries %u MiB within %u ms (bulk) or its reader falls "
+			  "%u MiB behind (behind)", turns,
 			  svc->cfg->auto_min_idle ? " if its client's CPU was idle at least "
-			  "auto-min-idle over its relayed life" : "", bulk_bytes >> 20, bulk_ms);
+			  "auto-min-idle over its relayed life" : "", bulk_bytes >> 20, bulk_ms,
+			  SH_SPLICE_BEHIND_BYTES >> 20);
 	else if (svc->splice)
 		emit_text(e, "every connection goes to the kernel splice once its backend answers; "
-			  "the relay carries a pair the splice map refuses");
+			  "the relay carries a pair the splice map refuses, and one whose reader "
+			  "falls %u MiB behind (behind)", SH_SPLICE_BEHIND_BYTES >> 20);
 	else if (svc->relay_cause == FB_CONFIGURED)
 		emit_text(e, "data-path relay: the daemon carries every connection");
 	else
