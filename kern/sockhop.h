@@ -478,10 +478,27 @@ enum sh_tc_err {
  * record): its skbs are passed up, charged to it, and its receive window
  * closes as on the relay. sockhopd then holds the pair and takes it back to
  * the relay as for bulk.
+ *
+ * Both ways: one psock queue (ingress_skb) holds the skbs redirected to a
+ * socket's egress and, behind them, its own skbs passed up while it is not
+ * empty (sk_psock_verdict_apply()); those are charged to no socket until
+ * the worker has sent everything ahead of them, so while that socket's
+ * reader does not read, its writer is not held back at all. A held socket
+ * whose skbs pass up behind its peer's redirected bytes ("bytes" not yet
+ * in its write_seq) is told to sockhopd (SH_SPLICE_QUEUED, again at each
+ * SH_SPLICE_QUEUED_BYTES): sockhopd raises that socket's send buffer by
+ * what is queued, the worker moves it there (charged, as on the relay),
+ * and what is passed up next is charged to the socket and closes its
+ * window. Should that not clear it by SH_SPLICE_STALL_BYTES, sockhopd
+ * resets the pair (SH_SPLICE_STALLED).
  */
 #define SH_SPLICE_BULK_WINDOW_NS	(100ULL * 1000 * 1000)
 /* about what TCP lets a stalled reader's sender queue on the relay (tcp_wmem) */
 #define SH_SPLICE_BEHIND_BYTES		(4U << 20)
+/* passed up behind queued egress bytes: tell sockhopd at each, reset past */
+#define SH_SPLICE_QUEUED_BYTES		(1U << 20)
+#define SH_SPLICE_STALL_BYTES		(32U << 20)
+#define SH_SPLICE_TOLD_STALLED		0xffffffffU
 
 struct sh_splice_flow {
 	__u64 bytes;		/* redirected to the peer's egress */
@@ -496,13 +513,18 @@ struct sh_splice_flow {
 	__u32 told;		/* 1: told in the current window */
 	__u32 peer_seq0;	/* the peer's write_seq at "go" (flow control) */
 	__u32 behind;		/* 1: the peer's reader fell behind; passed up since */
+	__u32 stall;		/* passed up behind queued egress bytes (see "Both ways") */
+	__u64 peer_cookie;	/* set by sockhopd: the peer socket's splice_flow key */
+	__u32 stall_told;	/* SH_SPLICE_QUEUED records for this stall, or SH_SPLICE_TOLD_STALLED */
 	__u32 pad;
 };
-_Static_assert(sizeof(struct sh_splice_flow) == 72, "sh_splice_flow ABI");
+_Static_assert(sizeof(struct sh_splice_flow) == 88, "sh_splice_flow ABI");
 
 enum sh_splice_why {
 	SH_SPLICE_BULK,		/* carried bulk_bytes in one window */
 	SH_SPLICE_BEHIND,	/* its peer's reader fell SH_SPLICE_BEHIND_BYTES behind */
+	SH_SPLICE_QUEUED,	/* passed up behind its egress: sockhopd makes room for that */
+	SH_SPLICE_STALLED,	/* still so past SH_SPLICE_STALL_BYTES: sockhopd resets the pair */
 };
 
 /* A record of splice_bulk: this socket wants the relay, and why. */
@@ -527,8 +549,10 @@ struct sh_splice_stats {
 	__u64 bytes_held;
 	__u64 bulk_lost;	/* splice_bulk was full: tried again at the next skb */
 	__u64 behind;		/* sockets held as their peer's reader fell behind */
+	__u64 queued_told;	/* SH_SPLICE_QUEUED records written */
+	__u64 stalled;		/* SH_SPLICE_STALLED records written */
 };
-_Static_assert(sizeof(struct sh_splice_stats) == 96, "sh_splice_stats ABI");
+_Static_assert(sizeof(struct sh_splice_stats) == 112, "sh_splice_stats ABI");
 
 /*
  * Key building, shared so that user space (tests, the CLI) builds exactly

@@ -133,6 +133,69 @@ static int peer_behind(struct sh_splice_flow *flow, struct sh_splice_stats *st, 
 	return 1;
 }
 
+/* The peer socket's splice_flow entry, or NULL (its pair is going away). */
+static struct sh_splice_flow *peer_flow(const struct sh_splice_flow *flow)
+{
+	__u64 key = flow->peer_cookie;
+
+	return bpf_map_lookup_elem(&splice_flow, &key);
+}
+
+/*
+ * The bytes @peer redirected that are not yet in this socket (its own slot
+ * is peer_slot ^ 1): they wait in this socket's psock queue, ahead of
+ * anything passed up now (sockhop.h, "Both ways"). <= 0: the egress is clear.
+ */
+static __s32 egress_queued(const struct sh_splice_flow *flow, const struct sh_splice_flow *peer)
+{
+	__u32 seq;
+
+	if (!peer || !peer->go || peer_write_seq(flow->peer_slot ^ 1, &seq))
+		return 0;
+	return (__s32)((__u32)peer->bytes - (seq - peer->peer_seq0));
+}
+
+/*
+ * Passes a held socket's skb up to sockhopd's relay. Behind bytes its peer
+ * redirected to this socket's egress, the skb waits charged to no socket
+ * (sockhop.h, "Both ways"): past each SH_SPLICE_QUEUED_BYTES passed up so,
+ * sockhopd is told to make room for them in this socket's send buffer;
+ * past SH_SPLICE_STALL_BYTES it resets the pair, the bound of last resort.
+ */
+static int pass_held(struct sh_splice_flow *flow, struct sh_splice_stats *st, __u64 cookie,
+		     __u32 len)
+{
+	__u32 why;
+
+	flow->held += len;
+	flow->last_ns = bpf_ktime_get_ns();
+	st->skbs_held++;
+	st->bytes_held += len;
+	if (egress_queued(flow, peer_flow(flow)) <= 0) {
+		flow->stall = 0;
+		flow->stall_told = 0;
+		return SK_PASS;
+	}
+	flow->stall += len;
+	if (flow->stall > SH_SPLICE_STALL_BYTES)
+		why = SH_SPLICE_STALLED;
+	else if (flow->stall > (flow->stall_told + 1) * SH_SPLICE_QUEUED_BYTES)
+		why = SH_SPLICE_QUEUED;
+	else
+		return SK_PASS;
+	if (flow->stall_told == SH_SPLICE_TOLD_STALLED ||
+	    tell(st, cookie, flow->peer_slot ^ 1, why))
+		return SK_PASS;
+	if (why == SH_SPLICE_STALLED) {
+		flow->stall_told = SH_SPLICE_TOLD_STALLED;
+		st->stalled++;
+	} else {
+		flow->stall_told++;
+		st->queued_told++;
+	}
+	return SK_PASS;
+}
+
 /* Sends each skb to the peer socket's egress, or passes it up to user
  * space while the hand-off of earlier bytes is not complete or once the
  * pair is held for the relay. */
@@ -168,13 +231,8 @@ int splice_verdict(struct __sk_buff *skb)
 	 * redirected before is in the peer's socket. */
 	pair = flow->peer_slot >> 1;
 	hold = bpf_map_lookup_elem(&splice_hold, &pair);
-	if ((hold && *hold) || flow->behind || (flow->go && peer_behind(flow, st, cookie))) {
-		flow->held += len;
-		flow->last_ns = bpf_ktime_get_ns();
-		st->skbs_held++;
-		st->bytes_held += len;
-		return SK_PASS;
-	}
+	if ((hold && *hold) || flow->behind || (flow->go && peer_behind(flow, st, cookie)))
+		return pass_held(flow, st, cookie, len);
 	if (!flow->go) {
 		/* Redirect only once user space has handed every passed byte
 		 * over and the peer is in the map; a failed redirect sets

@@ -224,6 +224,8 @@ int splice_insert(struct splice *sp, const int fd[2], uint32_t bulk_bytes, void 
 	 * map: from then on only the verdict writes it */
 	flow[0].peer_slot = 2 * p->slot + 1;
 	flow[1].peer_slot = 2 * p->slot;
+	flow[0].peer_cookie = p->cookie[1];
+	flow[1].peer_cookie = p->cookie[0];
 	flow[0].bulk_bytes = flow[1].bulk_bytes = bulk_bytes;
 	if (bpf_map_update_batch(sp->flow_fd, p->cookie, flow, &count, &opts)) {
 		err = -errno;

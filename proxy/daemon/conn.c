@@ -26,6 +26,7 @@
  * the kernel's counters (bytes_acked + SIOCOUTQ of the other socket).
  */
 #include <errno.h>
+#include <limits.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <linux/tcp.h>	/* tcp_info with tcpi_bytes_acked */
@@ -1033,6 +1034,58 @@ static bool maybe_promote(struct conn *c, struct side *s)
 	return start_splice(c, true);
 }
 
+/* Is this TCP socket still open both ways or half-closed (not reset)? */
+static bool sock_open(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	return !getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) &&
+	       ti.tcpi_state != TCP_STATE_CLOSE;
+}
+
+/*
+ * Side @s was told SH_SPLICE_QUEUED: what it passes up waits, charged to
+ * no socket, behind bytes its peer redirected to it that its reader has
+ * not made room for (sockhop.h, "Both ways"). Raising its send buffer by
+ * them lets the psock worker move them there, charged as on the relay, and
+ * what @s passes up next is charged to @s. The psock worker sends while
+ * the socket's memory is under half its buffer (sock_writeable()), the
+ * kernel doubles what is asked, and SO_SNDBUFFORCE passes net.core.wmem_max.
+ */
+#define ROOM_SLACK	(256 << 10)
+static void make_room(struct conn *c, struct side *s)
+{
+	struct side *p = &c->s[!s->idx];
+	struct sh_splice_flow f;
+	uint64_t given, want;
+	socklen_t len = sizeof(int);
+	int cur, val;
+
+	if (splice_across(c, p, &f, &given) || getsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &cur, &len))
+		return;	/* all across already, or the error path takes over */
+	if (!s->sndbuf_saved)
+		s->sndbuf_saved = cur;
+	want = 2 * ((uint64_t)s->sndbuf_saved + 2 * (p->hand + f.bytes - given) + ROOM_SLACK);
+	if ((uint64_t)cur >= want || want > INT_MAX / 2)
+		return;
+	val = (int)(want / 2);
+	if (setsockopt(s->fd, SOL_SOCKET, SO_SNDBUFFORCE, &val, sizeof(val)))
+		pr_debug("%s: SO_SNDBUFFORCE: %s\n", c->svc->cfg->name, strerror(errno));
+}
+
+/* Side @s's egress is clear again (its peer's redirected bytes are all in
+ * it): its send buffer goes back to what it was before make_room(). */
+static void room_restore(struct side *s)
+{
+	int val = s->sndbuf_saved / 2;
+
+	if (!s->sndbuf_saved)
+		return;
+	s->sndbuf_saved = 0;
+	setsockopt(s->fd, SOL_SOCKET, SO_SNDBUFFORCE, &val, sizeof(val));
+}
+
 /*
  * The way back, once the pair is held: each side goes to the relay when
  * every byte the verdict redirected for it is in the other socket
@@ -1084,6 +1137,7 @@ static void demote_step(struct conn *c)
 		s->held = true;
 		s->spliced = false;
 		s->hand_spliced = s->hand;
+		room_restore(&c->s[!i]);	/* what @s redirected is in it now */
 		s->verify = r > 0 && !s->eof && !f.held;
 		s->rd_ready = true;	/* bytes passed up meanwhile raised no edge we took */
 		/* reads again, and writes for the other side */
@@ -1141,14 +1195,34 @@ static int hold_pair(struct conn *c, uint32_t why)
  * passes that socket's skbs up, and only this process reads them, so the
  * pair must go back: after the hand-off (check_go()) if one is under
  * way; a refused hold resets it, as its bytes could never move again.
+ * Stalled (both readers behind): reset, the only bound there is.
  */
 static void on_splice_bulk(void *owner, int idx, uint64_t cookie, uint32_t why)
 {
 	struct conn *c = owner;
 	int err;
 
-	if (c->state != C_OPEN || c->path != P_SPLICE || c->demote != D_NONE ||
-	    c->pair.cookie[idx] != cookie)
+	if (c->state != C_OPEN || c->path != P_SPLICE || c->pair.cookie[idx] != cookie)
+		return;
+	if (why == SH_SPLICE_QUEUED) {
+		make_room(c, &c->s[idx]);
+		return;
+	}
+	if (why == SH_SPLICE_STALLED) {
+		/* make_room() did not clear it: the kernel would hold what the
+		 * writer sends, charged to no socket, for as long as it writes.
+		 * A socket its peer reset can send nothing: an ordinary reset. */
+		if (!sock_open(c->s[0].fd) || !sock_open(c->s[1].fd)) {
+			on_error(c, ECONNRESET, "peer");
+			return;
+		}
+		pr_warn("%s: %u MiB passed up behind bytes the kernel splice could not send; "
+			"resetting the connection\n", c->svc->cfg->name, SH_SPLICE_STALL_BYTES >> 20);
+		service_count(c->svc, SVC_STALLED);
+		conn_reset(c);
+		return;
+	}
+	if (c->demote != D_NONE)
 		return;
 	err = hold_pair(c, why);
 	if (why != SH_SPLICE_BEHIND || !err)

@@ -16,7 +16,8 @@
 #define MAX_TRIES	16
 #define DRAIN_POLL_S	0.001	/* how often a splice half-close re-checks the queue */
 #define HANDOFF_LOOK_S	0.001	/* the splice hand-off's second look (check_go()) */
-#define TCP_STATE_ESTABLISHED	1	/* tcpi_state value (include/net/tcp_states.h) */
+#define TCP_STATE_ESTABLISHED	1	/* tcpi_state values (include/net/tcp_states.h) */
+#define TCP_STATE_CLOSE		7
 /*
  * Send buffer of a spliced socket. The verdict queues each skb to the
  * peer's psock, whose backlog worker sends it; when the peer's send buffer
@@ -85,6 +86,7 @@ struct side {
 	uint64_t sent_base;	/* bytes_acked + SIOCOUTQ at splice time (the SYN counts) */
 	uint64_t hand_spliced;	/* held: what hand was then (the rest is the relay's);
 				 * before: what the other socket had taken at the last look */
+	int sndbuf_saved;	/* SO_SNDBUF before make_room() raised it; 0: untouched */
 };
 
 enum conn_state { C_CONNECTING, C_OPEN };

@@ -163,6 +163,8 @@ static void service_report(const struct services *ss, const struct service *svc,
 	emit_u64(e, "retries", IF(px, ", retries %llu"), st->retries);
 	emit_u64(e, "idle_closed", IF(px, ", idle closed %llu"), st->idle_closed);
 	emit_u64(e, "resets", IF(px, ", resets %llu"), st->resets);
+	emit_u64(e, "stalled", IF(px && st->stalled, " (%llu stalled in the kernel splice)"),
+		 st->stalled);
 	emit_u64(e, "accept_paused", IF(px, ", accept paused %llu\n"), st->accept_paused);
 	emit_u64(e, "conns_splice", IF(px, "  splice: %llu connections"), st->conns_splice);
 	emit_u64(e, "conns_promoted", IF(px, " (%llu of them moved from the relay"),
@@ -252,6 +254,8 @@ static void splice_report(const struct services *ss, struct emit *e)
 	emit_u64(e, "bulk_told", IF(ok, "  bulk told %llu"), k.bulk_told);
 	emit_u64(e, "behind", IF(ok, ", readers behind %llu"), k.behind);
 	emit_u64(e, "bulk_lost", IF(ok, " (%llu records lost)"), k.bulk_lost);
+	emit_u64(e, "queued_told", IF(ok, ", queued behind the egress %llu"), k.queued_told);
+	emit_u64(e, "stalled", IF(ok, " (%llu reset)"), k.stalled);
 	emit_u64(e, "skbs_held", IF(ok, ", %llu skbs"), k.skbs_held);
 	emit_u64(e, "bytes_held", IF(ok, " / %llu bytes passed up to the relay after a move back\n"),
 		 k.bytes_held);

@@ -682,6 +682,7 @@ void service_count(struct service *svc, enum service_event ev)
 	case SVC_IDLE_CLOSED: svc->st.idle_closed++; break;
 	case SVC_NO_BACKEND: svc->st.no_backend++; break;
 	case SVC_NO_FD: svc->st.no_fd++; break;
+	case SVC_STALLED: svc->st.stalled++; break;
 	}
 }
 

@@ -89,6 +89,7 @@ struct service_stats {
 	uint64_t fallback[FB_NR];
 	uint64_t auto_stayed[AS_NR];	/* closed on the relay under auto, by last reason */
 	uint64_t idle_closed, resets, drained;
+	uint64_t stalled;		/* of resets: what a spliced socket passed up could not move */
 	uint64_t vip_swaps, vip_swap_fail;	/* connect-time table rebuilds */
 };
 
@@ -212,6 +213,7 @@ enum service_event {
 	SVC_IDLE_CLOSED,	/* closed by the idle timeout */
 	SVC_NO_BACKEND,		/* reset: no usable backend */
 	SVC_NO_FD,		/* reset: no descriptor for its backend socket in time */
+	SVC_STALLED,		/* reset: the verdict said SH_SPLICE_STALLED */
 };
 
 void service_conn_opened(struct service *svc);

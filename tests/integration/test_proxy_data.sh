@@ -9,6 +9,7 @@
 # early_count PORT: established connections to PORT holding unread bytes
 early_count() { ip netns exec "$NS" ss -Htn state established "sport = :$1" | awk '$1 > 0' | wc -l; }
 early_queued() { [ "$(early_count "$1")" -ge "$2" ]; }
+tcp_mem_kib() { awk '/^TCP:/ { print $NF * 4 }' /proc/net/sockstat; }
 
 cat >"$TMP/proxy.yaml" <<CFG
 services:
@@ -129,12 +130,14 @@ stop_backend 1
 backend 1 9001 --read-delay-ms 3000
 for path in splice relay; do
 	[ $path = splice ] && port=8080 || port=8081
-	rss0=$(daemon_rss_kib) behind0=$(kstat behind)
+	# TCP memory is one count for the whole machine (not per netns): what
+	# this transfer adds to it is measured, not the count
+	rss0=$(daemon_rss_kib) behind0=$(kstat behind) mem0=$(tcp_mem_kib)
 	ip netns exec "$NS" "$SHLOAD" client 127.0.0.1 $port --conns 1 --up 67108864 --down 1000 \
 		--mode duplex --timeout-ms 20000 >"$TMP/slow.out" 2>&1 &
 	lpid=$!
 	sleep 2
-	mem=$(ip netns exec "$NS" awk '/^TCP:/ { print $NF * 4 }' /proc/net/sockstat)
+	mem=$(( $(tcp_mem_kib) - mem0 ))
 	rss=$(daemon_rss_kib)
 	# the daemon's socket to the backend: a spliced one gets a 4 MiB send
 	# buffer (doubled by the kernel), so the psock worker stalls less
