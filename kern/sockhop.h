@@ -490,7 +490,10 @@ enum sh_tc_err {
  * what is queued, the worker moves it there (charged, as on the relay),
  * and what is passed up next is charged to the socket and closes its
  * window. Should that not clear it by SH_SPLICE_STALL_BYTES, sockhopd
- * resets the pair (SH_SPLICE_STALLED).
+ * resets the pair (SH_SPLICE_STALLED). Once its egress is clear with the
+ * peer passed up too (egress_done), nothing can queue there again and the
+ * check stops: the relay's writes then move write_seq past the peer's
+ * frozen "bytes", and the difference would wrap after 2 GiB.
  */
 #define SH_SPLICE_BULK_WINDOW_NS	(100ULL * 1000 * 1000)
 /* about what TCP lets a stalled reader's sender queue on the relay (tcp_wmem) */
@@ -516,7 +519,7 @@ struct sh_splice_flow {
 	__u32 stall;		/* passed up behind queued egress bytes (see "Both ways") */
 	__u64 peer_cookie;	/* set by sockhopd: the peer socket's splice_flow key */
 	__u32 stall_told;	/* SH_SPLICE_QUEUED records for this stall, or SH_SPLICE_TOLD_STALLED */
-	__u32 pad;
+	__u32 egress_done;	/* 1: egress clear with the peer passed up: it cannot refill */
 };
 _Static_assert(sizeof(struct sh_splice_flow) == 88, "sh_splice_flow ABI");
 

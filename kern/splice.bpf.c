@@ -163,17 +163,27 @@ static __s32 egress_queued(const struct sh_splice_flow *flow, const struct sh_sp
  * past SH_SPLICE_STALL_BYTES it resets the pair, the bound of last resort.
  */
 static int pass_held(struct sh_splice_flow *flow, struct sh_splice_stats *st, __u64 cookie,
-		     __u32 len)
+		     __u32 len, int pair_held)
 {
+	struct sh_splice_flow *peer;
 	__u32 why;
 
 	flow->held += len;
 	flow->last_ns = bpf_ktime_get_ns();
 	st->skbs_held++;
 	st->bytes_held += len;
-	if (egress_queued(flow, peer_flow(flow)) <= 0) {
+	if (flow->egress_done)
+		return SK_PASS;
+	peer = peer_flow(flow);
+	if (egress_queued(flow, peer) <= 0) {
 		flow->stall = 0;
 		flow->stall_told = 0;
+		/* the peer passes up too: nothing is redirected to this
+		 * socket again, and once the relay writes to it, write_seq
+		 * runs past the peer's frozen "bytes" (the difference would
+		 * wrap after 2 GiB) */
+		if (pair_held || (peer && peer->behind))
+			flow->egress_done = 1;
 		return SK_PASS;
 	}
 	flow->stall += len;
@@ -232,7 +242,7 @@ int splice_verdict(struct __sk_buff *skb)
 	pair = flow->peer_slot >> 1;
 	hold = bpf_map_lookup_elem(&splice_hold, &pair);
 	if ((hold && *hold) || flow->behind || (flow->go && peer_behind(flow, st, cookie)))
-		return pass_held(flow, st, cookie, len);
+		return pass_held(flow, st, cookie, len, hold && *hold);
 	if (!flow->go) {
 		/* Redirect only once user space has handed every passed byte
 		 * over and the peer is in the map; a failed redirect sets

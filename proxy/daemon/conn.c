@@ -1137,7 +1137,8 @@ static void demote_step(struct conn *c)
 		s->held = true;
 		s->spliced = false;
 		s->hand_spliced = s->hand;
-		room_restore(&c->s[!i]);	/* what @s redirected is in it now */
+		if (!s->eof)	/* at EOF it is held before its bytes are across */
+			room_restore(&c->s[!i]);	/* what @s redirected is in it now */
 		s->verify = r > 0 && !s->eof && !f.held;
 		s->rd_ready = true;	/* bytes passed up meanwhile raised no edge we took */
 		/* reads again, and writes for the other side */
