@@ -1196,7 +1196,9 @@ static int hold_pair(struct conn *c, uint32_t why)
  * passes that socket's skbs up, and only this process reads them, so the
  * pair must go back: after the hand-off (check_go()) if one is under
  * way; a refused hold resets it, as its bytes could never move again.
- * Stalled (both readers behind): reset, the only bound there is.
+ * Queued: make room for the bytes ahead of what it passes up (make_room()).
+ * Stalled (that room did not clear them within 32 MiB): reset, the bound of
+ * last resort.
  */
 static void on_splice_bulk(void *owner, int idx, uint64_t cookie, uint32_t why)
 {
