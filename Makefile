@@ -173,7 +173,8 @@ clean:
 	$(Q)rm -rf $(BUILD)
 
 # --- BPF objects and skeletons ---------------------------------------------
-$(BUILD)/kern/%.bpf.o: kern/%.bpf.c kern/sockhop.h kern/maps.bpf.h kern/kernel_types.bpf.h | $(BUILD)/kern
+$(BUILD)/kern/%.bpf.o: kern/%.bpf.c kern/sockhop.h kern/maps.bpf.h kern/kernel_types.bpf.h \
+		kern/retrans.bpf.h | $(BUILD)/kern
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

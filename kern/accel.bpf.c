@@ -14,6 +14,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_core_read.h>
 #include "kernel_types.bpf.h"
+#include "retrans.bpf.h"
 #include "sockhop.h"
 
 #define AF_INET		2
@@ -58,6 +59,16 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 * 1024);
 } closed_unread SEC(".maps");
+
+/* Socket cookie -> where the sk_skb verdict is in that socket's received
+ * stream (retransmissions, kern/retrans.bpf.h). LRU: entries of closed
+ * sockets age out; an evicted live one starts again at its next skb. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SH_MAX_SOCKETS);
+	__type(key, __u64);
+	__type(value, struct sh_rcv_seq);
+} rcv_seqs SEC(".maps");
 
 /* Per scope slot: the flow control's bound (accelerate-buffer). */
 struct {
@@ -528,10 +539,33 @@ no_peer:
  * in order with redirected ones, both landing in the psock's queue.
  */
 SEC("sk_skb/stream_verdict")
-int skb_verdict_pass(struct __sk_buff *skb __attribute__((unused)))
+int skb_verdict_pass(struct __sk_buff *skb)
 {
-	COUNT(stats_of(SH_SLOT_GLOBAL), skb_verdict, 1);
-	return SK_PASS;
+	struct sh_stats *st = stats_of(SH_SLOT_GLOBAL);
+	__u64 cookie = bpf_get_socket_cookie(skb);
+	struct sh_rcv_seq fresh = {}, *rs;
+	__u32 cut;
+	int len;
+
+	COUNT(st, skb_verdict, 1);
+	if (!skb->len)
+		return SK_PASS;	/* a bare FIN: TCP has recorded it */
+	rs = bpf_map_lookup_elem(&rcv_seqs, &cookie);
+	if (!rs) {
+		bpf_map_update_elem(&rcv_seqs, &cookie, &fresh, BPF_NOEXIST);
+		rs = bpf_map_lookup_elem(&rcv_seqs, &cookie);
+		if (!rs)
+			return SK_PASS;	/* unguarded, as TCP would be without us */
+	}
+	/* inserted when established: its first skb starts the stream */
+	len = sh_cut_retransmitted(skb, rs, NULL, &cut);
+	if (cut) {
+		COUNT(st, old_skbs, 1);
+		COUNT(st, old_bytes, cut);
+	}
+	if (len < 0)
+		COUNT(st, old_dropped, 1);
+	return len > 0 ? SK_PASS : SK_DROP;
 }
 
 /*

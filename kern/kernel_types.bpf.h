@@ -70,8 +70,22 @@ struct sock {
 
 struct tcp_sock {
 	__u32 rcv_nxt;			/* the next byte TCP expects to receive */
+	__u32 copied_seq;		/* the next byte not yet consumed (read, sent on, dropped) */
 	__u32 write_seq;		/* one past the last byte queued to send */
 } SH_CORE;
+
+/* An skb as the kernel has it (bpf_cast_to_kern_ctx()): TCP's per-skb
+ * state is at the start of cb (TCP_SKB_CB(), include/net/tcp.h). */
+struct sk_buff {
+	char cb[48];
+} SH_CORE;
+
+/* The start of struct tcp_skb_cb: its layout, not only its names, is fixed
+ * since long before sockmap existed. */
+struct tcp_skb_cb_head {
+	__u32 seq;			/* the first sequence number of the skb */
+	__u32 end_seq;			/* seq + len (+1 for SYN and FIN) */
+};
 
 /* The socket map's per-socket state (include/linux/skmsg.h). */
 struct sk_psock {

@@ -12,7 +12,7 @@
 #include <linux/types.h>
 
 /* Bump whenever a pinned map's key, value, type or size changes. */
-#define SH_LAYOUT_VERSION	5
+#define SH_LAYOUT_VERSION	6
 
 /* Limits; overridable at build time so tests can shrink them. */
 #ifndef SH_MAX_SCOPES
@@ -263,8 +263,12 @@ struct sh_stats {
 	__u64 excluded;		/* established sockets a no-accelerate rule left to TCP */
 	__u64 closed_unread;	/* closed with redirected bytes unread: peer to abort */
 	__u64 abort_lost;	/*   of those, not told to the daemon (ring full) */
+	/* the sk_skb verdict: retransmissions (see "Retransmissions" below) */
+	__u64 old_skbs;		/* skbs that began before bytes already queued */
+	__u64 old_bytes;	/* those old bytes, cut (never queued twice) */
+	__u64 old_dropped;	/* old heads too long to cut: skb dropped */
 };
-_Static_assert(sizeof(struct sh_stats) == 8 * (9 + SH_ERR_NR + 10), "sh_stats ABI");
+_Static_assert(sizeof(struct sh_stats) == 8 * (9 + SH_ERR_NR + 13), "sh_stats ABI");
 
 /* The meta map's single value: who pinned this directory and how. */
 struct sh_meta {
@@ -502,6 +506,27 @@ enum sh_tc_err {
 #define SH_SPLICE_QUEUED_BYTES		(1U << 20)
 #define SH_SPLICE_STALL_BYTES		(32U << 20)
 #define SH_SPLICE_TOLD_STALLED		0xffffffffU
+/*
+ * Retransmissions (both sk_skb verdicts, kern/retrans.bpf.h): TCP queues a
+ * segment that starts before bytes it already has and ends after them
+ * whole ("partial packet" in tcp_data_queue()); tcp_recvmsg() skips its old
+ * head by copied_seq, but tcp_read_skb(), which runs the verdict, hands the
+ * skb over whole, so the head would be sent or passed up a second time
+ * (test_proxy_demote saw 64 KiB repeated after zero-window retransmits).
+ * Each verdict keeps the next sequence number it has not seen and cuts what
+ * an skb has before it, SH_CUT_STEP bytes a helper call (the bound of
+ * bpf_skb_adjust_room()), at most SH_CUT_STEPS calls (4 MiB); an skb with a
+ * longer old head is dropped, and a spliced pair reset (SH_SPLICE_OVERLAP).
+ */
+#define SH_CUT_STEP		4095U
+#define SH_CUT_STEPS		1024
+
+/* A verdict's place in one socket's received stream. */
+struct sh_rcv_seq {
+	__u32 next;		/* the sequence number of the next byte not yet seen */
+	__u32 known;		/* 1: next is set */
+};
+_Static_assert(sizeof(struct sh_rcv_seq) == 8, "sh_rcv_seq ABI");
 
 struct sh_splice_flow {
 	__u64 bytes;		/* redirected to the peer's egress */
@@ -520,14 +545,16 @@ struct sh_splice_flow {
 	__u64 peer_cookie;	/* set by sockhopd: the peer socket's splice_flow key */
 	__u32 stall_told;	/* SH_SPLICE_QUEUED records for this stall, or SH_SPLICE_TOLD_STALLED */
 	__u32 egress_done;	/* 1: egress clear with the peer passed up: it cannot refill */
+	struct sh_rcv_seq rcv;	/* retransmissions: from copied_seq at the first skb */
 };
-_Static_assert(sizeof(struct sh_splice_flow) == 88, "sh_splice_flow ABI");
+_Static_assert(sizeof(struct sh_splice_flow) == 96, "sh_splice_flow ABI");
 
 enum sh_splice_why {
 	SH_SPLICE_BULK,		/* carried bulk_bytes in one window */
 	SH_SPLICE_BEHIND,	/* its peer's reader fell SH_SPLICE_BEHIND_BYTES behind */
 	SH_SPLICE_QUEUED,	/* passed up behind its egress: sockhopd makes room for that */
 	SH_SPLICE_STALLED,	/* still so past SH_SPLICE_STALL_BYTES: sockhopd resets the pair */
+	SH_SPLICE_OVERLAP,	/* a retransmission's old head too long to cut: sockhopd resets */
 };
 
 /* A record of splice_bulk: this socket wants the relay, and why. */
@@ -554,8 +581,11 @@ struct sh_splice_stats {
 	__u64 behind;		/* sockets held as their peer's reader fell behind */
 	__u64 queued_told;	/* SH_SPLICE_QUEUED records written */
 	__u64 stalled;		/* SH_SPLICE_STALLED records written */
+	__u64 old_skbs;		/* skbs that began before bytes already seen (retransmissions) */
+	__u64 old_bytes;	/* those old bytes, cut (never sent or passed up twice) */
+	__u64 overlap_reset;	/* old heads too long to cut: skb dropped, SH_SPLICE_OVERLAP */
 };
-_Static_assert(sizeof(struct sh_splice_stats) == 112, "sh_splice_stats ABI");
+_Static_assert(sizeof(struct sh_splice_stats) == 136, "sh_splice_stats ABI");
 
 /*
  * Key building, shared so that user space (tests, the CLI) builds exactly

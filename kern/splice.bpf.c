@@ -10,6 +10,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "kernel_types.bpf.h"
+#include "retrans.bpf.h"
 #include "sockhop.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -94,8 +95,11 @@ static void bulk_window(struct sh_splice_flow *flow, struct sh_splice_stats *st,
 	st->bulk_told++;
 }
 
-/* The write_seq of the socket in splice_socks slot @slot. 0 or -1 (gone). */
-static int peer_write_seq(__u32 slot, __u32 *seq)
+enum slot_seq { WRITE_SEQ, COPIED_SEQ };
+
+/* TCP's write_seq or copied_seq of the socket in splice_socks slot @slot.
+ * 0 or -1 (gone). */
+static int slot_seq(__u32 slot, enum slot_seq which, __u32 *seq)
 {
 	struct bpf_sock *sk = bpf_map_lookup_elem(&splice_socks, &slot);
 	struct tcp_sock *tp;
@@ -105,7 +109,7 @@ static int peer_write_seq(__u32 slot, __u32 *seq)
 		return -1;
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (tp) {
-		*seq = tp->write_seq;
+		*seq = which == WRITE_SEQ ? tp->write_seq : tp->copied_seq;
 		err = 0;
 	}
 	bpf_sk_release(sk);
@@ -123,7 +127,7 @@ static int peer_behind(struct sh_splice_flow *flow, struct sh_splice_stats *st, 
 {
 	__u32 seq;
 
-	if (peer_write_seq(flow->peer_slot, &seq) ||
+	if (slot_seq(flow->peer_slot, WRITE_SEQ, &seq) ||
 	    (__u32)flow->bytes - (seq - flow->peer_seq0) <= SH_SPLICE_BEHIND_BYTES)
 		return 0;
 	if (tell(st, cookie, flow->peer_slot ^ 1, SH_SPLICE_BEHIND))
@@ -150,7 +154,7 @@ static __s32 egress_queued(const struct sh_splice_flow *flow, const struct sh_sp
 {
 	__u32 seq;
 
-	if (!peer || !peer->go || peer_write_seq(flow->peer_slot ^ 1, &seq))
+	if (!peer || !peer->go || slot_seq(flow->peer_slot ^ 1, WRITE_SEQ, &seq))
 		return 0;
 	return (__s32)((__u32)peer->bytes - (seq - peer->peer_seq0));
 }
@@ -216,7 +220,8 @@ int splice_verdict(struct __sk_buff *skb)
 {
 	struct sh_splice_stats *st;
 	struct sh_splice_flow *flow;
-	__u32 zero = 0, len = skb->len, pair, *hold;
+	__u32 zero = 0, len = skb->len, pair, *hold, first = 0, cut;
+	int cut_len;
 	__u64 cookie, *handed, now;
 
 	st = bpf_map_lookup_elem(&splice_stats, &zero);
@@ -236,6 +241,22 @@ int splice_verdict(struct __sk_buff *skb)
 		st->no_ctl++;
 		return SK_PASS;	/* never drop what we cannot place */
 	}
+	/* everything before the first skb was read by user space */
+	if (!flow->rcv.known && slot_seq(flow->peer_slot ^ 1, COPIED_SEQ, &first))
+		cut_len = sh_cut_retransmitted(skb, &flow->rcv, NULL, &cut);
+	else
+		cut_len = sh_cut_retransmitted(skb, &flow->rcv, &first, &cut);
+	if (cut) {
+		st->old_skbs++;
+		st->old_bytes += cut;
+	}
+	if (cut_len < 0) {
+		st->overlap_reset++;
+		tell(st, cookie, flow->peer_slot ^ 1, SH_SPLICE_OVERLAP);
+	}
+	if (cut_len <= 0)
+		return SK_DROP;	/* only bytes already sent on or passed up */
+	len = (__u32)cut_len;
 	/* Held, the pair by sockhopd or this socket by its peer's slow reader:
 	 * sockhopd relays it now, and reads these skbs once what was
 	 * redirected before is in the peer's socket. */
@@ -249,7 +270,7 @@ int splice_verdict(struct __sk_buff *skb)
 		 * nothing, so the skb can still be passed up. */
 		handed = bpf_map_lookup_elem(&splice_handed, &cookie);
 		if (flow->passed != (handed ? *handed : 0) ||
-		    peer_write_seq(flow->peer_slot, &flow->peer_seq0) ||
+		    slot_seq(flow->peer_slot, WRITE_SEQ, &flow->peer_seq0) ||
 		    bpf_sk_redirect_map(skb, &splice_socks, flow->peer_slot, 0) != SK_PASS) {
 			flow->passed += len;
 			st->skbs_passed++;

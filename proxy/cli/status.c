@@ -179,6 +179,11 @@ static void stats_report(const char *key, const char *name, const struct sh_stat
 	emit_u64(e, "skb_verdict", s->skb_verdict ? "  sk_skb verdicts %llu (skbs of "
 		 "accelerated sockets that came by TCP, queued for the reader in order)\n" : NULL,
 		 s->skb_verdict);
+	emit_u64(e, "old_skbs", s->old_skbs ? "  retransmitted  %llu skbs began before bytes already "
+		 "queued" : NULL, s->old_skbs);
+	emit_u64(e, "old_bytes", s->old_skbs ? ": %llu old bytes cut" : NULL, s->old_bytes);
+	emit_u64(e, "old_dropped", s->old_skbs ? ", %llu skbs too old to cut dropped\n" : NULL,
+		 s->old_dropped);
 	emit_u64(e, "closed_unread", s->closed_unread ? "  closed unread  %llu sockets (their "
 		 "peers aborted, as TCP's reset would)\n" : NULL, s->closed_unread);
 	emit_u64(e, "abort_lost", s->abort_lost ? "  aborts lost    %llu (the daemon's ring "

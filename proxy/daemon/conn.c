@@ -1198,7 +1198,7 @@ static int hold_pair(struct conn *c, uint32_t why)
  * way; a refused hold resets it, as its bytes could never move again.
  * Queued: make room for the bytes ahead of what it passes up (make_room()).
  * Stalled (that room did not clear them within 32 MiB): reset, the bound of
- * last resort.
+ * last resort. Overlap (a retransmission too old to cut, sockhop.h): reset.
  */
 static void on_splice_bulk(void *owner, int idx, uint64_t cookie, uint32_t why)
 {
@@ -1222,6 +1222,15 @@ static void on_splice_bulk(void *owner, int idx, uint64_t cookie, uint32_t why)
 		pr_warn("%s: %u MiB passed up behind bytes the kernel splice could not send; "
 			"resetting the connection\n", c->svc->cfg->name, SH_SPLICE_STALL_BYTES >> 20);
 		service_count(c->svc, SVC_STALLED);
+		conn_reset(c);
+		return;
+	}
+	if (why == SH_SPLICE_OVERLAP) {
+		/* the verdict dropped an skb it could not cut: this direction
+		 * cannot go on whole (counted overlap_reset by the verdict) */
+		pr_warn("%s: a retransmission began more than %u KiB before the bytes "
+			"already sent on; resetting the connection\n", c->svc->cfg->name,
+			SH_CUT_STEP * SH_CUT_STEPS >> 10);
 		conn_reset(c);
 		return;
 	}

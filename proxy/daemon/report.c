@@ -259,6 +259,9 @@ static void splice_report(const struct services *ss, struct emit *e)
 	emit_u64(e, "skbs_held", IF(ok, ", %llu skbs"), k.skbs_held);
 	emit_u64(e, "bytes_held", IF(ok, " / %llu bytes passed up to the relay after a move back\n"),
 		 k.bytes_held);
+	emit_u64(e, "old_skbs", IF(ok, "  retransmissions cut %llu skbs"), k.old_skbs);
+	emit_u64(e, "old_bytes", IF(ok, " / %llu old bytes"), k.old_bytes);
+	emit_u64(e, "overlap_reset", IF(ok, " (%llu too old: reset)\n"), k.overlap_reset);
 	emit_u64(e, "empty_skbs", NULL, k.empty_skbs);
 	emit_end(e, NULL);
 }

@@ -40,6 +40,35 @@ import time
 SEED = 4242
 
 
+def first_diff(got, expect):
+    """The first offset where @got and @expect differ (len(got) when one is a
+    prefix of the other)."""
+    lo, hi = 0, min(len(got), len(expect))
+    step = 1 << 20
+    while lo < hi and got[lo:lo + step] == expect[lo:lo + step]:
+        lo += step
+    while lo < hi and got[lo] == expect[lo]:
+        lo += 1
+    return lo
+
+
+def describe_diff(got, expect):
+    """Where @got leaves @expect and how: "at OFF: K bytes repeated" when it
+    goes on with bytes it already had, "K bytes missing" when it skips on,
+    so that a failure says which hand-over lost or doubled them."""
+    at = first_diff(got, expect)
+    probe = bytes(got[at:at + 4096])
+    if len(probe) < 64:
+        return f"at {at}: ends early ({len(got)} of {len(expect)})"
+    back = bytes(expect[max(0, at - (64 << 20)):at]).rfind(probe)
+    if back >= 0:
+        return f"at {at}: {at - (max(0, at - (64 << 20)) + back)} bytes repeated"
+    ahead = bytes(expect[at:at + (64 << 20)]).find(probe)
+    if ahead >= 0:
+        return f"at {at}: {ahead} bytes missing"
+    return f"at {at}: bytes never sent"
+
+
 def listen_on(port):
     ls = socket.socket(socket.AF_INET)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -72,14 +101,10 @@ def bulk_one(conn, nbytes, pause_ms, expect):
         if not part:
             break
         got += part
-    for off in range(0, nbytes, 1 << 20):
-        if got[off:off + (1 << 20)] != expect[off:off + (1 << 20)]:
-            first = next(i for i in range(off, min(nbytes, off + (1 << 20)))
-                         if i >= len(got) or got[i] != expect[i])
-            conn.sendall(b"BAD %d\n" % first)
-            break
+    if got == expect:
+        conn.sendall(b"OK\n")
     else:
-        conn.sendall(b"OK\n" if len(got) == nbytes else b"BAD %d\n" % len(got))
+        conn.sendall(b"BAD %s\n" % describe_diff(got, expect).encode())
 
 
 def echo_until(conn, marker):
@@ -187,7 +212,7 @@ def down_client(addr, port, nbytes, tail, turns, pause_ms):
         got += part
     s.close()
     if got != data:
-        print(f"received {len(got)} bytes of {nbytes}, {'in order' if data.startswith(got) else 'differing'}")
+        print(f"received {len(got)} bytes of {nbytes}, differing {describe_diff(got, data)}")
         return 1
     print(f"ok bytes={nbytes}")
     return 0
